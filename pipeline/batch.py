@@ -1,0 +1,266 @@
+"""The batch, as a plain Python API: read → validate → share link → render → write → record.
+
+:func:`check` reads and validates only; :func:`run` does the whole night's work;
+``regenerate`` is :func:`run` with ``force`` and a list of tickets that must exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from . import history, record
+from .config import Settings
+from .errors import RecordError, TicketError
+from .ledger import Ledger
+from .lock import folder_lock
+from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
+from .read import read_file
+from .render import BUILT_IN, TEMPLATE_FILES, Renderer
+from .share import LinkRegistry, share_id_warning
+from .validate import validate
+from .workers import render_all
+from .write import atomic_write, safe_name, sha256_file, sweep
+
+INVOICES = "invoices"
+Progress = Callable[[str, dict[str, object]], None]
+
+
+def _quiet(event: str, data: dict[str, object]) -> None:
+    """The default progress callback: say nothing."""
+
+
+@dataclass
+class Checked:
+    """The work orders of all inputs, sorted into the contract's buckets."""
+
+    confirmed: list[WorkOrder] = field(default_factory=list)
+    unconfirmed: list[WorkOrder] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    read: int = 0
+
+
+def check(inputs: Iterable[Path], settings: Settings) -> Checked:
+    """Read and validate every input; an unreadable file raises :class:`InputError`."""
+    checked = Checked()
+    seen: dict[str, WorkOrder] = {}
+    for path in inputs:
+        for item in read_file(Path(path)):
+            checked.read += 1
+            result = item if isinstance(item, Problem) else validate(item,
+                                                                     settings.currency)
+            if isinstance(result, Problem):
+                checked.problems.append(result)
+                continue
+            first = seen.get(result.service_ticket)
+            if first is not None:
+                checked.problems.append(Problem(
+                    result.source, result.line, result.service_ticket,
+                    f"service_ticket: also on {first.source}:{first.line}; "
+                    "a ticket may appear in one record only"))
+                continue
+            seen[result.service_ticket] = result
+            (checked.confirmed if result.confirmed else checked.unconfirmed).append(result)
+    return checked
+
+
+def today() -> date:
+    """The issue date of new invoices; ``SOURCE_DATE_EPOCH`` pins it for reproducible runs."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=UTC).date()
+    return date.today()  # noqa: DTZ011 - the company's local calendar day
+
+
+def _package_version() -> str:
+    try:
+        return version("xoi-invoices")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def run_fingerprint(settings: Settings, templates: Path | None) -> str:
+    """Everything besides the work order that shapes a PDF: templates, configuration, code."""
+    digest = hashlib.sha256(_package_version().encode())
+    for name in TEMPLATE_FILES:
+        source = templates / name if templates and (templates / name).is_file() else \
+            BUILT_IN / name
+        digest.update(source.read_bytes())
+    company = settings.company
+    digest.update(repr(replace(company, logo=None)).encode())
+    if company.logo is not None and company.logo.is_file():
+        digest.update(company.logo.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Batch:
+    """One run over one output folder, holding its lock, ledger and outcome."""
+
+    settings: Settings
+    out: Path
+    templates: Path | None
+    progress: Progress
+    outcome: Outcome = field(default_factory=Outcome)
+
+    def invoices(self, orders: list[WorkOrder], ledger: Ledger | None) -> list[Invoice]:
+        """Give each order its share link; a ledger makes earlier links binding."""
+        registry = LinkRegistry(
+            self.settings,
+            recorded_share_ids=ledger.share_ids() if ledger else {},
+            recorded_numbers=ledger.invoice_numbers() if ledger else {},
+        )
+        issued = ledger.issued_dates() if ledger else {}
+        invoices = []
+        for order in orders:
+            try:
+                share_id, url = registry.claim(order.service_ticket, order.invoice_number,
+                                               order.share_id)
+            except RecordError as error:
+                self.reject(Problem(order.source, order.line, order.service_ticket,
+                                    f"{error.field}: {error.message}"))
+                continue
+            warning = share_id_warning(share_id)
+            if warning:
+                self.outcome.warnings.append(
+                    Warning_(order.source, order.line, order.service_ticket, warning))
+                self.progress("warning", {"message": str(self.outcome.warnings[-1])})
+            day = order.invoice_date or (date.fromisoformat(issued[order.service_ticket])
+                                         if order.service_ticket in issued else today())
+            due = order.due_date or day + timedelta(days=self.settings.company.payment_terms_days)
+            invoices.append(Invoice(order, share_id, url, day, max(due, day)))
+        return invoices
+
+    def reject(self, problem: Problem) -> None:
+        self.outcome.rejected.append(problem)
+        self.progress("rejected", {"message": str(problem)})
+
+    def render(self, invoices: list[Invoice], ledger: Ledger, force: bool) -> None:
+        salt = run_fingerprint(self.settings, self.templates)
+        todo: list[Invoice] = []
+        fingerprints: dict[str, str] = {}
+        for invoice in invoices:
+            payload = json.dumps(invoice.as_data(), sort_keys=True, ensure_ascii=False)
+            fingerprints[invoice.ticket] = hashlib.sha256((salt + payload).encode()).hexdigest()
+            known = ledger.get(invoice.ticket)
+            if not force and known and known.fingerprint == fingerprints[invoice.ticket] \
+                    and _intact(self.out / known.pdf, known.sha256):
+                self.outcome.unchanged.append(invoice.ticket)
+            else:
+                todo.append(invoice)
+        self.progress("start", {"total": len(todo), "unchanged": len(self.outcome.unchanged)})
+        if todo:
+            Renderer(self.settings, self.templates)  # a broken template or logo fails here, once
+        for invoice, pdf, pages in render_all(todo, self.settings, self.templates,
+                                              self.settings.workers):
+            if pdf is None:
+                self.outcome.failed.append(Failure(invoice.ticket, str(pages)))
+                self.progress("failed", {"ticket": invoice.ticket, "reason": pages})
+                continue
+            assert isinstance(pages, int)
+            self.store(invoice, pdf, pages, fingerprints[invoice.ticket], ledger)
+
+    def store(self, invoice: Invoice, pdf: bytes, pages: int, fingerprint: str,
+              ledger: Ledger) -> None:
+        relative = f"{INVOICES}/{safe_name(invoice.order.invoice_number)}.pdf"
+        target = self.out / relative
+        previous = ledger.get(invoice.ticket)
+        history.keep_previous(self.out, previous, target, pdf)
+        atomic_write(target, pdf)
+        digest = hashlib.sha256(pdf).hexdigest()
+        ledger.record(Rendered(
+            invoice.ticket, invoice.order.invoice_number, invoice.order.customer,
+            invoice.share_id, invoice.share_url, relative, digest, pages, invoice.order.total,
+            invoice.order.currency, fingerprint,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        ), invoice.invoice_date.isoformat())
+        self.outcome.rendered.append(invoice.ticket)
+        self.progress("rendered", {"ticket": invoice.ticket, "pdf": relative})
+
+
+def _intact(path: Path, sha256: str) -> bool:
+    return path.is_file() and sha256_file(path) == sha256
+
+
+def check_all(inputs: Iterable[Path], settings: Settings,
+              progress: Progress = _quiet) -> Outcome:
+    """What ``validate`` reports: every record checked, share links included, nothing written."""
+    started = time.monotonic()
+    checked = check(inputs, settings)
+    batch = Batch(settings, settings.out, None, progress)
+    batch.outcome.read = checked.read
+    batch.outcome.confirmed = len(checked.confirmed)
+    batch.outcome.unconfirmed = [order.service_ticket for order in checked.unconfirmed]
+    for problem in checked.problems:
+        batch.reject(problem)
+    batch.invoices(checked.confirmed, None)
+    batch.outcome.seconds = time.monotonic() - started
+    return batch.outcome
+
+
+def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
+        only: Iterable[str] = (), templates: Path | None = None,
+        require_known: bool = False, progress: Progress = _quiet) -> Outcome:
+    """Invoice the confirmed work orders of ``inputs`` into ``settings.out``.
+
+    ``only`` limits the run to those tickets; with ``require_known`` (regenerate) a ticket
+    that is missing, unconfirmed or rejected is a :class:`TicketError`.
+    """
+    started = time.monotonic()
+    settings.require_partner_id()
+    checked = check(inputs, settings)
+    wanted = set(only)
+    batch = Batch(settings, settings.out, templates, progress)
+    outcome = batch.outcome
+    outcome.read = checked.read
+    outcome.unconfirmed = [order.service_ticket for order in checked.unconfirmed]
+    for problem in checked.problems:
+        batch.reject(problem)
+    orders = checked.confirmed
+    if wanted:
+        _check_wanted(wanted, checked)
+        orders = [order for order in orders if order.service_ticket in wanted]
+    outcome.confirmed = len(checked.confirmed)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(settings.out):
+        sweep(settings.out)
+        ledger = Ledger(settings.out)
+        try:
+            invoices = batch.invoices(orders, ledger)
+            if require_known:
+                _check_linked(wanted, invoices)
+            batch.render(invoices, ledger, force)
+            record.write_manifest(settings.out, ledger.all())
+        finally:
+            ledger.close()
+        outcome.seconds = time.monotonic() - started
+        record.write_report(settings.out, outcome)
+    return outcome
+
+
+def _check_wanted(wanted: set[str], checked: Checked) -> None:
+    """Every ticket a command names must be a confirmed, valid work order of the inputs."""
+    known = {order.service_ticket for order in checked.confirmed}
+    unconfirmed = {order.service_ticket for order in checked.unconfirmed}
+    rejected = {problem.service_ticket for problem in checked.problems}
+    for ticket in sorted(wanted - known):
+        if ticket in unconfirmed:
+            raise TicketError("is not confirmed: the technician has not completed the "
+                              "workflow, so it gets no invoice", ticket=ticket)
+        if ticket in rejected:
+            raise TicketError("was rejected; run `xoi-invoices validate` to see why",
+                              ticket=ticket)
+        raise TicketError("is in none of the inputs", ticket=ticket)
+
+
+def _check_linked(wanted: set[str], invoices: list[Invoice]) -> None:
+    linked = {invoice.ticket for invoice in invoices}
+    for ticket in sorted(wanted - linked):
+        raise TicketError("was rejected; see the message above", ticket=ticket)

@@ -1,0 +1,211 @@
+"""The ``xoi-invoices`` command line: options in, library calls, errors mapped to exit codes.
+
+Exit status: 0 all valid, 1 records rejected or failed, 2 usage or configuration error,
+75 another run holds the output folder's lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import batch, config
+from .console import Console
+from .errors import EXIT_OK, EXIT_PROBLEMS, XoiError
+from .share import ShareUrlBuilder, share_id_for, share_id_warning
+from .verify import verify as verify_folder
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Failed(click.ClickException):
+    """An :class:`XoiError` shown as ``Error: ...`` with the contract's exit status."""
+
+    def __init__(self, error: XoiError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+def maps_errors(command: F) -> F:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except XoiError as error:
+            raise Failed(error) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def inputs_argument(command: F) -> F:
+    return click.argument("inputs", nargs=-1, required=True, metavar="INPUT...",
+                          type=click.Path(path_type=Path, dir_okay=False))(command)
+
+
+def config_option(command: F) -> F:
+    return click.option(
+        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+        help=f"TOML configuration file [default: ./{config.DEFAULT_CONFIG_FILE} if present]",
+    )(command)
+
+
+def out_option(command: F) -> F:
+    return click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+                        help="output folder [default: output/]")(command)
+
+
+def batch_options(command: F) -> F:
+    """Options shared by ``run`` and ``regenerate``."""
+    for option in reversed((
+        out_option,
+        click.option("--workers", type=click.IntRange(min=1),
+                     help="render in N processes [default: number of CPUs]"),
+        click.option("--quiet", is_flag=True, default=None,
+                     help="no progress bar; only problems and the summary line (for cron)"),
+        click.option("--log-format", type=click.Choice(["text", "json"]),
+                     help="json: one JSON object per event on stderr [default: text]"),
+        config_option,
+    )):
+        command = option(command)
+    return command
+
+
+def settings_from(config_file: Path | None, **options: Any) -> config.Settings:
+    return config.resolve(options, config_file=config_file)
+
+
+def finish(outcome: Any, console: Console) -> None:
+    console.finish(outcome)
+    sys.exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xoi-invoices")
+def main() -> None:
+    """Turn confirmed work orders into customer invoices that link to XOi Vision.
+
+    \b
+    Example:
+        export XOI_PARTNER_ID=acme XOI_SHARE_SECRET=...
+        xoi-invoices run exports/work_orders.csv --out output/
+    """
+
+
+@main.command()
+@inputs_argument
+@batch_options
+@click.option("--force", is_flag=True, help="render every invoice, changed or not")
+@click.option("--only", "only", multiple=True, metavar="TICKET",
+              help="limit the run to this ticket (repeatable)")
+@maps_errors
+def run(inputs: tuple[Path, ...], config_file: Path | None, force: bool,
+        only: tuple[str, ...], **options: Any) -> None:
+    """Invoice the confirmed work orders of INPUT files (CSV, JSON, JSON Lines).
+
+    Renders what is new or changed into OUT/invoices/, and rewrites OUT/manifest.csv
+    and OUT/report.json. Unconfirmed work orders are listed, never invoiced.
+
+    \b
+    Example:
+        xoi-invoices run fixtures/work_orders.csv fixtures/work_orders.json --out output/
+    """
+    settings = settings_from(config_file, **options)
+    console = Console(quiet=settings.quiet, log_format=settings.log_format)
+    outcome = batch.run(inputs, settings, force=force, only=only, progress=console)
+    finish(outcome, console)
+
+
+@main.command()
+@click.argument("tickets", nargs=-1, required=True, metavar="TICKET...")
+@click.option("--input", "inputs", multiple=True, required=True, metavar="INPUT",
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="work-order file holding the tickets (repeatable)")
+@batch_options
+@maps_errors
+def regenerate(tickets: tuple[str, ...], inputs: tuple[Path, ...],
+               config_file: Path | None, **options: Any) -> None:
+    """Re-render TICKETs even if unchanged: same invoice number, same share URL.
+
+    The previous PDF is kept in OUT/invoices/history/ when the new one differs.
+
+    \b
+    Example:
+        xoi-invoices regenerate WO-10421 --input exports/work_orders.csv
+    """
+    settings = settings_from(config_file, **options)
+    console = Console(quiet=settings.quiet, log_format=settings.log_format)
+    outcome = batch.run(inputs, settings, force=True, only=tickets, require_known=True,
+                        progress=console)
+    finish(outcome, console)
+
+
+@main.command()
+@inputs_argument
+@config_option
+@maps_errors
+def validate(inputs: tuple[Path, ...], config_file: Path | None) -> None:
+    """Read and check INPUT files only; print each problem with file and line.
+
+    Nothing is rendered or written. Exit status 0 when every record is valid, 1 when
+    some are rejected.
+
+    \b
+    Example:
+        xoi-invoices validate exports/work_orders.csv
+    """
+    settings = settings_from(config_file)
+    console = Console()
+    outcome = batch.check_all(inputs, settings, progress=console)
+    console.finish(outcome, f"checked {outcome.read:,} work orders: {outcome.confirmed:,} "
+                   f"confirmed, {len(outcome.unconfirmed):,} unconfirmed, "
+                   f"{len(outcome.rejected):,} rejected, {len(outcome.warnings):,} warnings")
+    sys.exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)
+
+
+@main.command("share-url")
+@click.argument("ticket")
+@click.option("--share-id", help="the share ID the activity was launched with "
+              "[default: derived from the ticket with XOI_SHARE_SECRET]")
+@config_option
+@maps_errors
+def share_url(ticket: str, share_id: str | None, config_file: Path | None) -> None:
+    """Print the share URL of TICKET, exactly as its invoice carries it.
+
+    \b
+    Example:
+        xoi-invoices share-url WO-10421
+        xoi-invoices share-url WO-10421 --share-id k7Qm2xR9vT4pL8sN3wZ6yB1c
+    """
+    settings = settings_from(config_file)
+    settings.require_partner_id()
+    identifier = share_id_for(settings, ticket.strip(), (share_id or "").strip() or None)
+    warning = share_id_warning(identifier)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(ShareUrlBuilder.from_settings(settings).url(identifier))
+
+
+@main.command()
+@out_option
+@maps_errors
+def verify(out: Path | None) -> None:
+    """Re-open every PDF in OUT/manifest.csv: present, sha256, page count, share link.
+
+    Prints one line per problem; exit status 1 when there is any.
+
+    \b
+    Example:
+        xoi-invoices verify --out output/
+    """
+    folder = out or config.DEFAULTS.out
+    problems = 0
+    for problem in verify_folder(folder):
+        problems += 1
+        click.echo(problem, err=True)
+    click.echo(f"verified {folder}: {problems} problem{'s' if problems != 1 else ''}")
+    sys.exit(EXIT_PROBLEMS if problems else EXIT_OK)

@@ -1,0 +1,166 @@
+"""Settings: every default in one place, resolved once from options, environment, TOML.
+
+The CLI and the Python API share :func:`resolve`; whatever is not given anywhere takes
+the value of :data:`DEFAULTS`. Precedence, highest first:
+
+1. command-line options (or keyword arguments of the Python API),
+2. environment: ``XOI_PARTNER_ID``, ``XOI_SHARE_SECRET``, ``XOI_BASE_URL``,
+   ``XOI_SHARE_URL_TEMPLATE``,
+3. the TOML file (``--config FILE``, else ``xoi-invoices.toml`` in the working folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "xoi-invoices.toml"
+
+ENVIRONMENT = {
+    "XOI_PARTNER_ID": "partner_id",
+    "XOI_SHARE_SECRET": "share_secret",
+    "XOI_BASE_URL": "base_url",
+    "XOI_SHARE_URL_TEMPLATE": "share_url_template",
+}
+
+
+@dataclass(frozen=True)
+class Company:
+    """The issuer printed at the top of every invoice (TOML table ``[company]``)."""
+
+    name: str = "Your Company"
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+    tax_id: str = ""
+    logo: Path | None = None
+    accent_color: str = "#0b5cad"
+    payment_terms_days: int = 30
+    payment_instructions: str = ""
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs besides its inputs. ``share_secret`` never prints."""
+
+    partner_id: str | None = None
+    share_secret: str | None = field(default=None, repr=False)
+    base_url: str = "https://vision.xoeye.io"
+    share_url_template: str = "{base_url}/share/{share_id}"
+    currency: str = "USD"
+    out: Path = Path("output")
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    quiet: bool = False
+    log_format: str = "text"
+    company: Company = field(default_factory=Company)
+
+    def require_partner_id(self) -> str:
+        if not self.partner_id:
+            raise ConfigError(
+                "no partner id: set XOI_PARTNER_ID or partner_id in the configuration file "
+                "(XOi issues it at onboarding)"
+            )
+        return self.partner_id
+
+
+DEFAULTS = Settings()
+
+_SETTING_NAMES = {f.name for f in fields(Settings)} - {"company"}
+_COMPANY_NAMES = {f.name for f in fields(Company)}
+
+
+def _normalize(key: str) -> str:
+    return key.strip().lower().replace("-", "_")
+
+
+def _coerce(name: str, value: Any, *, source: str) -> Any:
+    """Turn a TOML or environment value into the type the setting has."""
+    default = getattr(DEFAULTS, name, None)
+    if default is None:
+        default = getattr(DEFAULTS.company, name, None)
+    try:
+        if name in ("out", "logo"):
+            return None if value in (None, "") else Path(str(value)).expanduser()
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            return str(value).strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            number = int(value)
+            if number < (1 if name == "workers" else 0):
+                raise ValueError(number)
+            return number
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a valid value", source=source) from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected text, got {value!r}", source=source)
+    return value
+
+
+def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration: {error.strerror}", source=path) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"invalid TOML: {error}", source=path) from None
+    settings: dict[str, Any] = {}
+    company: dict[str, Any] = {}
+    for key, value in document.items():
+        name = _normalize(key)
+        if name == "company" and isinstance(value, dict):
+            for sub_key, sub_value in value.items():
+                sub_name = _normalize(sub_key)
+                if sub_name not in _COMPANY_NAMES:
+                    raise ConfigError(f"unknown key [company] {sub_key!r}", source=path)
+                company[sub_name] = _coerce(sub_name, sub_value, source=str(path))
+        elif name in _SETTING_NAMES:
+            settings[name] = _coerce(name, value, source=str(path))
+        else:
+            raise ConfigError(f"unknown key {key!r}", source=path)
+    if company.get("logo") is not None and not company["logo"].is_absolute():
+        # A logo named in the file is found beside the file, wherever the run starts.
+        company["logo"] = path.parent / company["logo"]
+    return settings, company
+
+
+def resolve(
+    options: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the settings of one command; ``None`` in ``options`` means "not given"."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    company: dict[str, Any] = {}
+    if config_file is not None:
+        settings, company = _from_toml(Path(config_file))
+    else:
+        implicit = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+        if implicit.is_file():
+            settings, company = _from_toml(implicit)
+    for variable, name in ENVIRONMENT.items():
+        if environ.get(variable):
+            settings[name] = environ[variable]
+    for name, value in (options or {}).items():
+        if value is not None:
+            settings[name] = _coerce(name, value, source="option")
+    accent = company.get("accent_color", DEFAULTS.company.accent_color)
+    if not re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?|[a-zA-Z]{3,20}", accent):
+        raise ConfigError(f"[company] accent_color: {accent!r} is not a colour like #0b5cad")
+    if settings.get("log_format", "text") not in ("text", "json"):
+        raise ConfigError(f"log_format: {settings['log_format']!r} is not text or json")
+    result = replace(DEFAULTS, **settings)
+    return replace(result, company=replace(result.company, **company))

@@ -1,0 +1,58 @@
+"""What a command tells the person or the cron job watching it.
+
+Text mode: problems on stderr as ``file:line: ticket T: field: reason``, a progress bar
+when stderr is a terminal, and always one summary line on stdout. JSON mode
+(``--log-format json``): every event, the summary included, as one JSON object per line
+on stderr, for log collectors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from .models import Outcome
+from .record import report_data
+
+_ALWAYS = ("rejected", "failed", "warning")
+
+
+class Console:
+    def __init__(self, *, quiet: bool = False, log_format: str = "text") -> None:
+        self.quiet = quiet
+        self.json = log_format == "json"
+        self.bar: Any = None
+
+    def __call__(self, event: str, data: dict[str, object]) -> None:
+        if self.json:
+            line = {"ts": round(time.time(), 3), "event": event, **data}
+            click.echo(json.dumps(line, ensure_ascii=False, default=str), err=True)
+            return
+        if event in _ALWAYS:
+            self._clear_bar()
+            prefix = {"warning": "warning: ", "failed": "failed: "}.get(event, "")
+            message = data.get("message") or f"ticket {data['ticket']}: {data['reason']}"
+            click.echo(f"{prefix}{message}", err=True)
+        elif event == "start" and not self.quiet and sys.stderr.isatty() and data["total"]:
+            self.bar = click.progressbar(length=int(str(data["total"])), label="rendering",
+                                         file=sys.stderr, show_pos=True, show_eta=True)
+            self.bar.__enter__()
+        elif event in ("rendered", "failed") and self.bar is not None:
+            self.bar.update(1)
+
+    def _clear_bar(self) -> None:
+        if self.bar is not None:
+            click.echo("", err=True)
+
+    def finish(self, outcome: Outcome, verb: str | None = None) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+        if self.json:
+            self("summary", report_data(outcome))
+            return
+        click.echo(verb or outcome.summary())

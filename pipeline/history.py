@@ -1,0 +1,34 @@
+"""Nothing issued is ever silently lost: a re-render keeps the previous PDF in history/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .models import Rendered
+from .write import fsync_dir
+
+HISTORY = "invoices/history"
+
+
+def keep_previous(folder: Path, previous: Rendered | None, target: Path, new: bytes) -> None:
+    """Move the ticket's current PDF to ``history/<name>.<n>.pdf`` if ``new`` differs.
+
+    The old file is the one the ledger names (its invoice number may have changed) or,
+    failing that, whatever sits at ``target``.
+    """
+    candidates = [folder / previous.pdf] if previous else []
+    candidates.append(target)
+    for current in candidates:
+        if not current.is_file():
+            continue
+        if current == target and current.read_bytes() == new:
+            return
+        archive = folder / HISTORY
+        archive.mkdir(parents=True, exist_ok=True)
+        number = 1
+        while (archive / f"{current.stem}.{number}.pdf").exists():
+            number += 1
+        os.replace(current, archive / f"{current.stem}.{number}.pdf")
+        fsync_dir(archive)
+        return

@@ -1,0 +1,94 @@
+"""The ledger: an SQLite database in the output folder that remembers every issued invoice.
+
+Per ticket it keeps the share ID (immutable once published), the invoice number (never
+reused by another ticket), the fingerprint of everything that shaped the PDF, the PDF's
+sha256 and when it was rendered. A row is written only after its PDF is in place, in its
+own transaction, so a run killed at any moment leaves a ledger that describes files that
+exist; the next run re-renders what the ledger does not vouch for.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+from .models import Rendered
+
+FILE_NAME = "ledger.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS invoices (
+    service_ticket TEXT PRIMARY KEY,
+    invoice_number TEXT NOT NULL UNIQUE,
+    customer       TEXT NOT NULL,
+    share_id       TEXT NOT NULL UNIQUE,
+    share_url      TEXT NOT NULL,
+    pdf            TEXT NOT NULL,
+    sha256         TEXT NOT NULL,
+    pages          INTEGER NOT NULL,
+    total          TEXT NOT NULL,
+    currency       TEXT NOT NULL,
+    invoice_date   TEXT NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    rendered_at    TEXT NOT NULL
+)
+"""
+_COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_url", "pdf",
+            "sha256", "pages", "total", "currency", "fingerprint", "rendered_at")
+
+
+class Ledger:
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / FILE_NAME
+        # isolation_level=None: each statement commits at once unless inside `with self.db`.
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def share_ids(self) -> dict[str, str]:
+        """Ticket → share ID for every invoice ever issued from this folder."""
+        return dict(self.db.execute("SELECT service_ticket, share_id FROM invoices"))
+
+    def invoice_numbers(self) -> dict[str, str]:
+        """Invoice number → the ticket that owns it."""
+        return dict(self.db.execute("SELECT invoice_number, service_ticket FROM invoices"))
+
+    def issued_dates(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT service_ticket, invoice_date FROM invoices"))
+
+    def get(self, ticket: str) -> Rendered | None:
+        row = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM invoices WHERE service_ticket = ?",  # noqa: S608
+            (ticket,),
+        ).fetchone()
+        return _rendered(row) if row else None
+
+    def all(self) -> list[Rendered]:
+        rows = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM invoices ORDER BY service_ticket"  # noqa: S608
+        )
+        return [_rendered(row) for row in rows]
+
+    def record(self, rendered: Rendered, invoice_date: str) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "INSERT OR REPLACE INTO invoices (service_ticket, invoice_number, customer, "
+                "share_id, share_url, pdf, sha256, pages, total, currency, invoice_date, "
+                "fingerprint, rendered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rendered.service_ticket, rendered.invoice_number, rendered.customer,
+                 rendered.share_id, rendered.share_url, rendered.pdf, rendered.sha256,
+                 rendered.pages, f"{rendered.total:f}", rendered.currency, invoice_date,
+                 rendered.fingerprint, rendered.rendered_at),
+            )
+
+
+def _rendered(row: tuple[object, ...]) -> Rendered:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["total"] = Decimal(str(values["total"]))
+    return Rendered(**values)  # type: ignore[arg-type]

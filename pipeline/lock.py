@@ -1,0 +1,40 @@
+"""One run at a time per output folder, with a lock the kernel releases when a run dies."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import LockedError
+
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock; :class:`LockedError` names the holder when another run has it.
+
+    ``flock`` belongs to the open file: a run killed with SIGKILL releases it with its last
+    descriptor, so a stale lock file never blocks the next run.
+    """
+    path = folder / LOCK_FILE
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text(errors="replace").strip() or "another process"
+            raise LockedError(f"another run holds the output folder's lock ({holder}); "
+                              "try again when it has finished", source=folder) from None
+        holder = (f"pid {os.getpid()} on {socket.gethostname()} since "
+                  f"{datetime.now(UTC).isoformat(timespec='seconds')}")
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, holder.encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,188 @@
+"""Frozen, typed records that travel between the stages of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One work order as read from a file, before any check.
+
+    ``rows`` holds every CSV row of the ticket (one per line item) with its line number;
+    a JSON record has exactly one row.
+    """
+
+    source: str
+    line: int
+    rows: tuple[tuple[int, dict[str, Any]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrder:
+    """A valid work order; amounts already rounded to the currency's minor unit."""
+
+    source: str
+    line: int
+    service_ticket: str
+    customer: str
+    location: str
+    confirmed: bool
+    share_id: str | None
+    tags: tuple[str, ...]
+    invoice_number: str
+    invoice_date: date | None
+    due_date: date | None
+    bill_to_name: str
+    bill_to_email: str
+    bill_to_address: str
+    technician: str
+    notes: str
+    po_number: str
+    currency: str
+    tax_rate: Decimal
+    line_items: tuple[LineItem, ...]
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A confirmed work order with its published share link: everything the PDF shows."""
+
+    order: WorkOrder
+    share_id: str
+    share_url: str
+    invoice_date: date
+    due_date: date
+
+    @property
+    def ticket(self) -> str:
+        return self.order.service_ticket
+
+    def as_data(self) -> dict[str, Any]:
+        """Every fact of the invoice as JSON-ready data (fingerprint, embedded invoice.json)."""
+        order = self.order
+        return {
+            "invoice_number": order.invoice_number,
+            "service_ticket": order.service_ticket,
+            "invoice_date": self.invoice_date.isoformat(),
+            "due_date": self.due_date.isoformat(),
+            "customer": order.customer,
+            "location": order.location,
+            "bill_to": {"name": order.bill_to_name, "email": order.bill_to_email,
+                        "address": order.bill_to_address},
+            "technician": order.technician,
+            "po_number": order.po_number,
+            "notes": order.notes,
+            "tags": list(order.tags),
+            "currency": order.currency,
+            "line_items": [
+                {"description": item.description, "quantity": f"{item.quantity:f}",
+                 "unit_price": f"{item.unit_price:f}", "amount": f"{item.amount:f}"}
+                for item in order.line_items
+            ],
+            "subtotal": f"{order.subtotal:f}",
+            "tax_rate": f"{order.tax_rate:f}",
+            "tax": f"{order.tax:f}",
+            "total": f"{order.total:f}",
+            "share_id": self.share_id,
+            "share_url": self.share_url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why one work order was rejected."""
+
+    source: str
+    line: int
+    service_ticket: str | None
+    reason: str  # "field: what is wrong", several joined by "; "
+
+    def __str__(self) -> str:
+        ticket = f"ticket {self.service_ticket}: " if self.service_ticket else ""
+        return f"{self.source}:{self.line}: {ticket}{self.reason}"
+
+    def as_report(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "line": self.line,
+            "service_ticket": self.service_ticket,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    """Something published as asked but worth a look (a short or all-digit share ID)."""
+
+    source: str
+    line: int
+    service_ticket: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: ticket {self.service_ticket}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One invoice PDF that is in the output folder."""
+
+    service_ticket: str
+    invoice_number: str
+    customer: str
+    share_id: str
+    share_url: str
+    pdf: str
+    sha256: str
+    pages: int
+    total: Decimal
+    currency: str
+    fingerprint: str = ""
+    rendered_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    service_ticket: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one run did; becomes ``report.json`` and the final summary line."""
+
+    read: int = 0
+    confirmed: int = 0
+    unconfirmed: list[str] = field(default_factory=list)
+    rejected: list[Problem] = field(default_factory=list)
+    rendered: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    warnings: list[Warning_] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.failed
+
+    def summary(self) -> str:
+        return (
+            f"rendered {len(self.rendered):,}, unchanged {len(self.unchanged):,}, "
+            f"unconfirmed {len(self.unconfirmed):,}, rejected {len(self.rejected):,}, "
+            f"failed {len(self.failed):,} in {self.seconds:.1f} s"
+        )

@@ -1,0 +1,61 @@
+"""Money is :class:`~decimal.Decimal`, never float, rounded half-up to the currency's minor unit."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+# Far beyond any invoice, small enough that arithmetic on it stays exact and instant.
+LARGEST = Decimal("1e12")
+HUNDRED = Decimal(100)
+
+
+@cache
+def currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+@cache
+def minor_unit(currency: str) -> Decimal:
+    """``Decimal('0.01')`` for USD, ``Decimal('1')`` for JPY, ``Decimal('0.001')`` for KWD."""
+    return Decimal(1).scaleb(-int(get_currency_precision(currency)))
+
+
+def round_money(value: Decimal, currency: str) -> Decimal:
+    return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value: object) -> Decimal:
+    """A finite decimal of sane size from text or a JSON number; ``ValueError`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValueError(f"{value!r} is not a number")
+    text = str(value).strip().replace("_", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not number.is_finite() or abs(number) >= LARGEST:
+        raise ValueError(f"{text!r} is not a finite amount below {LARGEST:,.0f}")
+    if number.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise ValueError(f"{text!r} has more than 6 decimal places")
+    return number
+
+
+def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
+    return round_money(quantity * unit_price, currency)
+
+
+def tax_amount(subtotal: Decimal, rate_percent: Decimal, currency: str) -> Decimal:
+    return round_money(subtotal * rate_percent / HUNDRED, currency)
+
+
+def plain(amount: Decimal) -> str:
+    """``1234.50``: the manifest's machine-readable form, never scientific notation."""
+    return f"{amount:f}"
+
+
+def format_money(amount: Decimal, currency: str, locale: str = "en_US") -> str:
+    """``$1,234.50`` in en_US, ``1.234,50 €`` in de_DE."""
+    return str(format_currency(amount, currency, locale=locale))

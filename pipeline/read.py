@@ -1,0 +1,228 @@
+"""Read work-order exports (CSV, JSON, JSON Lines) into raw records with their line numbers.
+
+Reading checks only what makes a file unreadable as a whole (:class:`InputError`: not
+UTF-8, broken JSON, a missing required column). Everything about a single record is the
+validator's business, so one bad row never costs the good ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .models import Problem, RawRecord
+
+REQUIRED_COLUMNS = ("service_ticket", "customer", "location", "confirmed")
+SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+_decoder = json.JSONDecoder(parse_float=Decimal)
+_WHITESPACE = " \t\r\n"
+
+
+def field_name(key: object) -> str:
+    """Field names are case-insensitive and surrounding spaces do not count."""
+    return str(key).strip().lower()
+
+
+def read_text(path: Path) -> str:
+    """The file's text: UTF-8, with or without a BOM."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", source=path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", source=path) from None
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", source=path) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InputError(
+            f"not UTF-8 (byte 0x{data[error.start]:02x}); export the file as UTF-8",
+            source=path,
+            line=line,
+        ) from None
+
+
+def read_file(path: Path) -> Iterator[RawRecord | Problem]:
+    """Yield the records of one file in file order (CSV tickets at their first row)."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(
+            "unsupported file type; use .csv, .json, .jsonl or .ndjson", source=path
+        )
+    text = read_text(path)
+    if kind == "csv":
+        return _read_csv(text, str(path))
+    if kind == "json":
+        return _read_json(text, str(path))
+    return _read_jsonl(text, str(path))
+
+
+def _read_csv(text: str, source: str) -> Iterator[RawRecord | Problem]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise InputError("empty file: no header row", source=source, line=1)
+        names = [field_name(cell) for cell in header]
+        duplicated = sorted({name for name in names if name and names.count(name) > 1})
+        if duplicated:
+            raise InputError(f"column {duplicated[0]!r} appears twice", source=source, line=1)
+        missing = [column for column in REQUIRED_COLUMNS if column not in names]
+        if missing:
+            raise InputError(
+                f"missing required column {', '.join(missing)}", source=source, line=1
+            )
+        tickets: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        order: list[RawRecord | Problem | str] = []
+        line = 1
+        for cells in reader:
+            start, line = line + 1, reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(names):
+                order.append(
+                    Problem(source, start, None, f"row has {len(cells)} cells, "
+                            f"the header has {len(names)}")
+                )
+                continue
+            row = dict(zip(names, cells, strict=False))
+            ticket = row["service_ticket"].strip()
+            if not ticket:
+                order.append(RawRecord(source, start, ((start, row),)))
+            elif ticket in tickets:
+                tickets[ticket].append((start, row))
+            else:
+                tickets[ticket] = [(start, row)]
+                order.append(ticket)
+    except csv.Error as error:
+        raise InputError(f"malformed CSV: {error}", source=source, line=reader.line_num) from None
+    return _in_order(order, tickets, source)
+
+
+def _in_order(
+    order: list[RawRecord | Problem | str],
+    tickets: dict[str, list[tuple[int, dict[str, Any]]]],
+    source: str,
+) -> Iterator[RawRecord | Problem]:
+    for item in order:
+        if isinstance(item, str):
+            rows = tickets[item]
+            yield RawRecord(source, rows[0][0], tuple(rows))
+        else:
+            yield item
+
+
+def _normalized(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {field_name(key): item for key, item in value.items()}
+    return value
+
+
+def _skip(text: str, index: int) -> int:
+    while index < len(text) and text[index] in _WHITESPACE:
+        index += 1
+    return index
+
+
+def _decode(text: str, index: int, source: str) -> tuple[Any, int]:
+    try:
+        return _decoder.raw_decode(text, index)
+    except json.JSONDecodeError as error:
+        raise InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno) from None
+    except RecursionError:
+        line = text.count("\n", 0, index) + 1
+        raise InputError("broken JSON: nested too deeply", source=source, line=line) from None
+
+
+def _expect(text: str, index: int, char: str, source: str) -> int:
+    index = _skip(text, index)
+    if index >= len(text) or text[index] != char:
+        line = text.count("\n", 0, index) + 1
+        found = repr(text[index]) if index < len(text) else "end of file"
+        raise InputError(f"broken JSON: expected {char!r}, found {found}", source=source,
+                         line=line)
+    return index + 1
+
+
+def _array_start(text: str, source: str) -> int:
+    """Index just past the ``[`` of the work-order list, in either document shape."""
+    index = _skip(text, 0)
+    if text.startswith("[", index):
+        return index + 1
+    shape_error = InputError(
+        'expected a list of work orders or an object {"work_orders": [...]}',
+        source=source, line=text.count("\n", 0, index) + 1,
+    )
+    if not text.startswith("{", index):
+        _decode(text, index, source)  # reports broken JSON before the shape
+        raise shape_error
+    index += 1
+    while True:
+        index = _skip(text, index)
+        if text.startswith("}", index):
+            raise shape_error
+        key, index = _decode(text, index, source)
+        index = _skip(text, _expect(text, index, ":", source))
+        if isinstance(key, str) and field_name(key) == "work_orders":
+            if not text.startswith("[", index):
+                raise shape_error
+            return index + 1
+        _, index = _decode(text, index, source)
+        index = _skip(text, index)
+        if text.startswith(",", index):
+            index += 1
+
+
+def _read_json(text: str, source: str) -> Iterator[RawRecord | Problem]:
+    records: list[RawRecord | Problem] = []
+    index = _array_start(text, source)
+    line, counted = 1, 0
+    while True:
+        index = _skip(text, index)
+        if text.startswith("]", index):
+            break
+        line += text.count("\n", counted, index)
+        counted = index
+        value, index = _decode(text, index, source)
+        records.append(_json_record(value, source, line))
+        index = _skip(text, index)
+        if text.startswith(",", index):
+            index += 1
+        elif not text.startswith("]", index):
+            _expect(text, index, "]", source)
+    # The rest of the document must still be valid JSON (the closing brace of the object).
+    try:
+        _decoder.decode(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno) from None
+    return iter(records)
+
+
+def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
+    if not isinstance(value, dict):
+        return Problem(source, line, None, f"a work order must be an object, not {value!r:.40}")
+    return RawRecord(source, line, ((line, _normalized(value)),))
+
+
+def _read_jsonl(text: str, source: str) -> Iterator[RawRecord | Problem]:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = _decoder.decode(raw)
+        except json.JSONDecodeError as error:
+            yield Problem(source, number, None, f"broken JSON: {error.msg}")
+            continue
+        except RecursionError:
+            yield Problem(source, number, None, "broken JSON: nested too deeply")
+            continue
+        yield _json_record(value, source, number)

@@ -1,0 +1,68 @@
+"""What a run leaves for people and programs: ``manifest.csv`` and ``report.json``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from . import money
+from .models import Outcome, Rendered
+from .write import atomic_write
+
+MANIFEST = "manifest.csv"
+REPORT = "report.json"
+MANIFEST_HEADER = ("service_ticket", "invoice_number", "customer", "share_id", "share_url",
+                   "pdf", "sha256", "pages", "total", "currency")
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A leading ``'`` keeps a spreadsheet from running the cell as a formula.
+
+    Tab, carriage return and line feed start formulas in some spreadsheets too.
+    """
+    if value.startswith(_FORMULA_START) or value[:1] in ("\t", "\r", "\n"):
+        return "'" + value
+    return value
+
+
+def manifest_rows(invoices: list[Rendered]) -> list[tuple[str, ...]]:
+    rows = []
+    for item in sorted(invoices, key=lambda rendered: rendered.service_ticket):
+        row = (item.service_ticket, item.invoice_number, item.customer, item.share_id,
+               item.share_url, item.pdf, item.sha256, str(item.pages), money.plain(item.total),
+               item.currency)
+        rows.append(tuple(spreadsheet_safe(cell) for cell in row))
+    return rows
+
+
+def write_manifest(folder: Path, invoices: list[Rendered]) -> None:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(MANIFEST_HEADER)
+    writer.writerows(manifest_rows(invoices))
+    atomic_write(folder / MANIFEST, buffer.getvalue().encode())
+
+
+def report_data(outcome: Outcome) -> dict[str, object]:
+    return {
+        "read": outcome.read,
+        "confirmed": outcome.confirmed,
+        "unconfirmed": sorted(outcome.unconfirmed),
+        "rejected": [problem.as_report() for problem in outcome.rejected],
+        "rendered": sorted(outcome.rendered),
+        "unchanged": sorted(outcome.unchanged),
+        "failed": [{"service_ticket": failure.service_ticket, "reason": failure.reason}
+                   for failure in sorted(outcome.failed, key=lambda f: f.service_ticket)],
+        "warnings": [{"source": warning.source, "line": warning.line,
+                      "service_ticket": warning.service_ticket, "message": warning.message}
+                     for warning in outcome.warnings],
+        "seconds": round(outcome.seconds, 3),
+    }
+
+
+def write_report(folder: Path, outcome: Outcome) -> None:
+    text = json.dumps(report_data(outcome), indent=2, ensure_ascii=False) + "\n"
+    atomic_write(folder / REPORT, text.encode())

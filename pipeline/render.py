@@ -1,0 +1,207 @@
+"""Render an :class:`Invoice` to PDF bytes with Jinja2 and WeasyPrint.
+
+A :class:`Renderer` is built once per process: the Jinja environment, the stylesheet
+(itself a template, rendered once with the accent colour and labels) and WeasyPrint's
+font configuration are reused for every invoice, which is most of the per-invoice cost
+a naive loop pays. WeasyPrint may fetch only the templates' own files and ``data:``
+URIs (:class:`AssetFetcher`): whatever a work order holds, rendering never touches the
+network or another file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import mimetypes
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jinja2
+import qrcode
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from . import money
+from .config import Company, Settings
+from .errors import ConfigError, RenderError
+from .labels import labels_for
+from .models import Invoice
+
+BUILT_IN = Path(str(resources.files("pipeline.templates")))
+INVOICE_TEMPLATE = "invoice.html"
+STYLESHEET = "invoice.css"
+TEMPLATE_FILES = (INVOICE_TEMPLATE, STYLESHEET)
+
+
+class AssetFetcher(URLFetcher):  # type: ignore[misc]
+    """Serves ``data:`` URIs and files inside the template folders; refuses the rest."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        super().__init__(allowed_protocols={"data", "file"})
+        self.roots = [root.resolve() for root in roots]
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        if parts.scheme == "data":
+            return super().fetch(url, headers)
+        if parts.scheme == "file" and not parts.netloc:
+            path = Path(unquote(parts.path)).resolve()
+            if any(path.is_relative_to(root) for root in self.roots) and path.is_file():
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+        raise ValueError(f"refused to fetch {url[:80]!r}: templates may use only their own "
+                         "files and data: URIs")
+
+
+def qr_data_uri(url: str) -> str:
+    """The URL as a QR code PNG of one pixel per module; CSS scales it without blurring.
+
+    A bitmap this small is cheaper for WeasyPrint than an SVG of hundreds of paths and
+    scans the same from paper.
+    """
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M,
+                         box_size=1, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def data_uri(path: Path) -> str:
+    """An operator's file (the logo) inlined, so the fetcher never needs a path outside."""
+    mime = mimetypes.guess_type(path.name)[0]
+    if mime not in ("image/png", "image/jpeg", "image/svg+xml"):
+        raise ConfigError("logo: use a PNG, JPEG or SVG file", source=path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RenderError(f"logo {path}: cannot read: {error.strerror}") from None
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def css_string(value: str) -> str:
+    """Text safe inside a CSS double-quoted string."""
+    return "".join(ch if ch.isalnum() or ch in " .,:;-_()/@&+'" else f"\\{ord(ch):x} "
+                   for ch in value)
+
+
+def share_url_size(url: str) -> float:
+    """A font size that keeps the printed URL on one line, so it is extracted whole."""
+    return max(5.0, min(9.0, 9.0 * 72 / max(len(url), 1)))
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the stylesheet template receives."""
+
+    accent: str
+    page_size: str
+    footer: str
+    labels: dict[str, str]
+
+
+class Renderer:
+    """Everything reusable across invoices; one per process."""
+
+    def __init__(self, settings: Settings, templates: Path | None = None) -> None:
+        self.settings = settings
+        self.locale = "en_US"
+        self.labels = labels_for(self.locale)
+        folders = [templates, BUILT_IN] if templates else [BUILT_IN]
+        self.environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.fetcher = AssetFetcher([folder for folder in folders if folder])
+        self.base_url = (templates or BUILT_IN).resolve().as_uri() + "/"
+        self.font_config = FontConfiguration()
+        self.company = self._company(settings.company)
+        stylesheet = self.environment.get_template(STYLESHEET).render(
+            accent=settings.company.accent_color,
+            page_size="letter" if self.locale.endswith("_US") else "A4",
+            footer=css_string(settings.company.footer or settings.company.name),
+            labels={key: css_string(value) for key, value in self.labels.items()},
+        )
+        self.css = CSS(string=stylesheet, base_url=self.base_url, url_fetcher=self.fetcher,
+                       font_config=self.font_config)
+        self.template = self.environment.get_template(INVOICE_TEMPLATE)
+
+    def _company(self, company: Company) -> dict[str, Any]:
+        values = {name: getattr(company, name) for name in company.__dataclass_fields__}
+        values["logo"] = data_uri(company.logo) if company.logo else None
+        return values
+
+    def money(self, amount: Decimal, currency: str) -> str:
+        return money.format_money(amount, currency, self.locale)
+
+    def date(self, day: Any) -> str:
+        return str(format_date(day, format="medium", locale=self.locale))
+
+    def context(self, invoice: Invoice) -> dict[str, Any]:
+        """The variables the invoice template receives (documented in the README)."""
+        order, currency = invoice.order, invoice.order.currency
+        return {
+            "lang": self.locale.split("_")[0],
+            "labels": self.labels,
+            "company": self.company,
+            "invoice": {
+                "number": order.invoice_number,
+                "ticket": order.service_ticket,
+                "date": self.date(invoice.invoice_date),
+                "due": self.date(invoice.due_date),
+                "po_number": order.po_number,
+                "customer": order.customer,
+                "location": order.location,
+                "bill_to_name": order.bill_to_name,
+                "bill_to_email": order.bill_to_email,
+                "bill_to_address": order.bill_to_address,
+                "technician": order.technician,
+                "notes": order.notes,
+                "tags": order.tags,
+                "currency": currency,
+                "line_items": [
+                    {
+                        "description": item.description,
+                        "quantity": format_decimal(item.quantity, locale=self.locale),
+                        "unit_price": self.money(item.unit_price, currency),
+                        "amount": self.money(item.amount, currency),
+                    }
+                    for item in order.line_items
+                ],
+                "tax_rate": format_decimal(order.tax_rate, locale=self.locale),
+                "subtotal": self.money(order.subtotal, currency),
+                "tax": self.money(order.tax, currency),
+                "total": self.money(order.total, currency),
+                "share_url": invoice.share_url,
+                "share_url_size": f"{share_url_size(invoice.share_url):.1f}",
+                "qr": qr_data_uri(invoice.share_url),
+            },
+        }
+
+    def html(self, invoice: Invoice) -> str:
+        try:
+            return self.template.render(self.context(invoice))
+        except jinja2.TemplateError as error:
+            where = getattr(error, "filename", None) or INVOICE_TEMPLATE
+            line = getattr(error, "lineno", None)
+            raise RenderError(f"template {where}{f':{line}' if line else ''}: {error}",
+                              ticket=invoice.ticket) from None
+
+    def pdf(self, invoice: Invoice) -> tuple[bytes, int]:
+        """The PDF's bytes and its page count."""
+        html = self.html(invoice)
+        document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
+            stylesheets=[self.css], font_config=self.font_config)
+        pdf: bytes = document.write_pdf()
+        return pdf, len(document.pages)

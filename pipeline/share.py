@@ -1,0 +1,144 @@
+"""Share IDs and share URLs: the one place that decides what link a customer gets.
+
+XOi's guide asks for a share ID per activity that is unique, immutable for the same
+activity and not sequential, because it becomes part of a public URL. The input's
+``share_id`` wins; otherwise the ID is an HMAC-SHA256 of the partner id and the service
+ticket under the operator's secret: stable for the ticket, 128 bits, URL-safe, and
+unguessable without the secret. The launch page and the invoice both call
+:func:`share_id_for`, so they always agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import string
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from .config import Settings
+from .errors import ConfigError, ShareLinkError
+
+PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
+SHORT_SHARE_ID = 16  # below this many characters a public ID is easy to enumerate
+
+
+def derive_share_id(secret: str, partner_id: str, service_ticket: str) -> str:
+    """The share ID of a ticket that came without one: 32 hex digits (128 bits).
+
+    Hex, not base64: a derived ID never starts with ``-`` (a spreadsheet formula) and
+    reads aloud over the phone without case confusion.
+    """
+    message = f"xoi-share-id\x1f{partner_id}\x1f{service_ticket}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def share_id_for(settings: Settings, service_ticket: str, given: str | None) -> str:
+    """The share ID to publish for a ticket: the given one, else the derived one."""
+    if given:
+        return given
+    if not settings.share_secret:
+        raise ShareLinkError(
+            "no share_id and no share secret configured to derive one "
+            "(set XOI_SHARE_SECRET or give the share ID in the input)",
+            field="share_id",
+        )
+    return derive_share_id(settings.share_secret, settings.partner_id or "", service_ticket)
+
+
+def share_id_warning(share_id: str) -> str | None:
+    """Why a share ID is risky in a public URL, or ``None`` when it is not."""
+    if share_id.isdigit():
+        return f"share_id {share_id!r} is all digits: a public URL that is easy to guess"
+    if len(share_id) < SHORT_SHARE_ID:
+        return (
+            f"share_id {share_id!r} is short ({len(share_id)} characters): "
+            "a public URL that is easy to guess"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class ShareUrlBuilder:
+    """Checks the configured template once, then builds URLs for any number of tickets."""
+
+    template: str
+    base_url: str
+    partner_id: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ShareUrlBuilder:
+        template = settings.share_url_template
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        except ValueError as error:
+            raise ConfigError(f"share URL template {template!r}: {error}") from None
+        unknown = names - PLACEHOLDERS
+        if unknown:
+            raise ConfigError(
+                f"share URL template {template!r}: unknown placeholder "
+                f"{{{sorted(unknown)[0]}}}; use {{base_url}}, {{partner_id}}, {{share_id}}"
+            )
+        if "share_id" not in names:
+            raise ConfigError(f"share URL template {template!r} has no {{share_id}}")
+        if "partner_id" in names:
+            settings.require_partner_id()
+        builder = cls(template, settings.base_url.rstrip("/"), settings.partner_id or "")
+        # Probing with a harmless ID turns a bad base URL into one configuration error
+        # instead of one rejection per record.
+        try:
+            builder.url("probe")
+        except ShareLinkError as error:
+            raise ConfigError(f"share URL template or base URL: {error.message}") from None
+        return builder
+
+    def url(self, share_id: str) -> str:
+        url = self.template.format(
+            base_url=self.base_url,
+            partner_id=quote(self.partner_id, safe=""),
+            share_id=quote(share_id, safe=""),
+        )
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ShareLinkError(f"{url!r} is not an https URL", field="share_url")
+        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) > 0x7E for ch in url):
+            raise ShareLinkError(f"{url!r} holds characters a URL cannot", field="share_url")
+        return url
+
+
+class LinkRegistry:
+    """Keeps share IDs and invoice numbers unique and immutable across tickets.
+
+    Seeded from the ledger, so a link published by an earlier run can never change or
+    move to another ticket.
+    """
+
+    def __init__(self, settings: Settings, *, recorded_share_ids: dict[str, str],
+                 recorded_numbers: dict[str, str]) -> None:
+        self.settings = settings
+        self.urls = ShareUrlBuilder.from_settings(settings)
+        self.recorded = recorded_share_ids
+        self.ticket_of_share = {share: ticket for ticket, share in recorded_share_ids.items()}
+        self.ticket_of_number = dict(recorded_numbers)
+
+    def claim(self, ticket: str, invoice_number: str, given: str | None) -> tuple[str, str]:
+        """The ticket's share ID and URL; :class:`ShareLinkError` when they cannot be."""
+        share_id = share_id_for(self.settings, ticket, given)
+        earlier = self.recorded.get(ticket)
+        if earlier is not None and earlier != share_id:
+            raise ShareLinkError(
+                f"{share_id!r} differs from {earlier!r}, the share ID already published for "
+                "this ticket (share IDs are immutable)", field="share_id")
+        owner = self.ticket_of_share.get(share_id)
+        if owner is not None and owner != ticket:
+            raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
+                                 field="share_id")
+        number_owner = self.ticket_of_number.get(invoice_number)
+        if number_owner is not None and number_owner != ticket:
+            raise ShareLinkError(
+                f"{invoice_number!r} is already the invoice number of ticket {number_owner}",
+                field="invoice_number")
+        url = self.urls.url(share_id)
+        self.ticket_of_share[share_id] = ticket
+        self.ticket_of_number[invoice_number] = ticket
+        return share_id, url

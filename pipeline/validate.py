@@ -1,0 +1,221 @@
+"""Check one raw record against the contract and turn it into a priced :class:`WorkOrder`.
+
+Every problem of a record is collected (a clerk fixes them all in one go) and the record
+becomes one :class:`Problem` naming each bad field; a good record becomes a frozen
+:class:`WorkOrder` with amounts rounded as the contract says.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from . import money
+from .models import LineItem, Problem, RawRecord, WorkOrder
+
+YES = frozenset({"yes", "y", "true", "1"})
+NO = frozenset({"no", "n", "false", "0"})
+TEXT_FIELDS = (
+    "service_ticket", "customer", "location", "share_id", "invoice_number", "bill_to_name",
+    "bill_to_email", "bill_to_address", "technician", "notes", "po_number",
+)
+REQUIRED = ("service_ticket", "customer", "location")
+ITEM_COLUMNS = ("item_description", "item_quantity", "item_unit_price")
+SHARED_FIELDS = (*TEXT_FIELDS, "confirmed", "tags", "invoice_date", "due_date", "currency",
+                 "tax_rate")
+MAX_TEXT = {"service_ticket": 100, "share_id": 200, "invoice_number": 100, "notes": 4000}
+MAX_OTHER_TEXT = 1000
+
+
+class _Record:
+    """Collects the problems of one record while its fields are converted."""
+
+    def __init__(self, record: RawRecord) -> None:
+        self.record = record
+        self.fields = record.rows[0][1]
+        self.problems: list[tuple[int, str]] = []
+
+    def fail(self, field: str, reason: str, line: int | None = None) -> None:
+        self.problems.append((line or self.record.line, f"{field}: {reason}"))
+
+    def text(self, field: str) -> str:
+        value = self.fields.get(field)
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            self.fail(field, f"expected text, got {json.dumps(value, default=str):.40}")
+            return ""
+        text = unicodedata.normalize("NFC", str(value)).strip()
+        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+            self.fail(field, "holds control characters")
+            return ""
+        if "\n" in text and field in ("service_ticket", "share_id", "invoice_number"):
+            self.fail(field, "holds a line break")
+            return ""
+        limit = MAX_TEXT.get(field, MAX_OTHER_TEXT)
+        if len(text) > limit:
+            self.fail(field, f"longer than {limit} characters")
+            return ""
+        return text
+
+    def confirmed(self) -> bool:
+        if "confirmed" not in self.fields:
+            self.fail("confirmed", "missing (the column is required; its value may be blank)")
+            return False
+        value = self.fields["confirmed"]
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        answer = str(value).strip().lower() if isinstance(value, str | int | Decimal) else None
+        if answer == "" or answer in NO:
+            return False
+        if answer in YES:
+            return True
+        self.fail("confirmed", f"{json.dumps(value, default=str):.40} is not yes/no, y/n, "
+                  "true/false or 1/0")
+        return False
+
+    def tags(self) -> tuple[str, ...]:
+        value = self.fields.get("tags")
+        if value is None or value == "":
+            return ()
+        items = value.split("|") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(tag, str) for tag in items):
+            self.fail("tags", "expected a list of strings")
+            return ()
+        return tuple(tag.strip() for tag in items if tag.strip())
+
+    def day(self, field: str) -> date | None:
+        text = self.text(field)
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            self.fail(field, f"{text!r} is not an ISO date (YYYY-MM-DD)")
+            return None
+
+    def currency(self, default: str) -> str:
+        code = self.text("currency").upper() or default
+        if code not in money.currencies():
+            self.fail("currency", f"{code!r} is not an ISO 4217 currency code")
+            return default
+        return code
+
+    def number(self, field: str, value: Any, line: int | None = None) -> Decimal | None:
+        try:
+            return money.to_decimal(value)
+        except ValueError as error:
+            self.fail(field, str(error), line)
+            return None
+
+    def tax_rate(self) -> Decimal:
+        value = self.fields.get("tax_rate")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return Decimal(0)
+        rate = self.number("tax_rate", value)
+        if rate is not None and not 0 <= rate <= 100:
+            self.fail("tax_rate", f"{rate} is not a percentage between 0 and 100")
+            return Decimal(0)
+        return rate or Decimal(0)
+
+    def line_items(self, currency: str) -> tuple[LineItem, ...]:
+        value = self.fields.get("line_items")
+        if value is not None:
+            if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+                self.fail("line_items", "expected a list of objects")
+                return ()
+            rows = [(self.record.line, {f"item_{k.strip().lower()}": v
+                                        for k, v in item.items()}) for item in value]
+        else:
+            rows = list(self.record.rows)
+        items = []
+        for index, (line, row) in enumerate(rows, start=1):
+            item = self.line_item(index, line, row, currency)
+            if item is not None:
+                items.append(item)
+        return tuple(items)
+
+    def line_item(self, index: int, line: int, row: dict[str, Any],
+                  currency: str) -> LineItem | None:
+        cells = {name: row.get(name) for name in ITEM_COLUMNS}
+        if all(cell is None or str(cell).strip() == "" for cell in cells.values()):
+            return None
+        description = str(cells["item_description"] or "").strip()
+        where = f"line item {index} "
+        if not description or len(description) > MAX_OTHER_TEXT:
+            self.fail("item_description", f"{where}needs a description of at most "
+                      f"{MAX_OTHER_TEXT} characters", line)
+        quantity = self.number("item_quantity", cells["item_quantity"]
+                               if str(cells["item_quantity"] or "").strip() else "1", line)
+        price = self.number("item_unit_price", cells["item_unit_price"], line)
+        if quantity is None or price is None or not description:
+            return None
+        if quantity <= 0:
+            self.fail("item_quantity", f"{where}quantity {quantity} is not positive", line)
+            return None
+        return LineItem(description, quantity, price,
+                        money.line_amount(quantity, price, currency))
+
+    def rows_agree(self) -> None:
+        """A CSV ticket's rows repeat its fields; a blank repeat counts as agreement."""
+        first = self.fields
+        for line, row in self.record.rows[1:]:
+            for field in SHARED_FIELDS:
+                value = str(row.get(field) or "").strip()
+                if value and value != str(first.get(field) or "").strip():
+                    self.fail(field, f"{value!r} disagrees with {first.get(field)!r} on "
+                              f"line {self.record.line} of the same ticket", line)
+
+
+def validate(record: RawRecord, default_currency: str) -> WorkOrder | Problem:
+    """The work order, or the one problem report that names every bad field."""
+    check = _Record(record)
+    text = {field: check.text(field) for field in TEXT_FIELDS}
+    for field in REQUIRED:
+        if not text[field] and not any(reason.startswith(f"{field}:")
+                                       for _, reason in check.problems):
+            check.fail(field, "required, but blank or missing")
+    check.rows_agree()
+    confirmed = check.confirmed()
+    tags = check.tags()
+    invoice_date, due_date = check.day("invoice_date"), check.day("due_date")
+    if invoice_date and due_date and due_date < invoice_date:
+        check.fail("due_date", f"{due_date} is before the invoice date {invoice_date}")
+    currency = check.currency(default_currency)
+    tax_rate = check.tax_rate()
+    items = check.line_items(currency)
+    ticket = text["service_ticket"] or None
+    if check.problems:
+        line = min(line for line, _ in check.problems)
+        return Problem(record.source, line, ticket, "; ".join(r for _, r in check.problems))
+    subtotal = sum((item.amount for item in items), Decimal(0))
+    subtotal = money.round_money(subtotal, currency)
+    tax = money.tax_amount(subtotal, tax_rate, currency)
+    return WorkOrder(
+        source=record.source,
+        line=record.line,
+        service_ticket=text["service_ticket"],
+        customer=text["customer"],
+        location=text["location"],
+        confirmed=confirmed,
+        share_id=text["share_id"] or None,
+        tags=tags,
+        invoice_number=text["invoice_number"] or f"INV-{text['service_ticket']}",
+        invoice_date=invoice_date,
+        due_date=due_date,
+        bill_to_name=text["bill_to_name"] or text["customer"],
+        bill_to_email=text["bill_to_email"],
+        bill_to_address=text["bill_to_address"] or text["location"],
+        technician=text["technician"],
+        notes=text["notes"],
+        po_number=text["po_number"],
+        currency=currency,
+        tax_rate=tax_rate,
+        line_items=items,
+        subtotal=subtotal,
+        tax=tax,
+        total=subtotal + tax,
+    )

@@ -1,0 +1,67 @@
+"""Re-open every PDF the manifest lists and check it still is what was issued."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from .errors import InputError
+from .record import MANIFEST, MANIFEST_HEADER
+from .write import sha256_file
+
+
+def unneutralized(cell: str) -> str:
+    """The value behind a cell that :func:`record.spreadsheet_safe` prefixed with ``'``."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r",
+                                                          "\n") else cell
+
+
+def link_uris(reader: PdfReader) -> list[str]:
+    """Every URI of every link annotation in the document."""
+    uris = []
+    for page in reader.pages:
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A")
+            if action is not None and action.get_object().get("/URI") is not None:
+                uris.append(str(action.get_object()["/URI"]))
+    return uris
+
+
+def verify(folder: Path) -> Iterator[str]:
+    """Yield one line per problem; nothing when every invoice checks out."""
+    manifest = folder / MANIFEST
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except OSError:
+        raise InputError("no manifest.csv: nothing was rendered into this folder yet",
+                         source=folder) from None
+    rows = list(csv.DictReader(text.splitlines()))
+    if not rows and not text.startswith(",".join(MANIFEST_HEADER)):
+        raise InputError("not a manifest (wrong header)", source=manifest, line=1)
+    for line, row in enumerate(rows, start=2):
+        values = {key: unneutralized(value or "") for key, value in row.items()}
+        ticket = values["service_ticket"]
+        where = f"{manifest}:{line}: ticket {ticket}"
+        path = folder / values["pdf"]
+        if not path.resolve().is_relative_to(folder.resolve()) or not path.is_file():
+            yield f"{where}: {values['pdf']} is missing"
+            continue
+        if sha256_file(path) != values["sha256"]:
+            yield f"{where}: {values['pdf']} does not match its sha256 (changed since issued)"
+            continue
+        try:
+            reader = PdfReader(path)
+            pages = len(reader.pages)
+            uris = link_uris(reader)
+        except (PyPdfError, OSError, ValueError) as error:
+            yield f"{where}: {values['pdf']} cannot be opened as a PDF: {error}"
+            continue
+        if str(pages) != values["pages"]:
+            yield f"{where}: {values['pdf']} has {pages} pages, the manifest says " \
+                  f"{values['pages']}"
+        if values["share_url"] not in uris:
+            yield f"{where}: {values['pdf']} does not link to {values['share_url']}"
