@@ -76,7 +76,7 @@ def today() -> date:
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
         return datetime.fromtimestamp(int(epoch), tz=UTC).date()
-    return date.today()  # noqa: DTZ011 - the company's local calendar day
+    return date.today()
 
 
 def _package_version() -> str:

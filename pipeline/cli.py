@@ -28,7 +28,7 @@ class Failed(click.ClickException):
 
     def __init__(self, error: XoiError) -> None:
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # per error, not per class
 
 
 def maps_errors(command: F) -> F:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .models import Rendered
@@ -29,6 +28,6 @@ def keep_previous(folder: Path, previous: Rendered | None, target: Path, new: by
         number = 1
         while (archive / f"{current.stem}.{number}.pdf").exists():
             number += 1
-        os.replace(current, archive / f"{current.stem}.{number}.pdf")
+        current.replace(archive / f"{current.stem}.{number}.pdf")
         fsync_dir(archive)
         return

@@ -25,7 +25,7 @@ _renderer: Renderer | None = None
 
 
 def _start(settings: Settings, templates: Path | None) -> None:
-    global _renderer  # noqa: PLW0603 - one Renderer per worker process, built once
+    global _renderer
     _renderer = Renderer(settings, templates)
 
 
@@ -35,7 +35,7 @@ def _render(invoice: Invoice) -> Result:
         pdf, pages = _renderer.pdf(invoice)
     except XoiError as error:
         return invoice, None, error.message
-    except Exception as error:  # noqa: BLE001 - one invoice's failure must stay local
+    except Exception as error:
         return invoice, None, f"cannot render: {type(error).__name__}: {error}"
     return invoice, pdf, pages
 

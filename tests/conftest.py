@@ -1,0 +1,98 @@
+"""Shared test helpers: settings, input files, and reading PDFs back as a user's tools do."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zxingcpp
+from click.testing import CliRunner
+from PIL import Image
+from pypdf import PdfReader
+
+from pipeline.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+PARTNER = "test-partner"
+SECRET = "test-secret-0123456789"
+ENV = {"XOI_PARTNER_ID": PARTNER, "XOI_SHARE_SECRET": SECRET, "XOI_BASE_URL": "",
+       "XOI_SHARE_URL_TEMPLATE": ""}
+HEADER = ["service_ticket", "customer", "location", "confirmed", "share_id", "tags",
+          "tax_rate", "currency", "item_description", "item_quantity", "item_unit_price"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(partner_id=PARTNER, share_secret=SECRET, out=tmp_path / "out", workers=1)
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    """A CliRunner in an empty working folder with the test partner id and secret."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    return CliRunner()
+
+
+def order(ticket: str, **fields: Any) -> dict[str, Any]:
+    """One CSV row of a confirmed work order with one line item; override any field."""
+    row = {"service_ticket": ticket, "customer": f"Customer {ticket}",
+           "location": f"{ticket} Main St, Denver, CO", "confirmed": "yes",
+           "share_id": f"shr{ticket}abcdefghijklmnop", "tags": "hvac", "tax_rate": "",
+           "currency": "", "item_description": "Service call", "item_quantity": "1",
+           "item_unit_price": "125.00"}
+    row.update(fields)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], header: list[str] | None = None) -> Path:
+    columns = header or list(dict.fromkeys([*HEADER, *(k for r in rows for k in r)]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def write_json(path: Path, records: Any) -> Path:
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def link_uris(pdf: Path) -> list[str]:
+    uris = []
+    for page in PdfReader(pdf).pages:
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A")
+            if action is not None and "/URI" in action:
+                uris.append(str(action["/URI"]))
+    return uris
+
+
+def pdf_text(pdf: Path) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(pdf).pages)
+
+
+def qr_codes(pdf: Path, page: int = 1, dpi: int = 150) -> list[str]:
+    """Render one page with poppler, as a person printing it would, and decode its QR codes."""
+    png = subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l",
+                          str(page), str(pdf)], check=True, capture_output=True).stdout
+    image = Image.open(io.BytesIO(png))
+    return [result.text for result in zxingcpp.read_barcodes(image)
+            if result.format == zxingcpp.BarcodeFormat.QRCode]
+
+
+def manifest(out: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader((out / "manifest.csv").read_text(encoding="utf-8").splitlines()))
+
+
+def report(out: Path) -> dict[str, Any]:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))

@@ -1,0 +1,208 @@
+"""Nightly-batch reliability: incremental runs, immutable links, lock, crash safety, verify."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import batch
+from pipeline.cli import main
+from pipeline.config import Settings
+from pipeline.lock import folder_lock
+
+from .conftest import ENV, SECRET, manifest, order, report, write_csv
+
+
+def _run(source: Path, settings: Settings, **kwargs: object) -> batch.Outcome:
+    return batch.run([source], settings, **kwargs)  # type: ignore[arg-type]
+
+
+def test_rerun_renders_nothing_and_keeps_bytes(tmp_path: Path, settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    _run(source, settings)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+              for p in (settings.out / "invoices").glob("*.pdf")}
+    outcome = _run(source, settings)
+    assert outcome.rendered == [] and sorted(outcome.unchanged) == ["WO-1", "WO-2"]
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+             for p in (settings.out / "invoices").glob("*.pdf")}
+    assert after == before
+
+
+def test_changed_order_is_rerendered_and_previous_pdf_kept(tmp_path: Path,
+                                                           settings: Settings) -> None:
+    _run(write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")]), settings)
+    first = (settings.out / "invoices/INV-WO-1.pdf").read_bytes()
+    changed = write_csv(tmp_path / "in.csv", [order("WO-1", item_unit_price="130.00"),
+                                              order("WO-2")])
+    outcome = _run(changed, settings)
+    assert outcome.rendered == ["WO-1"] and outcome.unchanged == ["WO-2"]
+    assert (settings.out / "invoices/history/INV-WO-1.1.pdf").read_bytes() == first
+    assert manifest(settings.out)[0]["total"] == "130.00"
+
+
+def test_force_and_only(tmp_path: Path, settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2"), order("WO-3")])
+    _run(source, settings)
+    assert sorted(_run(source, settings, force=True).rendered) == ["WO-1", "WO-2", "WO-3"]
+    assert _run(source, settings, force=True, only=["WO-2"]).rendered == ["WO-2"]
+
+
+def test_template_or_configuration_change_rerenders(tmp_path: Path,
+                                                    settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    _run(source, settings)
+    rebranded = Settings(**{**settings.__dict__,
+                            "company": settings.company.__class__(name="New Name LLC")})
+    assert _run(source, rebranded).rendered == ["WO-1"]
+
+
+def test_share_id_is_immutable_once_published(tmp_path: Path, settings: Settings) -> None:
+    _run(write_csv(tmp_path / "in.csv", [order("WO-1", share_id="firstSHAREid0123456")]),
+         settings)
+    outcome = _run(write_csv(tmp_path / "in.csv",
+                             [order("WO-1", share_id="otherSHAREid0123456")]), settings)
+    assert outcome.rendered == []
+    reason = outcome.rejected[0].reason
+    assert "firstSHAREid0123456" in reason and "otherSHAREid0123456" in reason
+    assert "immutable" in reason
+
+
+def test_invoice_number_of_another_ticket_rejected(tmp_path: Path, settings: Settings) -> None:
+    _run(write_csv(tmp_path / "in.csv", [order("WO-1", invoice_number="A-100")]), settings)
+    outcome = _run(write_csv(tmp_path / "in2.csv", [order("WO-2", invoice_number="A-100")]),
+                   settings)
+    assert outcome.rejected[0].service_ticket == "WO-2"
+    assert "invoice_number" in outcome.rejected[0].reason and "WO-1" in outcome.rejected[0].reason
+
+
+def test_regenerate_keeps_number_and_url(tmp_path: Path, runner: CliRunner) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1", share_id=""), order("WO-2")])
+    assert runner.invoke(main, ["run", str(source), "--workers", "1"]).exit_code == 0
+    before = manifest(tmp_path / "output")
+    result = runner.invoke(main, ["regenerate", "WO-1", "--input", str(source),
+                                  "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert report(tmp_path / "output")["rendered"] == ["WO-1"]
+    assert manifest(tmp_path / "output") == before
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([order("WO-1")], "Error: ticket WO-9: is in none of the inputs"),
+    ([order("WO-1"), order("WO-9", confirmed="no")],
+     "Error: ticket WO-9: is not confirmed: the technician has not completed the workflow, "
+     "so it gets no invoice"),
+])
+def test_regenerate_unknown_or_unconfirmed_ticket(tmp_path: Path, runner: CliRunner,
+                                                  rows: list[dict[str, str]],
+                                                  message: str) -> None:
+    source = write_csv(tmp_path / "in.csv", rows)
+    result = runner.invoke(main, ["regenerate", "WO-9", "--input", str(source)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not (tmp_path / "output" / "invoices").exists()
+
+
+def test_second_run_exits_75_naming_holder(tmp_path: Path, runner: CliRunner) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    out = tmp_path / "output"
+    out.mkdir()
+    with folder_lock(out):
+        result = runner.invoke(main, ["run", str(source)])
+    assert result.exit_code == 75
+    assert f"pid {os.getpid()}" in result.output and "Error:" in result.output
+
+
+def test_stale_lock_file_does_not_block(tmp_path: Path, runner: CliRunner) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output/.lock").write_text("pid 999999 on gone since 2026-01-01")
+    assert runner.invoke(main, ["run", str(source), "--workers", "1"]).exit_code == 0
+
+
+def test_failed_invoice_stays_local(tmp_path: Path, runner: CliRunner) -> None:
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", notes="boom")])
+    # A template that fails for one work order only, as a broken custom template would.
+    html = (Path(batch.BUILT_IN) / "invoice.html").read_text()
+    (templates / "invoice.html").write_text(html.replace(
+        "<body>", "<body>{% if invoice.notes == 'boom' %}{{ undefined_variable }}{% endif %}"))
+    settings = Settings(partner_id="p", share_secret=SECRET, out=tmp_path / "out", workers=1)
+    outcome = batch.run([source], settings, templates=templates)
+    assert outcome.rendered == ["WO-1"]
+    assert outcome.failed[0].service_ticket == "WO-2"
+    assert "invoice.html" in outcome.failed[0].reason
+    assert "undefined_variable" in outcome.failed[0].reason
+    assert report(tmp_path / "out")["failed"][0]["service_ticket"] == "WO-2"
+
+
+def test_verify_finds_tampering(tmp_path: Path, runner: CliRunner) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2"), order("WO-3")])
+    runner.invoke(main, ["run", str(source), "--workers", "1"])
+    ok = runner.invoke(main, ["verify"])
+    assert ok.exit_code == 0, ok.output
+    (tmp_path / "output/invoices/INV-WO-1.pdf").unlink()
+    tampered = tmp_path / "output/invoices/INV-WO-2.pdf"
+    tampered.write_bytes(tampered.read_bytes() + b"\n%tampered\n")
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "ticket WO-" in line]
+    assert len(lines) == 2
+    assert "WO-1" in lines[0] and "missing" in lines[0]
+    assert "WO-2" in lines[1] and "sha256" in lines[1]
+
+
+def test_formulas_neutralized_and_secret_never_written(tmp_path: Path,
+                                                       settings: Settings) -> None:
+    rows = [order("=1+1", customer="=HYPERLINK(\"http://evil\")", invoice_number="@SUM(A1)"),
+            order("WO-2", customer="-2+3", share_id="")]
+    _run(write_csv(tmp_path / "in.csv", rows), settings)
+    text = (settings.out / "manifest.csv").read_text()
+    assert "'=1+1" in text and "'=HYPERLINK" in text and "'@SUM(A1)" in text and "'-2+3" in text
+    for path in settings.out.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def _cli(args: list[str], cwd: Path, **popen: object) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **ENV, "SOURCE_DATE_EPOCH": "1790000000"}
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)  # type: ignore[call-overload]
+
+
+def _pdfs(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (out / "invoices").glob("*.pdf")}
+
+
+def test_sigkill_at_any_point_then_rerun_gives_identical_output(tmp_path: Path) -> None:
+    rows = [order(f"WO-{n:03}", share_id="") for n in range(24)]
+    source = write_csv(tmp_path / "in.csv", rows)
+    reference = tmp_path / "reference"
+    done = _cli(["run", str(source), "--out", str(reference), "--workers", "2"], tmp_path)
+    assert done.wait(timeout=300) == 0, done.stderr.read() if done.stderr else ""
+    expected, expected_manifest = _pdfs(reference), (reference / "manifest.csv").read_text()
+    killed_with_partial_output = 0
+    for delay in (0.3, 1.0, 1.8, 2.6, 3.4):
+        out = tmp_path / f"killed-{delay}"
+        process = _cli(["run", str(source), "--out", str(out), "--workers", "2"], tmp_path,
+                       start_new_session=True)
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        if 0 < len(_pdfs(out)) < len(expected) if out.exists() else False:
+            killed_with_partial_output += 1
+        rerun = _cli(["run", str(source), "--out", str(out), "--workers", "2"], tmp_path)
+        assert rerun.wait(timeout=300) == 0
+        assert _pdfs(out) == expected
+        assert (out / "manifest.csv").read_text() == expected_manifest
+        assert not [p for p in out.rglob(".tmp-*")]
+        assert not (out / "invoices/history").exists()
+    assert killed_with_partial_output >= 1  # the kills did land mid-run
