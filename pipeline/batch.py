@@ -23,10 +23,9 @@ from .ledger import Ledger
 from .lock import folder_lock
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
 from .read import read_file
-from .render import BUILT_IN, TEMPLATE_FILES, Renderer
 from .share import LinkRegistry, share_id_warning
+from .templates import BUILT_IN, TEMPLATE_FILES
 from .validate import validate
-from .workers import render_all
 from .write import atomic_write, safe_name, sha256_file, sweep
 
 INVOICES = "invoices"
@@ -156,6 +155,10 @@ class Batch:
             else:
                 todo.append(invoice)
         self.progress("start", {"total": len(todo), "unchanged": len(self.outcome.unchanged)})
+        # Imported here: WeasyPrint takes a second to load, and `validate` never renders.
+        from .render import Renderer
+        from .workers import render_all
+
         if todo:
             Renderer(self.settings, self.templates)  # a broken template or logo fails here, once
         for invoice, pdf, pages in render_all(todo, self.settings, self.templates,

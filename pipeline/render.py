@@ -15,7 +15,6 @@ import io
 import mimetypes
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -33,11 +32,7 @@ from .config import Company, Settings
 from .errors import ConfigError, RenderError
 from .labels import labels_for
 from .models import Invoice
-
-BUILT_IN = Path(str(resources.files("pipeline.templates")))
-INVOICE_TEMPLATE = "invoice.html"
-STYLESHEET = "invoice.css"
-TEMPLATE_FILES = (INVOICE_TEMPLATE, STYLESHEET)
+from .templates import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
 
 
 class AssetFetcher(URLFetcher):  # type: ignore[misc]

@@ -8,6 +8,7 @@ becomes one :class:`Problem` naming each bad field; a good record becomes a froz
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
@@ -28,6 +29,7 @@ SHARED_FIELDS = (*TEXT_FIELDS, "confirmed", "tags", "invoice_date", "due_date", 
                  "tax_rate")
 MAX_TEXT = {"service_ticket": 100, "share_id": 200, "invoice_number": 100, "notes": 4000}
 MAX_OTHER_TEXT = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0/C1 controls but tab and newline
 
 
 class _Record:
@@ -49,7 +51,8 @@ class _Record:
             self.fail(field, f"expected text, got {json.dumps(value, default=str):.40}")
             return ""
         text = unicodedata.normalize("NFC", str(value)).strip()
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if _CONTROL.search(text):
             self.fail(field, "holds control characters")
             return ""
         if "\n" in text and field in ("service_ticket", "share_id", "invoice_number"):
