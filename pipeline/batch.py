@@ -24,7 +24,7 @@ from .lock import folder_lock
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
 from .read import read_file
 from .share import LinkRegistry, share_id_warning
-from .templates import BUILT_IN, TEMPLATE_FILES
+from .template_files import BUILT_IN, TEMPLATE_FILES
 from .validate import validate
 from .write import atomic_write, safe_name, sha256_file, sweep
 

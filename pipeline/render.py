@@ -32,7 +32,7 @@ from .config import Company, Settings
 from .errors import ConfigError, RenderError
 from .labels import labels_for
 from .models import Invoice
-from .templates import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
+from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
 
 
 class AssetFetcher(URLFetcher):  # type: ignore[misc]
