@@ -21,6 +21,7 @@ from .config import Settings
 from .errors import RecordError, TicketError
 from .ledger import Ledger
 from .lock import folder_lock
+from .merge import merge
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
 from .read import read_file
 from .share import LinkRegistry, share_id_warning
@@ -85,17 +86,19 @@ def _package_version() -> str:
         return "unknown"
 
 
-def run_fingerprint(settings: Settings, templates: Path | None) -> str:
+def run_fingerprint(settings: Settings) -> str:
     """Everything besides the work order that shapes a PDF: templates, configuration, code."""
     digest = hashlib.sha256(_package_version().encode())
-    for name in TEMPLATE_FILES:
-        source = templates / name if templates and (templates / name).is_file() else \
-            BUILT_IN / name
-        digest.update(source.read_bytes())
+    files = [BUILT_IN / name for name in TEMPLATE_FILES]
+    if settings.templates is not None:
+        files += sorted(path for path in settings.templates.rglob("*") if path.is_file())
     company = settings.company
-    digest.update(repr(replace(company, logo=None)).encode())
     if company.logo is not None and company.logo.is_file():
-        digest.update(company.logo.read_bytes())
+        files.append(company.logo)
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(repr((replace(company, logo=None), settings.locale,
+                        settings.pdf_variant)).encode())
     return digest.hexdigest()
 
 
@@ -105,7 +108,6 @@ class Batch:
 
     settings: Settings
     out: Path
-    templates: Path | None
     progress: Progress
     outcome: Outcome = field(default_factory=Outcome)
 
@@ -142,7 +144,7 @@ class Batch:
         self.progress("rejected", {"message": str(problem)})
 
     def render(self, invoices: list[Invoice], ledger: Ledger, force: bool) -> None:
-        salt = run_fingerprint(self.settings, self.templates)
+        salt = run_fingerprint(self.settings)
         todo: list[Invoice] = []
         fingerprints: dict[str, str] = {}
         for invoice in invoices:
@@ -160,9 +162,8 @@ class Batch:
         from .workers import render_all
 
         if todo:
-            Renderer(self.settings, self.templates)  # a broken template or logo fails here, once
-        for invoice, pdf, pages in render_all(todo, self.settings, self.templates,
-                                              self.settings.workers):
+            Renderer(self.settings)  # a broken template or logo fails here, once
+        for invoice, pdf, pages in render_all(todo, self.settings):
             if pdf is None:
                 self.outcome.failed.append(Failure(invoice.ticket, str(pages)))
                 self.progress("failed", {"ticket": invoice.ticket, "reason": pages})
@@ -197,7 +198,7 @@ def check_all(inputs: Iterable[Path], settings: Settings,
     """What ``validate`` reports: every record checked, share links included, nothing written."""
     started = time.monotonic()
     checked = check(inputs, settings)
-    batch = Batch(settings, settings.out, None, progress)
+    batch = Batch(settings, settings.out, progress)
     batch.outcome.read = checked.read
     batch.outcome.confirmed = len(checked.confirmed)
     batch.outcome.unconfirmed = [order.service_ticket for order in checked.unconfirmed]
@@ -209,7 +210,7 @@ def check_all(inputs: Iterable[Path], settings: Settings,
 
 
 def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
-        only: Iterable[str] = (), templates: Path | None = None,
+        only: Iterable[str] = (),
         require_known: bool = False, progress: Progress = _quiet) -> Outcome:
     """Invoice the confirmed work orders of ``inputs`` into ``settings.out``.
 
@@ -220,7 +221,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     settings.require_partner_id()
     checked = check(inputs, settings)
     wanted = set(only)
-    batch = Batch(settings, settings.out, templates, progress)
+    batch = Batch(settings, settings.out, progress)
     outcome = batch.outcome
     outcome.read = checked.read
     outcome.unconfirmed = [order.service_ticket for order in checked.unconfirmed]
@@ -243,6 +244,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             record.write_manifest(settings.out, ledger.all())
         finally:
             ledger.close()
+        if settings.merge is not None:
+            merge(settings.out, settings.merge, [*outcome.rendered, *outcome.unchanged])
         outcome.seconds = time.monotonic() - started
         record.write_report(settings.out, outcome)
     return outcome

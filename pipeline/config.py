@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+
 from .errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "xoi-invoices.toml"
@@ -61,6 +63,10 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     quiet: bool = False
     log_format: str = "text"
+    locale: str = "en_US"
+    pdf_variant: str | None = None
+    templates: Path | None = None
+    merge: Path | None = None
     company: Company = field(default_factory=Company)
 
     def require_partner_id(self) -> str:
@@ -73,6 +79,8 @@ class Settings:
 
 
 DEFAULTS = Settings()
+PDF_VARIANTS = ("pdf/a-3b", "pdf/ua-1")
+_PATHS = ("out", "logo", "templates", "merge")
 
 _SETTING_NAMES = {f.name for f in fields(Settings)} - {"company"}
 _COMPANY_NAMES = {f.name for f in fields(Company)}
@@ -88,7 +96,7 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
     if default is None:
         default = getattr(DEFAULTS.company, name, None)
     try:
-        if name in ("out", "logo"):
+        if name in _PATHS:
             return None if value in (None, "") else Path(str(value)).expanduser()
         if isinstance(default, bool):
             if isinstance(value, bool):
@@ -128,10 +136,20 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             settings[name] = _coerce(name, value, source=str(path))
         else:
             raise ConfigError(f"unknown key {key!r}", source=path)
-    if company.get("logo") is not None and not company["logo"].is_absolute():
-        # A logo named in the file is found beside the file, wherever the run starts.
-        company["logo"] = path.parent / company["logo"]
+    # Files named in the configuration are found beside it, wherever the run starts.
+    for table, name in ((company, "logo"), (settings, "templates")):
+        if table.get(name) is not None and not table[name].is_absolute():
+            table[name] = path.parent / table[name]
     return settings, company
+
+
+def _locale(name: str) -> str:
+    """``de-DE``, ``de_de`` and ``de_DE`` all mean ``de_DE``; unknown locales are errors."""
+    try:
+        return str(Locale.parse(name.replace("-", "_")))
+    except (ValueError, UnknownLocaleError):
+        raise ConfigError(f"locale: {name!r} is not a known locale (e.g. en_US, de_DE)") \
+            from None
 
 
 def resolve(
@@ -162,5 +180,11 @@ def resolve(
         raise ConfigError(f"[company] accent_color: {accent!r} is not a colour like #0b5cad")
     if settings.get("log_format", "text") not in ("text", "json"):
         raise ConfigError(f"log_format: {settings['log_format']!r} is not text or json")
+    if settings.get("pdf_variant") not in (None, *PDF_VARIANTS):
+        raise ConfigError(f"pdf_variant: {settings['pdf_variant']!r} is not one of "
+                          f"{', '.join(PDF_VARIANTS)}")
+    settings["locale"] = _locale(settings.get("locale", DEFAULTS.locale))
+    if settings.get("templates") is not None and not settings["templates"].is_dir():
+        raise ConfigError(f"templates: {settings['templates']} is not a folder")
     result = replace(DEFAULTS, **settings)
     return replace(result, company=replace(result.company, **company))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import mimetypes
-from dataclasses import dataclass
+import re
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,9 @@ from urllib.parse import unquote, urlsplit
 
 import jinja2
 import qrcode
-from babel.dates import format_date
+from babel.dates import format_date, get_date_format
 from babel.numbers import format_decimal
-from weasyprint import CSS, HTML
+from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -33,6 +35,9 @@ from .errors import ConfigError, RenderError
 from .labels import labels_for
 from .models import Invoice
 from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
+
+EMBEDDED_DATA = "invoice.json"
+LETTER_TERRITORIES = ("_US", "_CA", "_MX", "_PH", "_CL", "_CO", "_VE")
 
 
 class AssetFetcher(URLFetcher):  # type: ignore[misc]
@@ -93,23 +98,22 @@ def share_url_size(url: str) -> float:
     return max(5.0, min(9.0, 9.0 * 72 / max(len(url), 1)))
 
 
-@dataclass(frozen=True)
-class Page:
-    """What the stylesheet template receives."""
-
-    accent: str
-    page_size: str
-    footer: str
-    labels: dict[str, str]
+def numeric_date_pattern(locale: str) -> str:
+    """The locale's short date with four-digit years: 12/05/2026, 05.12.2026, 05/12/2026."""
+    pattern = str(get_date_format("short", locale=locale).pattern)
+    pattern = re.sub(r"y+", "yyyy", pattern)
+    pattern = re.sub(r"M+", lambda run: run[0] if len(run[0]) > 2 else "MM", pattern)
+    return re.sub(r"d+", "dd", pattern)
 
 
 class Renderer:
     """Everything reusable across invoices; one per process."""
 
-    def __init__(self, settings: Settings, templates: Path | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.locale = "en_US"
+        self.locale = settings.locale
         self.labels = labels_for(self.locale)
+        templates = settings.templates
         folders = [templates, BUILT_IN] if templates else [BUILT_IN]
         self.environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
@@ -124,13 +128,14 @@ class Renderer:
         self.company = self._company(settings.company)
         stylesheet = self.environment.get_template(STYLESHEET).render(
             accent=settings.company.accent_color,
-            page_size="letter" if self.locale.endswith("_US") else "A4",
+            page_size="letter" if self.locale[-3:] in LETTER_TERRITORIES else "A4",
             footer=css_string(settings.company.footer or settings.company.name),
             labels={key: css_string(value) for key, value in self.labels.items()},
         )
         self.css = CSS(string=stylesheet, base_url=self.base_url, url_fetcher=self.fetcher,
                        font_config=self.font_config)
         self.template = self.environment.get_template(INVOICE_TEMPLATE)
+        self.date_pattern = numeric_date_pattern(self.locale)
 
     def _company(self, company: Company) -> dict[str, Any]:
         values = {name: getattr(company, name) for name in company.__dataclass_fields__}
@@ -140,8 +145,8 @@ class Renderer:
     def money(self, amount: Decimal, currency: str) -> str:
         return money.format_money(amount, currency, self.locale)
 
-    def date(self, day: Any) -> str:
-        return str(format_date(day, format="medium", locale=self.locale))
+    def date(self, day: date) -> str:
+        return str(format_date(day, format=self.date_pattern, locale=self.locale))
 
     def context(self, invoice: Invoice) -> dict[str, Any]:
         """The variables the invoice template receives (documented in the README)."""
@@ -198,5 +203,16 @@ class Renderer:
         html = self.html(invoice)
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
             stylesheets=[self.css], font_config=self.font_config)
-        pdf: bytes = document.write_pdf()
+        variant = self.settings.pdf_variant
+        options: dict[str, Any] = {"pdf_variant": variant} if variant else {}
+        if variant == "pdf/a-3b":
+            # Dated by the invoice, not the clock: the same input gives the same bytes.
+            issued = datetime.combine(invoice.invoice_date, time(), tzinfo=UTC)
+            options["attachments"] = [Attachment(
+                string=json.dumps(invoice.as_data(), indent=2, ensure_ascii=False),
+                name=EMBEDDED_DATA, description=f"Invoice {invoice.order.invoice_number} "
+                "as machine-readable data", created=issued, modified=issued,
+                relationship="Data",
+            )]
+        pdf: bytes = document.write_pdf(**options)
         return pdf, len(document.pages)

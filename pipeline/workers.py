@@ -10,7 +10,6 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from pathlib import Path
 
 from .config import Settings
 from .errors import XoiError
@@ -24,9 +23,9 @@ Result = tuple[Invoice, bytes | None, int | str]
 _renderer: Renderer | None = None
 
 
-def _start(settings: Settings, templates: Path | None) -> None:
+def _start(settings: Settings) -> None:
     global _renderer
-    _renderer = Renderer(settings, templates)
+    _renderer = Renderer(settings)
 
 
 def _render(invoice: Invoice) -> Result:
@@ -40,20 +39,20 @@ def _render(invoice: Invoice) -> Result:
     return invoice, pdf, pages
 
 
-def render_all(invoices: list[Invoice], settings: Settings, templates: Path | None,
-               workers: int) -> Iterator[Result]:
+def render_all(invoices: list[Invoice], settings: Settings) -> Iterator[Result]:
     """Yield one result per invoice, in the order they finish."""
+    workers = settings.workers
     if not invoices:
         return
     if workers <= 1 or len(invoices) == 1:
-        _start(settings, templates)
+        _start(settings)
         for invoice in invoices:
             yield _render(invoice)
         return
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
         max_workers=min(workers, len(invoices)), mp_context=context,
-        initializer=_start, initargs=(settings, templates),
+        initializer=_start, initargs=(settings,),
         max_tasks_per_child=TASKS_PER_WORKER,
     ) as pool:
         # A bounded window of pending tasks keeps the parent's memory flat too.

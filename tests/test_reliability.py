@@ -136,7 +136,7 @@ def test_failed_invoice_stays_local(tmp_path: Path, runner: CliRunner) -> None:
     (templates / "invoice.html").write_text(html.replace(
         "<body>", "<body>{% if invoice.notes == 'boom' %}{{ undefined_variable }}{% endif %}"))
     settings = Settings(partner_id="p", share_secret=SECRET, out=tmp_path / "out", workers=1)
-    outcome = batch.run([source], settings, templates=templates)
+    outcome = batch.run([source], Settings(**{**settings.__dict__, "templates": templates}))
     assert outcome.rendered == ["WO-1"]
     assert outcome.failed[0].service_ticket == "WO-2"
     assert "invoice.html" in outcome.failed[0].reason

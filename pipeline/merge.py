@@ -1,0 +1,40 @@
+"""One print-ready PDF of many invoices, in manifest order, one bookmark per invoice."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+from pypdf import PdfWriter
+
+from .errors import InputError
+from .ledger import FILE_NAME, Ledger
+from .write import atomic_write
+
+
+def merge(folder: Path, target: Path, tickets: Iterable[str] | None = None) -> int:
+    """Write ``target`` from the folder's invoices (only ``tickets`` if given); page count."""
+    if not (folder / FILE_NAME).is_file():
+        raise InputError("no invoices here yet (no ledger); run `xoi-invoices run` first",
+                         source=folder)
+    ledger = Ledger(folder)
+    try:
+        invoices = ledger.all()  # sorted by service_ticket, as the manifest is
+    finally:
+        ledger.close()
+    if tickets is not None:
+        wanted = set(tickets)
+        invoices = [invoice for invoice in invoices if invoice.service_ticket in wanted]
+    writer = PdfWriter()
+    for invoice in invoices:
+        path = folder / invoice.pdf
+        if not path.is_file():
+            raise InputError(f"{invoice.pdf} is missing; run `xoi-invoices verify`",
+                             source=folder, ticket=invoice.service_ticket)
+        writer.append(path, outline_item=f"{invoice.invoice_number} · {invoice.customer}")
+    writer.add_metadata({"/Title": f"Invoices ({len(invoices)})"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    atomic_write(target, buffer.getvalue())
+    return len(writer.pages)
