@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 
 import click
 
-from . import batch, config
+from . import batch, config, template_files
 from .console import Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, XoiError
+from .merge import merge
 from .share import ShareUrlBuilder, share_id_for, share_id_warning
 from .verify import verify as verify_folder
 
@@ -69,6 +70,15 @@ def batch_options(command: F) -> F:
                      help="no progress bar; only problems and the summary line (for cron)"),
         click.option("--log-format", type=click.Choice(["text", "json"]),
                      help="json: one JSON object per event on stderr [default: text]"),
+        click.option("--merge", type=click.Path(path_type=Path, dir_okay=False),
+                     metavar="FILE.pdf", help="also write the run's invoices as one print file"),
+        click.option("--templates", type=click.Path(path_type=Path, file_okay=False),
+                     metavar="DIR", help="templates here override the built-in ones, file by "
+                     "file (see `xoi-invoices templates export`)"),
+        click.option("--locale", help="money, dates and labels, e.g. de_DE [default: en_US]"),
+        click.option("--pdf-variant", type=click.Choice(config.PDF_VARIANTS),
+                     help="pdf/a-3b: archival, with invoice.json embedded; pdf/ua-1: tagged, "
+                     "accessible"),
         config_option,
     )):
         command = option(command)
@@ -188,6 +198,50 @@ def share_url(ticket: str, share_id: str | None, config_file: Path | None) -> No
     if warning:
         click.echo(f"warning: {warning}", err=True)
     click.echo(ShareUrlBuilder.from_settings(settings).url(identifier))
+
+
+@main.command("merge")
+@out_option
+@click.argument("target", metavar="FILE.pdf", type=click.Path(path_type=Path, dir_okay=False))
+@maps_errors
+def merge_command(out: Path | None, target: Path) -> None:
+    """Write one print-ready PDF of every invoice in OUT, one bookmark each.
+
+    Invoices come in manifest order (by service ticket); each bookmark reads
+    "<invoice number> · <customer>".
+
+    \b
+    Example:
+        xoi-invoices merge --out output/ print/2026-11-28.pdf
+    """
+    folder = out or config.DEFAULTS.out
+    pages = merge(folder, target)
+    click.echo(f"wrote {target}: {pages} pages")
+
+
+@main.group()
+def templates() -> None:
+    """Work with the invoice templates.
+
+    \b
+    Example:
+        xoi-invoices templates export my-templates/
+        xoi-invoices run orders.csv --templates my-templates/
+    """
+
+
+@templates.command("export")
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@maps_errors
+def templates_export(folder: Path) -> None:
+    """Copy the built-in templates to DIR as a starting point for --templates DIR.
+
+    \b
+    Example:
+        xoi-invoices templates export my-templates/
+    """
+    for path in template_files.export(folder):
+        click.echo(path)
 
 
 @main.command()

@@ -32,7 +32,8 @@ def merge(folder: Path, target: Path, tickets: Iterable[str] | None = None) -> i
         if not path.is_file():
             raise InputError(f"{invoice.pdf} is missing; run `xoi-invoices verify`",
                              source=folder, ticket=invoice.service_ticket)
-        writer.append(path, outline_item=f"{invoice.invoice_number} · {invoice.customer}")
+        writer.append(path, outline_item=f"{invoice.invoice_number} · {invoice.customer}",
+                      import_outline=False)
     writer.add_metadata({"/Title": f"Invoices ({len(invoices)})"})
     buffer = io.BytesIO()
     writer.write(buffer)
