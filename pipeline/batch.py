@@ -157,12 +157,14 @@ class Batch:
             else:
                 todo.append(invoice)
         self.progress("start", {"total": len(todo), "unchanged": len(self.outcome.unchanged)})
-        # Imported here: WeasyPrint takes a second to load, and `validate` never renders.
+        if not todo:
+            return
+        # Imported here: WeasyPrint takes a second to load, and neither `validate` nor a
+        # re-run with nothing changed renders anything.
         from .render import Renderer
         from .workers import render_all
 
-        if todo:
-            Renderer(self.settings)  # a broken template or logo fails here, once
+        Renderer(self.settings)  # a broken template or logo fails here, once, not per invoice
         for invoice, pdf, pages in render_all(todo, self.settings):
             if pdf is None:
                 self.outcome.failed.append(Failure(invoice.ticket, str(pages)))

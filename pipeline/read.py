@@ -94,7 +94,8 @@ def _read_csv(text: str, source: str) -> Iterator[RawRecord | Problem]:
                             f"the header has {len(names)}")
                 )
                 continue
-            row = dict(zip(names, cells, strict=False))
+            # Trailing cells an exporter left off are blank, not missing.
+            row = dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True))
             ticket = row["service_ticket"].strip()
             if not ticket:
                 order.append(RawRecord(source, start, ((start, row),)))
