@@ -9,7 +9,7 @@ FIXTURES := fixtures/work_orders.csv fixtures/work_orders.json
 # Debian packages: HarfBuzz's subsetter makes WeasyPrint ~4x faster; Noto covers Latin,
 # Arabic and CJK names; poppler and zbar let tests and people look at what we render.
 APT_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core \
-	fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools
+	fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system run test lint clean nightly regenerate verify help

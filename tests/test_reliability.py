@@ -182,6 +182,18 @@ def _pdfs(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (out / "invoices").glob("*.pdf")}
 
 
+def _kill_when(process: subprocess.Popen[bytes], out: Path, pdfs: int) -> int:
+    """SIGKILL the run's whole process group once ``pdfs`` invoices exist; how many did."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if (out / "invoices").is_dir() and len(list((out / "invoices").glob("*.pdf"))) >= pdfs:
+            break
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    return len(_pdfs(out)) if (out / "invoices").is_dir() else 0
+
+
 def test_sigkill_at_any_point_then_rerun_gives_identical_output(tmp_path: Path) -> None:
     rows = [order(f"WO-{n:03}", share_id="") for n in range(24)]
     source = write_csv(tmp_path / "in.csv", rows)
@@ -189,20 +201,19 @@ def test_sigkill_at_any_point_then_rerun_gives_identical_output(tmp_path: Path) 
     done = _cli(["run", str(source), "--out", str(reference), "--workers", "2"], tmp_path)
     assert done.wait(timeout=300) == 0, done.stderr.read() if done.stderr else ""
     expected, expected_manifest = _pdfs(reference), (reference / "manifest.csv").read_text()
-    killed_with_partial_output = 0
-    for delay in (0.3, 1.0, 1.8, 2.6, 3.4):
-        out = tmp_path / f"killed-{delay}"
+    written_when_killed = []
+    # Before the first invoice, right after it, in the middle, and near the end.
+    for when in (0, 1, 7, 16, 23):
+        out = tmp_path / f"killed-at-{when}"
         process = _cli(["run", str(source), "--out", str(out), "--workers", "2"], tmp_path,
                        start_new_session=True)
-        time.sleep(delay)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        if 0 < len(_pdfs(out)) < len(expected) if out.exists() else False:
-            killed_with_partial_output += 1
+        written_when_killed.append(_kill_when(process, out, when))
         rerun = _cli(["run", str(source), "--out", str(out), "--workers", "2"], tmp_path)
         assert rerun.wait(timeout=300) == 0
         assert _pdfs(out) == expected
         assert (out / "manifest.csv").read_text() == expected_manifest
         assert not [p for p in out.rglob(".tmp-*")]
         assert not (out / "invoices/history").exists()
-    assert killed_with_partial_output >= 1  # the kills did land mid-run
+    # The kills did land mid-run, not only before or after the work.
+    assert any(0 < written < len(expected) for written in written_when_killed), \
+        written_when_killed
