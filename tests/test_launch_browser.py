@@ -28,7 +28,7 @@ from .conftest import PARTNER, SECRET, order, write_csv
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+                 "--disable-quic", "--disable-dev-shm-usage"]
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 800}
 
