@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from tinycss2.color3 import parse_color  # type: ignore[import-untyped]
 
 from .errors import ConfigError
 
@@ -176,8 +177,14 @@ def resolve(
         if value is not None:
             settings[name] = _coerce(name, value, source="option")
     accent = company.get("accent_color", DEFAULTS.company.accent_color)
-    if not re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?|[a-zA-Z]{3,20}", accent):
-        raise ConfigError(f"[company] accent_color: {accent!r} is not a colour like #0b5cad")
+    # It goes into the stylesheet as is: one CSS colour token and nothing else, and one
+    # WeasyPrint knows (an unknown word would be dropped silently).
+    if not re.fullmatch(r"#?[0-9A-Za-z]{3,20}", accent) or parse_color(accent) is None:
+        raise ConfigError(f"[company] accent_color: {accent!r} is not a CSS colour "
+                          "like #0b5cad")
+    logo = company.get("logo")
+    if logo is not None and not logo.is_file():
+        raise ConfigError("[company] logo: no such file", source=logo)
     if settings.get("log_format", "text") not in ("text", "json"):
         raise ConfigError(f"log_format: {settings['log_format']!r} is not text or json")
     if settings.get("pdf_variant") not in (None, *PDF_VARIANTS):

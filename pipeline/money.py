@@ -44,7 +44,15 @@ def to_decimal(value: object) -> Decimal:
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
-    return round_money(quantity * unit_price, currency)
+    """The rounded amount; ``ValueError`` when it is not below :data:`LARGEST`.
+
+    Below that bound the product (at most 24 digits) and any sum of such amounts stay exact
+    in the default 28-digit context; above it quantize() fails with InvalidOperation.
+    """
+    amount = quantity * unit_price
+    if abs(amount) >= LARGEST:
+        raise ValueError(f"amount {amount:f} is not below {LARGEST:,.0f}")
+    return round_money(amount, currency)
 
 
 def tax_amount(subtotal: Decimal, rate_percent: Decimal, currency: str) -> Decimal:

@@ -21,7 +21,9 @@ from .models import Problem, RawRecord
 REQUIRED_COLUMNS = ("service_ticket", "customer", "location", "confirmed")
 SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
-_decoder = json.JSONDecoder(parse_float=Decimal)
+# Integers too: Decimal has no digit limit, while int() refuses more than 4,300 digits
+# with a ValueError that no "broken JSON" handler expects.
+_decoder = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)
 _WHITESPACE = " \t\r\n"
 
 
@@ -159,6 +161,9 @@ def _array_start(text: str, source: str) -> int:
     index = _skip(text, 0)
     if text.startswith("[", index):
         return index + 1
+    if index == len(text):  # clearer than the decoder's "Expecting value"
+        raise InputError("empty file: expected a list of work orders", source=source,
+                         line=text.count("\n") + 1)
     shape_error = InputError(
         'expected a list of work orders or an object {"work_orders": [...]}',
         source=source, line=text.count("\n", 0, index) + 1,
@@ -205,6 +210,10 @@ def _read_json(text: str, source: str) -> Iterator[RawRecord | Problem]:
         _decoder.decode(text)
     except json.JSONDecodeError as error:
         raise InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno) from None
+    except RecursionError:
+        # Only what follows the list is left unchecked: a deeply nested value after it.
+        line = text.count("\n", 0, index) + 1
+        raise InputError("broken JSON: nested too deeply", source=source, line=line) from None
     return iter(records)
 
 
@@ -215,7 +224,10 @@ def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
 
 
 def _read_jsonl(text: str, source: str) -> Iterator[RawRecord | Problem]:
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Not str.splitlines(): it also breaks at U+2028, U+2029 and U+0085, which JSON allows
+    # raw inside strings, so one valid record would become two broken ones.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:

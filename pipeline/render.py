@@ -15,6 +15,7 @@ import io
 import json
 import mimetypes
 import re
+import traceback
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -83,7 +84,8 @@ def data_uri(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise RenderError(f"logo {path}: cannot read: {error.strerror}") from None
+        # Configuration, not one invoice: every invoice would fail the same way (exit 2).
+        raise ConfigError(f"logo: cannot read: {error.strerror}", source=path) from None
     return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
@@ -96,6 +98,26 @@ def css_string(value: str) -> str:
 def share_url_size(url: str) -> float:
     """A font size that keeps the printed URL on one line, so it is extracted whole."""
     return max(5.0, min(9.0, 9.0 * 72 / max(len(url), 1)))
+
+
+def template_error(error: Exception, folders: list[Path]) -> tuple[str, int | None, str]:
+    """Which template file and line an error of Jinja comes from, and what it says.
+
+    A syntax error carries both; an error while rendering (an undefined variable) carries
+    neither, but Jinja rewrites the traceback so its frames point into the template.
+    """
+    where: str | None = getattr(error, "filename", None)
+    line: int | None = getattr(error, "lineno", None)
+    if where is None:
+        roots = [folder.resolve() for folder in folders]
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            path = Path(frame.filename)
+            if path.suffix != ".py" and any(path.resolve().is_relative_to(root)
+                                            for root in roots):
+                where, line = frame.filename, frame.lineno
+                break
+    message = getattr(error, "message", None) or str(error)
+    return where or INVOICE_TEMPLATE, line, message
 
 
 def numeric_date_pattern(locale: str) -> str:
@@ -117,24 +139,34 @@ class Renderer:
         folders = [templates, BUILT_IN] if templates else [BUILT_IN]
         self.environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
-            autoescape=True,
+            # HTML-escaping suits the invoice, not the stylesheet: there "&" would print
+            # as "&amp;". Stylesheet values are escaped for CSS instead (css_string).
+            autoescape=jinja2.select_autoescape(disabled_extensions=("css",), default=True),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.fetcher = AssetFetcher([folder for folder in folders if folder])
+        self.folders = [folder for folder in folders if folder]
+        self.fetcher = AssetFetcher(self.folders)
         self.base_url = (templates or BUILT_IN).resolve().as_uri() + "/"
         self.font_config = FontConfiguration()
+        accent = settings.company.accent_color  # a CSS colour: config.resolve checked it
         self.company = self._company(settings.company)
-        stylesheet = self.environment.get_template(STYLESHEET).render(
-            accent=settings.company.accent_color,
-            page_size="letter" if self.locale[-3:] in LETTER_TERRITORIES else "A4",
-            footer=css_string(settings.company.footer or settings.company.name),
-            labels={key: css_string(value) for key, value in self.labels.items()},
-        )
+        try:
+            stylesheet = self.environment.get_template(STYLESHEET).render(
+                accent=accent,
+                page_size="letter" if self.locale[-3:] in LETTER_TERRITORIES else "A4",
+                footer=css_string(settings.company.footer or settings.company.name),
+                labels={key: css_string(value) for key, value in self.labels.items()},
+            )
+            self.template = self.environment.get_template(INVOICE_TEMPLATE)
+        except jinja2.TemplateError as error:
+            # A broken template breaks every invoice: a configuration error, named once.
+            where, line, message = template_error(error, self.folders)
+            raise ConfigError(f"template error: {message}", source=where, line=line) \
+                from None
         self.css = CSS(string=stylesheet, base_url=self.base_url, url_fetcher=self.fetcher,
                        font_config=self.font_config)
-        self.template = self.environment.get_template(INVOICE_TEMPLATE)
         self.date_pattern = numeric_date_pattern(self.locale)
 
     def _company(self, company: Company) -> dict[str, Any]:
@@ -193,9 +225,8 @@ class Renderer:
         try:
             return self.template.render(self.context(invoice))
         except jinja2.TemplateError as error:
-            where = getattr(error, "filename", None) or INVOICE_TEMPLATE
-            line = getattr(error, "lineno", None)
-            raise RenderError(f"template {where}{f':{line}' if line else ''}: {error}",
+            where, line, message = template_error(error, self.folders)
+            raise RenderError(f"template {where}{f':{line}' if line else ''}: {message}",
                               ticket=invoice.ticket) from None
 
     def pdf(self, invoice: Invoice) -> tuple[bytes, int]:

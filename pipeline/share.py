@@ -70,9 +70,17 @@ class ShareUrlBuilder:
     def from_settings(cls, settings: Settings) -> ShareUrlBuilder:
         template = settings.share_url_template
         try:
-            names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+            fields = [(name, spec, conversion) for _, name, spec, conversion
+                      in string.Formatter().parse(template) if name is not None]
         except ValueError as error:
             raise ConfigError(f"share URL template {template!r}: {error}") from None
+        # "{}" (name ""), "{share_id!r}" and "{share_id:d}" would pass the name check and
+        # then fail inside str.format() with a traceback instead of a configuration error.
+        for name, spec, conversion in fields:
+            if not name or spec or conversion:
+                raise ConfigError(f"share URL template {template!r}: write placeholders as "
+                                  "{base_url}, {partner_id}, {share_id}, nothing else")
+        names = {name for name, _, _ in fields}
         unknown = names - PLACEHOLDERS
         if unknown:
             raise ConfigError(
@@ -104,7 +112,11 @@ class ShareUrlBuilder:
 
     @staticmethod
     def check(url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  # raises on a port that is not a number below 65536
+        except ValueError:  # e.g. "https://[bad": a traceback otherwise
+            raise ShareLinkError(f"{url!r} is not a valid URL", field="share_url") from None
         if parts.scheme != "https" or not parts.hostname:
             raise ShareLinkError(f"{url!r} is not an https URL", field="share_url")
         if not url.isascii() or not url.isprintable() or " " in url:

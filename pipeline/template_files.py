@@ -20,7 +20,7 @@ def export(folder: Path) -> list[Path]:
     targets = [folder / name for name in TEMPLATE_FILES]
     existing = [target for target in targets if target.exists()]
     if existing:
-        raise ConfigError(f"{existing[0]} already exists; export into an empty folder")
+        raise ConfigError(f"{existing[0]} already exists; move it away or export elsewhere")
     for name, target in zip(TEMPLATE_FILES, targets, strict=True):
         target.write_bytes((BUILT_IN / name).read_bytes())
     return targets

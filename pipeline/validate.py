@@ -66,7 +66,9 @@ class _Record:
 
     def confirmed(self) -> bool:
         if "confirmed" not in self.fields:
-            self.fail("confirmed", "missing (the column is required; its value may be blank)")
+            # No "; " in a message: it separates the problems of one record.
+            self.fail("confirmed", "missing (the column is required, though its value may "
+                      "be blank)")
             return False
         value = self.fields["confirmed"]
         if value is None or isinstance(value, bool):
@@ -132,6 +134,13 @@ class _Record:
                 return ()
             rows = [(self.record.line, {f"item_{k.strip().lower()}": v
                                         for k, v in item.items()}) for item in value]
+            # A CSV row without an item is just a ticket row, but a listed JSON item that
+            # names none of the fields (say {"name": ..., "price": ...}) would otherwise
+            # vanish silently from the invoice and its total.
+            for index, (_, row) in enumerate(rows, start=1):
+                if not any(name in row for name in ITEM_COLUMNS):
+                    self.fail("line_items", f"line item {index} has none of description, "
+                              "quantity, unit_price")
         else:
             rows = list(self.record.rows)
         items = []
@@ -153,14 +162,23 @@ class _Record:
                       f"{MAX_OTHER_TEXT} characters", line)
         quantity = self.number("item_quantity", cells["item_quantity"]
                                if str(cells["item_quantity"] or "").strip() else "1", line)
-        price = self.number("item_unit_price", cells["item_unit_price"], line)
+        price = None
+        if cells["item_unit_price"] is None or str(cells["item_unit_price"]).strip() == "":
+            # Not "None is not a number": the clerk needs to hear the price is missing.
+            self.fail("item_unit_price", f"{where}has no unit price", line)
+        else:
+            price = self.number("item_unit_price", cells["item_unit_price"], line)
         if quantity is None or price is None or not description:
             return None
         if quantity <= 0:
             self.fail("item_quantity", f"{where}quantity {quantity} is not positive", line)
             return None
-        return LineItem(description, quantity, price,
-                        money.line_amount(quantity, price, currency))
+        try:
+            amount = money.line_amount(quantity, price, currency)
+        except ValueError as error:
+            self.fail("item_unit_price", f"{where}{error}", line)
+            return None
+        return LineItem(description, quantity, price, amount)
 
     def rows_agree(self) -> None:
         """A CSV ticket's rows repeat its fields; a blank repeat counts as agreement."""
@@ -190,12 +208,14 @@ def validate(record: RawRecord, default_currency: str) -> WorkOrder | Problem:
     currency = check.currency(default_currency)
     tax_rate = check.tax_rate()
     items = check.line_items(currency)
+    subtotal = sum((item.amount for item in items), Decimal(0))
+    subtotal = money.round_money(subtotal, currency)
+    if abs(subtotal) >= money.LARGEST:  # many lines each below the bound can still add up
+        check.fail("line_items", f"subtotal {subtotal:f} is not below {money.LARGEST:,.0f}")
     ticket = text["service_ticket"] or None
     if check.problems:
         line = min(line for line, _ in check.problems)
         return Problem(record.source, line, ticket, "; ".join(r for _, r in check.problems))
-    subtotal = sum((item.amount for item in items), Decimal(0))
-    subtotal = money.round_money(subtotal, currency)
     tax = money.tax_amount(subtotal, tax_rate, currency)
     return WorkOrder(
         source=record.source,

@@ -1,0 +1,385 @@
+"""The command line as a user and a cron job meet it: exit codes, messages, precedence."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from pipeline.cli import main
+from pipeline.share import derive_share_id
+
+from .conftest import PARTNER, ROOT, SECRET, manifest, order, report, write_csv
+
+NO_PARTNER = ("Error: no partner id: set XOI_PARTNER_ID or partner_id in the configuration "
+              "file (XOi issues it at onboarding)")
+SUMMARY = re.compile(r"^rendered (\d+), unchanged (\d+), unconfirmed (\d+), rejected (\d+), "
+                     r"failed (\d+) in \d+\.\d s$", re.MULTILINE)
+LONG_ID = "k7Qm2xR9vT4pL8sN3wZ6yB1c"
+
+
+def invoke(runner: CliRunner, *args: str) -> Result:
+    """Run the command; whatever happens, the user sees no Python traceback."""
+    result = runner.invoke(main, list(args))
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    return result
+
+
+def error_line(result: Result) -> str:
+    """The one ``Error: ...`` line a failing command prints on stderr."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in sorted(group.commands.items()):
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths += command_paths(command, (*prefix, name))
+    return paths
+
+
+def folder_entries(folder: Path) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
+# --- help ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [(), *command_paths(main)], ids=lambda p: " ".join(p) or "-")
+def test_every_command_has_help_with_an_example(runner: CliRunner, path: tuple[str, ...]) -> None:
+    result = invoke(runner, *path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output
+    assert "Usage: " in result.output
+
+
+def test_python_dash_m_pipeline(tmp_path: Path) -> None:
+    completed = subprocess.run([sys.executable, "-m", "pipeline", "--help"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("Usage: xoi-invoices ")
+    assert "run" in completed.stdout and "Example" in completed.stdout
+    assert completed.stderr == ""
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+def test_run_good_input(runner: CliRunner, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", confirmed="no"),
+                                             order("WO-3")])
+    result = invoke(runner, "run", str(source), "--out", "out", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert SUMMARY.search(result.stdout)
+    assert "rendered 2, unchanged 0, unconfirmed 1, rejected 0, failed 0 in " in result.stdout
+    assert result.stderr == ""
+    assert [row["service_ticket"] for row in manifest(tmp_path / "out")] == ["WO-1", "WO-3"]
+    assert sorted(p.name for p in (tmp_path / "out/invoices").glob("*.pdf")) == \
+        ["INV-WO-1.pdf", "INV-WO-3.pdf"]
+    again = invoke(runner, "run", str(source), "--out", "out", "--workers", "1")
+    assert again.exit_code == 0
+    assert "rendered 0, unchanged 2, unconfirmed 1, rejected 0, failed 0 in " in again.stdout
+
+
+def test_run_with_a_bad_record_exits_1_and_renders_the_good_ones(runner: CliRunner,
+                                                                 tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", confirmed="maybe"),
+                                             order("WO-3", item_quantity="two")])
+    result = invoke(runner, "run", "in.csv", "--workers", "1")
+    assert result.exit_code == 1, result.output
+    assert "rendered 1, unchanged 0, unconfirmed 0, rejected 2, failed 0 in " in result.stdout
+    assert "in.csv:3: ticket WO-2: confirmed: \"maybe\" is not yes/no, y/n, true/false " \
+        "or 1/0" in result.stderr.splitlines()
+    assert any(line.startswith("in.csv:4: ticket WO-3: item_quantity: ")
+               for line in result.stderr.splitlines())
+    assert (tmp_path / "output/invoices/INV-WO-1.pdf").is_file()  # --out defaults to output/
+    rejected = report(tmp_path / "output")["rejected"]
+    assert [(r["source"], r["line"], r["service_ticket"]) for r in rejected] == \
+        [("in.csv", 3, "WO-2"), ("in.csv", 4, "WO-3")]
+    assert source.is_file()
+
+
+def test_run_log_format_json(runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1", confirmed=""), order("WO-2", customer="")])
+    result = invoke(runner, "run", "in.csv", "--log-format", "json")
+    assert result.exit_code == 1
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {"rejected", "summary"} <= {event["event"] for event in events}
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["unconfirmed"] == ["WO-1"]
+    assert summary["rejected"][0]["service_ticket"] == "WO-2"
+
+
+def test_missing_partner_id_exits_2(runner: CliRunner, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XOI_PARTNER_ID")
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    for args in (("run", "in.csv"), ("share-url", "WO-1"),
+                 ("regenerate", "WO-1", "--input", "in.csv")):
+        result = invoke(runner, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.strip() == NO_PARTNER
+    assert not (tmp_path / "output").exists()
+
+
+def test_unreadable_input_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "good.csv", [order("WO-1")])
+    result = invoke(runner, "run", "good.csv", "missing.csv")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: missing.csv: no such file"
+    assert not (tmp_path / "output").exists()  # nothing is written when an input is unreadable
+    (tmp_path / "latin1.csv").write_bytes(b"service_ticket,customer,location,confirmed\n"
+                                          b"WO-1,Soci\xe9t\xe9,Paris,yes\n")
+    result = invoke(runner, "validate", "latin1.csv")
+    assert result.exit_code == 2
+    assert error_line(result).startswith("Error: latin1.csv:2: not UTF-8")
+    (tmp_path / "broken.json").write_text('[\n{"service_ticket": "WO-1",\n]', encoding="utf-8")
+    result = invoke(runner, "run", "broken.json")
+    assert result.exit_code == 2
+    assert error_line(result).startswith("Error: broken.json:3: broken JSON")
+    (tmp_path / "orders.xlsx").write_bytes(b"PK")
+    assert invoke(runner, "run", "orders.xlsx").exit_code == 2
+
+
+def test_missing_required_column_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("service_ticket,customer,location\nA,B,C\n",
+                                     encoding="utf-8")
+    result = invoke(runner, "validate", "in.csv")
+    assert result.exit_code == 2
+    assert error_line(result) == "Error: in.csv:1: missing required column confirmed"
+
+
+@pytest.mark.parametrize("args", [
+    ("run", "in.csv", "--bogus"), ("run",), ("validate",), ("share-url",),
+    ("run", "in.csv", "--workers", "0"), ("run", "in.csv", "--log-format", "xml"),
+    ("no-such-command",), ("regenerate", "WO-1"),
+])
+def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, args: tuple[str, ...]) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = invoke(runner, *args)
+    assert result.exit_code == 2, result.output
+    assert "Error: " in result.stderr
+    assert not (tmp_path / "output").exists()
+
+
+@pytest.mark.parametrize("toml", ["partner_id = \n", "workers = 0\n", "partner_id = 42\n",
+                                  "bogus_key = 'x'\n", "[company]\ncolour = 'red'\n",
+                                  "locale = 'xx_YY'\n"])
+def test_bad_toml_config_exits_2(runner: CliRunner, tmp_path: Path, toml: str) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    (tmp_path / "bad.toml").write_text(toml, encoding="utf-8")
+    for args in (("run", "in.csv", "--config", "bad.toml"),
+                 ("validate", "in.csv", "--config", "bad.toml"),
+                 ("share-url", "WO-1", "--config", "bad.toml")):
+        result = invoke(runner, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert error_line(result).startswith("Error: ")
+    # The implicit xoi-invoices.toml of the working folder is read, and checked, too.
+    (tmp_path / "xoi-invoices.toml").write_text(toml, encoding="utf-8")
+    assert invoke(runner, "validate", "in.csv").exit_code == 2
+    assert not (tmp_path / "output").exists()
+
+
+def test_missing_config_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = invoke(runner, "validate", "in.csv", "--config", "nope.toml")
+    assert result.exit_code == 2
+    assert "nope.toml" in error_line(result)
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("XOI_BASE_URL", "http://insecure"), ("XOI_BASE_URL", "ftp://files.example"),
+    ("XOI_BASE_URL", "https://[broken"), ("XOI_BASE_URL", "vision.xoeye.io"),
+    ("XOI_SHARE_URL_TEMPLATE", "http://x.example/{share_id}"),
+    ("XOI_SHARE_URL_TEMPLATE", "{base_url}/share"),
+    ("XOI_SHARE_URL_TEMPLATE", "{base_url}/{ticket}/{share_id}"),
+    ("XOI_SHARE_URL_TEMPLATE", "{base_url}/{share_id}/{}"),
+    ("XOI_SHARE_URL_TEMPLATE", "{base_url}/{share_id!r}"),
+    ("XOI_SHARE_URL_TEMPLATE", "{base_url}/{share_id"),
+])
+def test_bad_share_url_configuration_exits_2(runner: CliRunner, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch, variable: str,
+                                             value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    for args in (("run", "in.csv"), ("validate", "in.csv"),
+                 ("share-url", "WO-1", "--share-id", LONG_ID)):
+        result = invoke(runner, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert error_line(result).startswith("Error: ")
+    assert not (tmp_path / "output/invoices").exists()
+
+
+def test_http_base_url_says_https_only(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XOI_BASE_URL", "http://insecure")
+    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    assert result.exit_code == 2
+    assert "https" in error_line(result) and "http://insecure" in error_line(result)
+    assert result.stdout == ""
+
+
+# --- validate ------------------------------------------------------------------------------
+
+
+def test_validate_exit_0_and_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", confirmed="n")])
+    before = folder_entries(tmp_path)
+    result = invoke(runner, "validate", "in.csv")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "checked 2 work orders: 1 confirmed, 1 unconfirmed, 0 rejected, " \
+        "0 warnings\n"
+    assert result.stderr == ""
+    assert folder_entries(tmp_path) == before
+
+
+def test_validate_exit_1_prints_each_problem_and_writes_nothing(runner: CliRunner,
+                                                                tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", customer=" "),
+                                    order("WO-3", invoice_date="28/11/2026")])
+    (tmp_path / "xoi-invoices.toml").write_text('out = "toml-out"\n', encoding="utf-8")
+    before = folder_entries(tmp_path)
+    result = invoke(runner, "validate", "in.csv")
+    assert result.exit_code == 1
+    assert "1 confirmed, 0 unconfirmed, 2 rejected" in result.stdout
+    assert result.stderr.splitlines() == [
+        "in.csv:3: ticket WO-2: customer: required, but blank or missing",
+        "in.csv:4: ticket WO-3: invoice_date: '28/11/2026' is not an ISO date (YYYY-MM-DD)",
+    ]
+    assert folder_entries(tmp_path) == before
+
+
+def test_validate_warns_about_short_share_ids(runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1", share_id="12345")])
+    result = invoke(runner, "validate", "in.csv")
+    assert result.exit_code == 0
+    assert "1 warnings" in result.stdout
+    assert result.stderr.startswith("warning: in.csv:2: ticket WO-1: share_id '12345' is all "
+                                    "digits")
+
+
+# --- share-url -----------------------------------------------------------------------------
+
+
+def test_share_url_with_short_share_id_warns(runner: CliRunner) -> None:
+    result = invoke(runner, "share-url", "WO-1", "--share-id", "abc")
+    assert result.exit_code == 0
+    assert result.stdout == "https://vision.xoeye.io/share/abc\n"
+    assert "warning: " in result.stderr and "short" in result.stderr
+
+
+def test_share_url_long_share_id_no_warning(runner: CliRunner) -> None:
+    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    assert result.exit_code == 0
+    assert result.stdout == f"https://vision.xoeye.io/share/{LONG_ID}\n"
+    assert result.stderr == ""
+
+
+def test_share_url_percent_encodes_the_share_id(runner: CliRunner) -> None:
+    result = invoke(runner, "share-url", "WO-1", "--share-id", "a/b c?d#e%f&g=h+ü")
+    assert result.exit_code == 0
+    assert result.stdout == \
+        "https://vision.xoeye.io/share/a%2Fb%20c%3Fd%23e%25f%26g%3Dh%2B%C3%BC\n"
+
+
+def test_share_url_derives_the_share_id(runner: CliRunner) -> None:
+    result = invoke(runner, "share-url", "WO-10421")
+    assert result.exit_code == 0
+    share_id = derive_share_id(SECRET, PARTNER, "WO-10421")
+    assert result.stdout == f"https://vision.xoeye.io/share/{share_id}\n"
+    assert result.stderr == ""
+    assert re.fullmatch(r"[0-9a-f]{32}", share_id)
+    other = invoke(runner, "share-url", "WO-10422").stdout
+    assert other != result.stdout  # one link per ticket
+    assert invoke(runner, "share-url", "WO-10421").stdout == result.stdout  # stable
+
+
+def test_share_url_without_secret_or_share_id(runner: CliRunner,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XOI_SHARE_SECRET")
+    result = invoke(runner, "share-url", "WO-1")
+    assert result.exit_code != 0
+    assert "XOI_SHARE_SECRET" in error_line(result)
+    assert result.stdout == ""
+
+
+def test_share_url_template_from_environment(runner: CliRunner,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XOI_SHARE_URL_TEMPLATE", "{base_url}/p/{partner_id}/s/{share_id}")
+    monkeypatch.setenv("XOI_BASE_URL", "https://content.xoi.example/")
+    monkeypatch.setenv("XOI_PARTNER_ID", "acme hvac/1")
+    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"https://content.xoi.example/p/acme%20hvac%2F1/s/{LONG_ID}\n"
+
+
+# --- precedence: option, then environment, then TOML ---------------------------------------
+
+
+def test_out_option_beats_toml(runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1", confirmed="no")])  # nothing to render
+    (tmp_path / "conf.toml").write_text('out = "toml-out"\n', encoding="utf-8")
+    result = invoke(runner, "run", "in.csv", "--config", "conf.toml", "--out", "option-out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "option-out/report.json").is_file()
+    assert not (tmp_path / "toml-out").exists() and not (tmp_path / "output").exists()
+    result = invoke(runner, "run", "in.csv", "--config", "conf.toml")
+    assert result.exit_code == 0
+    assert (tmp_path / "toml-out/report.json").is_file()
+
+
+def test_environment_beats_toml_and_toml_serves_when_environment_is_silent(
+        runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "xoi-invoices.toml").write_text(
+        'partner_id = "toml-partner"\nshare_secret = "toml-secret"\n'
+        'base_url = "https://toml.example"\n'
+        'share_url_template = "{base_url}/t/{partner_id}/{share_id}"\n', encoding="utf-8")
+    monkeypatch.setenv("XOI_SHARE_URL_TEMPLATE", "{base_url}/e/{partner_id}/{share_id}")
+    result = invoke(runner, "share-url", "WO-1")
+    assert result.exit_code == 0, result.output
+    share_id = derive_share_id(SECRET, PARTNER, "WO-1")
+    assert result.stdout == f"https://toml.example/e/{PARTNER}/{share_id}\n"
+    for name in ("XOI_PARTNER_ID", "XOI_SHARE_SECRET", "XOI_SHARE_URL_TEMPLATE"):
+        monkeypatch.delenv(name)
+    result = invoke(runner, "share-url", "WO-1")
+    share_id = derive_share_id("toml-secret", "toml-partner", "WO-1")
+    assert result.stdout == f"https://toml.example/t/toml-partner/{share_id}\n"
+    monkeypatch.setenv("XOI_BASE_URL", "https://env.example")
+    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    assert result.stdout == f"https://env.example/t/toml-partner/{LONG_ID}\n"
+
+
+def test_option_config_file_replaces_the_implicit_one(runner: CliRunner, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XOI_PARTNER_ID")
+    (tmp_path / "xoi-invoices.toml").write_text('partner_id = "implicit"\n', encoding="utf-8")
+    (tmp_path / "other.toml").write_text(
+        'partner_id = "explicit"\nshare_url_template = "{base_url}/{partner_id}/{share_id}"\n',
+        encoding="utf-8")
+    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID, "--config",
+                    "other.toml")
+    assert result.stdout == f"https://vision.xoeye.io/explicit/{LONG_ID}\n"
+
+
+# --- regenerate ----------------------------------------------------------------------------
+
+
+def test_regenerate_unknown_or_unconfirmed_ticket_exits_1(runner: CliRunner,
+                                                          tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1", confirmed="no")])
+    result = invoke(runner, "regenerate", "WO-9", "--input", "in.csv")
+    assert result.exit_code == 1
+    assert error_line(result) == "Error: ticket WO-9: is in none of the inputs"
+    result = invoke(runner, "regenerate", "WO-1", "--input", "in.csv")
+    assert result.exit_code == 1
+    assert error_line(result).startswith("Error: ticket WO-1: is not confirmed")

@@ -1,0 +1,313 @@
+"""Reading exports: CSV, JSON, JSON Lines into raw records with file and line, or InputError."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.models import Problem, RawRecord
+from pipeline.read import read_file
+
+from .conftest import order, write_csv
+
+REQUIRED = "service_ticket,customer,location,confirmed"
+
+
+def records(path: Path) -> list[RawRecord | Problem]:
+    return list(read_file(path))
+
+
+def raw(path: Path) -> list[RawRecord]:
+    items = records(path)
+    assert all(isinstance(item, RawRecord) for item in items), items
+    return items  # type: ignore[return-value]
+
+
+def input_error(path: Path) -> InputError:
+    with pytest.raises(InputError) as caught:
+        records(path)
+    assert caught.value.source == str(path)
+    return caught.value
+
+
+def json_order(ticket: str, **fields: object) -> dict[str, object]:
+    return {"service_ticket": ticket, "customer": f"Customer {ticket}",
+            "location": f"{ticket} Main St", "confirmed": True, **fields}
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def test_csv_with_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{REQUIRED}\r\nWO-1,Acme,1 Main St,yes\r\n"
+                     "WO-2,Beta,2 Main St,no\r\n".encode())
+    first, second = raw(path)
+    assert first.line == 2 and second.line == 3
+    row = first.rows[0][1]
+    # The BOM is not part of the first column's name and no \r sticks to the last cell.
+    assert row == {"service_ticket": "WO-1", "customer": "Acme", "location": "1 Main St",
+                   "confirmed": "yes"}
+    assert second.rows[0][1]["confirmed"] == "no"
+
+
+def test_csv_header_names_ignore_case_and_surrounding_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(" Service_Ticket ,CUSTOMER,  Location,Confirmed  , Item_Quantity\n"
+                    "WO-1,Acme,1 Main St,Y,2\n", encoding="utf-8")
+    (record,) = raw(path)
+    assert record.rows[0][1] == {"service_ticket": "WO-1", "customer": "Acme",
+                                 "location": "1 Main St", "confirmed": "Y",
+                                 "item_quantity": "2"}
+
+
+def test_csv_rows_of_a_ticket_need_not_be_adjacent(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "in.csv", [
+        order("WO-1", item_description="Labor"),            # line 2
+        order("WO-2", item_description="Filter"),           # line 3
+        order("WO-1", item_description="Compressor"),       # line 4
+        order("WO-3", item_description="Visit"),            # line 5
+        order("WO-1", item_description="Refrigerant"),      # line 6
+    ])
+    items = raw(path)
+    assert [(item.rows[0][1]["service_ticket"], item.line) for item in items] == \
+        [("WO-1", 2), ("WO-2", 3), ("WO-3", 5)]
+    wo1 = items[0]
+    assert [(line, row["item_description"]) for line, row in wo1.rows] == \
+        [(2, "Labor"), (4, "Compressor"), (6, "Refrigerant")]
+    assert wo1.source == str(path)
+
+
+def test_csv_line_numbers_count_physical_lines(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(f"{REQUIRED},notes\n"
+                    'WO-1,Acme,1 Main St,yes,"two\nlines"\n'
+                    "\n"
+                    "WO-2,Beta,2 Main St,yes,\n", encoding="utf-8")
+    first, second = raw(path)
+    assert (first.line, second.line) == (2, 5)
+    assert first.rows[0][1]["notes"] == "two\nlines"
+
+
+def test_csv_short_row_gets_blank_cells_and_long_row_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(f"{REQUIRED},notes\nWO-1,Acme,1 Main St\nWO-2,B,L,yes,n,extra\n",
+                    encoding="utf-8")
+    short, long = records(path)
+    assert isinstance(short, RawRecord)
+    assert short.rows[0][1]["confirmed"] == "" and short.rows[0][1]["notes"] == ""
+    assert isinstance(long, Problem)
+    assert (long.source, long.line) == (str(path), 3) and "6 cells" in long.reason
+
+
+def test_csv_header_only_is_no_records(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(REQUIRED + "\n", encoding="utf-8")
+    assert records(path) == []
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def test_json_list_form(tmp_path: Path) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps([json_order("WO-1"), json_order("WO-2")]), encoding="utf-8")
+    first, second = raw(path)
+    assert first.rows[0][1]["service_ticket"] == "WO-1"
+    assert second.rows[0][1]["confirmed"] is True
+
+
+@pytest.mark.parametrize("key", ["work_orders", "Work_Orders", "WORK_ORDERS", " work_orders "])
+def test_json_object_form_key_in_any_case(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "in.json"
+    document = {"exported_at": "2026-11-28", "meta": {"work_orders": "not this"},
+                key: [json_order("WO-1")], "count": 1}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    (record,) = raw(path)
+    assert record.rows[0][1]["service_ticket"] == "WO-1"
+
+
+def test_json_field_names_ignore_case_and_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps([{" Service_Ticket": "WO-1", "CUSTOMER ": "Acme",
+                                 "Location": "L", "confirmed": "yes"}]), encoding="utf-8")
+    (record,) = raw(path)
+    assert set(record.rows[0][1]) == {"service_ticket", "customer", "location", "confirmed"}
+
+
+def test_json_numbers_are_decimals(tmp_path: Path) -> None:
+    path = tmp_path / "in.json"
+    path.write_text('[{"service_ticket": "WO-1", "tax_rate": 8.25, '
+                    '"line_items": [{"unit_price": 0.1}]}]', encoding="utf-8")
+    (record,) = raw(path)
+    row = record.rows[0][1]
+    assert repr(row["tax_rate"]) == "Decimal('8.25')"
+    assert repr(row["line_items"][0]["unit_price"]) == "Decimal('0.1')"
+
+
+def test_json_records_report_the_line_where_each_object_starts(tmp_path: Path) -> None:
+    path = tmp_path / "in.json"
+    text = json.dumps({"work_orders": [json_order("WO-1", notes="a\nb"), json_order("WO-2"),
+                                       "not an object", json_order("WO-4")]}, indent=2)
+    path.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    starts = [number for number, line in enumerate(lines, start=1) if line == "    {"]
+    not_object = next(n for n, line in enumerate(lines, start=1) if "not an object" in line)
+    items = records(path)
+    assert [item.line for item in items] == [starts[0], starts[1], not_object, starts[2]]
+    assert isinstance(items[2], Problem) and "must be an object" in items[2].reason
+    assert items[2].source == str(path)
+    # Compact JSON: several objects on one line share it.
+    path.write_text('[\n{"service_ticket": "A"}, {"service_ticket": "B"},\n'
+                    '\n  {"service_ticket": "C"}]', encoding="utf-8")
+    assert [item.line for item in records(path)] == [2, 2, 4]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_json_integers_beyond_int_limits_are_read_not_crashing(tmp_path: Path,
+                                                               suffix: str) -> None:
+    path = tmp_path / f"in{suffix}"
+    digits = "9" * 5000  # int() refuses more than 4,300 digits
+    text = f'{{"service_ticket": {digits}, "quantity": 3}}'
+    path.write_text(f"[{text}]" if suffix == ".json" else text, encoding="utf-8")
+    (record,) = raw(path)
+    row = record.rows[0][1]
+    assert str(row["service_ticket"]) == digits and str(row["quantity"]) == "3"
+
+
+# --- JSON Lines --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".ndjson", ".JSONL"])
+def test_json_lines_broken_line_is_a_rejected_record(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"in{suffix}"
+    path.write_text("\n".join([json.dumps(json_order("WO-1")), "",
+                               '{"service_ticket": "WO-2", "customer": ',
+                               "[1, 2]",
+                               json.dumps(json_order("WO-5"))]) + "\n", encoding="utf-8")
+    first, broken, not_object, last = records(path)
+    assert isinstance(first, RawRecord) and first.line == 1
+    assert isinstance(broken, Problem)
+    assert (broken.source, broken.line, broken.service_ticket) == (str(path), 3, None)
+    assert broken.reason.startswith("broken JSON")
+    assert isinstance(not_object, Problem) and not_object.line == 4
+    assert isinstance(last, RawRecord) and last.line == 5
+    assert last.rows[0][1]["service_ticket"] == "WO-5"
+
+
+def test_json_lines_with_bom_crlf_and_line_separators_in_strings(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    # U+2028, U+2029 and U+0085 are legal raw inside JSON strings: not line ends.
+    first = json.dumps(json_order("WO-1", notes="a\u2028b\u2029c\x85d"), ensure_ascii=False)
+    path.write_bytes(b"\xef\xbb\xbf" + f"{first}\r\n{json.dumps(json_order('WO-2'))}\r\n"
+                     .encode())
+    one, two = raw(path)
+    assert (one.line, two.line) == (1, 2)
+    assert one.rows[0][1]["notes"] == "a\u2028b\u2029c\x85d"
+
+
+def test_empty_json_lines_file_is_no_records(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text("", encoding="utf-8")
+    assert records(path) == []
+
+
+# --- file-level errors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["service_ticket", "customer", "location", "confirmed"])
+def test_missing_required_column(tmp_path: Path, missing: str) -> None:
+    header = [name for name in REQUIRED.split(",") if name != missing]
+    path = tmp_path / "in.csv"
+    path.write_text(",".join(header) + "\n" + ",".join("x" for _ in header) + "\n",
+                    encoding="utf-8")
+    error = input_error(path)
+    assert error.line == 1 and missing in error.message
+    assert str(error).startswith(f"{path}:1: ")
+
+
+def test_column_twice_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(f"{REQUIRED}, Customer\nA,b,c,yes,d\n", encoding="utf-8")
+    error = input_error(path)
+    assert error.line == 1 and "customer" in error.message
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(f"{REQUIRED}\nWO-1,Acme,1 Main St,yes\n".encode()
+                     + "WO-2,Société Générale,Paris,yes\n".encode("latin-1"))
+    error = input_error(path)
+    assert error.line == 3 and "UTF-8" in error.message and "0xe9" in error.message
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_not_utf8_json(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"in{suffix}"
+    path.write_bytes(b'[{"customer": "Caf\xe9"}]\n')
+    error = input_error(path)
+    assert error.line == 1 and "UTF-8" in error.message
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ('[\n{"service_ticket": "A"},\n{"service_ticket": "B"\n]', 4),
+    ('[\n{"service_ticket": "A"},\n]', 3),                          # trailing comma
+    ('{"work_orders": [\n{"service_ticket": "A"}\n]\n', 4),         # no closing brace
+    ('[{"service_ticket": "A"}]\n]', 2),                              # extra data
+    ("{'work_orders': []}", 1),
+    ("[" * 100_000 + "]" * 100_000, 1),
+    ('{"work_orders": [],\n "x": ' + "[" * 100_000 + "]" * 100_000 + "}", 1),
+])
+def test_broken_json(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(text, encoding="utf-8")
+    error = input_error(path)
+    assert error.message.startswith("broken JSON") and error.line == line
+
+
+@pytest.mark.parametrize("text", ['{"orders": []}', '"text"', '{"work_orders": {}}', "42"])
+def test_json_of_the_wrong_shape(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(text, encoding="utf-8")
+    error = input_error(path)
+    assert "work_orders" in error.message and error.line == 1
+
+
+@pytest.mark.parametrize("name", ["in.xlsx", "in.txt", "in", "in.csv.bak"])
+def test_unsupported_extension(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text(f"{REQUIRED}\n", encoding="utf-8")
+    error = input_error(path)
+    assert "unsupported file type" in error.message and ".csv" in error.message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    error = input_error(tmp_path / "nope.csv")
+    assert str(error) == f"{tmp_path / 'nope.csv'}: no such file"
+
+
+def test_folder_is_not_a_file(tmp_path: Path) -> None:
+    (tmp_path / "dir.csv").mkdir()
+    assert "folder" in input_error(tmp_path / "dir.csv").message
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("in.csv", b""), ("in.csv", b"\xef\xbb\xbf"), ("in.csv", b"\r\n \n"),
+    ("in.json", b""), ("in.json", b"\xef\xbb\xbf  \n"),
+])
+def test_empty_file(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    error = input_error(path)
+    assert "empty file" in error.message and error.line is not None and error.line >= 1
+
+
+def test_malformed_csv_quote(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(f'{REQUIRED}\nWO-1,Acme,1 Main St,yes\nWO-2,"Be"ta,L,yes\n',
+                    encoding="utf-8")
+    error = input_error(path)
+    assert error.line == 3 and "malformed CSV" in error.message
