@@ -51,7 +51,12 @@ def check(inputs: Iterable[Path], settings: Settings) -> Checked:
     """Read and validate every input; an unreadable file raises :class:`InputError`."""
     checked = Checked()
     seen: dict[str, WorkOrder] = {}
+    files: set[Path] = set()
     for path in inputs:
+        # The same file named twice (a glob and a path) is one file, not duplicate tickets.
+        if Path(path).resolve() in files:
+            continue
+        files.add(Path(path).resolve())
         for item in read_file(Path(path)):
             checked.read += 1
             result = item if isinstance(item, Problem) else validate(item,
@@ -141,7 +146,13 @@ class Batch:
 
     def reject(self, problem: Problem) -> None:
         self.outcome.rejected.append(problem)
-        self.progress("rejected", {"message": str(problem)})
+
+    def announce_rejections(self, inputs: list[Path]) -> None:
+        """Report rejections in file order, whichever stage found them."""
+        position = {str(path): index for index, path in enumerate(inputs)}
+        self.outcome.rejected.sort(key=lambda p: (position.get(p.source, 0), p.line))
+        for problem in self.outcome.rejected:
+            self.progress("rejected", {"message": str(problem)})
 
     def render(self, invoices: list[Invoice], ledger: Ledger, force: bool) -> None:
         salt = run_fingerprint(self.settings)
@@ -195,10 +206,9 @@ def _intact(path: Path, sha256: str) -> bool:
     return path.is_file() and sha256_file(path) == sha256
 
 
-def check_all(inputs: Iterable[Path], settings: Settings,
-              progress: Progress = _quiet) -> Outcome:
-    """What ``validate`` reports: every record checked, share links included, nothing written."""
-    started = time.monotonic()
+def _checked_batch(inputs: list[Path], settings: Settings,
+                   progress: Progress) -> tuple[Batch, Checked]:
+    """Read and validate; the outcome so far: counts, unconfirmed tickets, rejections."""
     checked = check(inputs, settings)
     batch = Batch(settings, settings.out, progress)
     batch.outcome.read = checked.read
@@ -206,7 +216,17 @@ def check_all(inputs: Iterable[Path], settings: Settings,
     batch.outcome.unconfirmed = [order.service_ticket for order in checked.unconfirmed]
     for problem in checked.problems:
         batch.reject(problem)
+    return batch, checked
+
+
+def check_all(inputs: Iterable[Path], settings: Settings,
+              progress: Progress = _quiet) -> Outcome:
+    """What ``validate`` reports: every record checked, share links included, nothing written."""
+    started = time.monotonic()
+    inputs = list(inputs)
+    batch, checked = _checked_batch(inputs, settings, progress)
     batch.invoices(checked.confirmed, None)
+    batch.announce_rejections(inputs)
     batch.outcome.seconds = time.monotonic() - started
     return batch.outcome
 
@@ -221,25 +241,21 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     """
     started = time.monotonic()
     settings.require_partner_id()
-    checked = check(inputs, settings)
-    wanted = set(only)
-    batch = Batch(settings, settings.out, progress)
+    inputs = list(inputs)
+    batch, checked = _checked_batch(inputs, settings, progress)
     outcome = batch.outcome
-    outcome.read = checked.read
-    outcome.unconfirmed = [order.service_ticket for order in checked.unconfirmed]
-    for problem in checked.problems:
-        batch.reject(problem)
+    wanted = set(only)
     orders = checked.confirmed
     if wanted:
         _check_wanted(wanted, checked)
         orders = [order for order in orders if order.service_ticket in wanted]
-    outcome.confirmed = len(checked.confirmed)
     settings.out.mkdir(parents=True, exist_ok=True)
     with folder_lock(settings.out):
         sweep(settings.out)
         ledger = Ledger(settings.out)
         try:
             invoices = batch.invoices(orders, ledger)
+            batch.announce_rejections(inputs)
             if require_known:
                 _check_linked(wanted, invoices)
             batch.render(invoices, ledger, force)

@@ -16,7 +16,7 @@ import click
 
 from . import batch, config, template_files
 from .console import Console
-from .errors import EXIT_OK, EXIT_PROBLEMS, XoiError
+from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, XoiError
 from .merge import merge
 from .share import ShareUrlBuilder, share_id_for, share_id_warning
 from .verify import verify as verify_folder
@@ -193,6 +193,9 @@ def share_url(ticket: str, share_id: str | None, config_file: Path | None) -> No
     """
     settings = settings_from(config_file)
     settings.require_partner_id()
+    if not share_id and not settings.share_secret:
+        raise ConfigError("no --share-id and no share secret to derive one: set "
+                          "XOI_SHARE_SECRET or give --share-id")
     identifier = share_id_for(settings, ticket.strip(), (share_id or "").strip() or None)
     warning = share_id_warning(identifier)
     if warning:

@@ -23,6 +23,7 @@ from babel import Locale, UnknownLocaleError
 from tinycss2.color3 import parse_color  # type: ignore[import-untyped]
 
 from .errors import ConfigError
+from .money import currencies
 
 DEFAULT_CONFIG_FILE = "xoi-invoices.toml"
 
@@ -98,7 +99,11 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         default = getattr(DEFAULTS.company, name, None)
     try:
         if name in _PATHS:
-            return None if value in (None, "") else Path(str(value)).expanduser()
+            if isinstance(value, Path):
+                return value
+            if not isinstance(value, str):  # `out = 3` in TOML is a typo, not a folder "3"
+                raise TypeError(value)
+            return None if value == "" else Path(value).expanduser()
         if isinstance(default, bool):
             if isinstance(value, bool):
                 return value
@@ -182,6 +187,10 @@ def resolve(
     if not re.fullmatch(r"#?[0-9A-Za-z]{3,20}", accent) or parse_color(accent) is None:
         raise ConfigError(f"[company] accent_color: {accent!r} is not a CSS colour "
                           "like #0b5cad")
+    currency = str(settings.get("currency", DEFAULTS.currency)).upper()
+    if currency not in currencies():
+        raise ConfigError(f"currency: {currency!r} is not an ISO 4217 currency code")
+    settings["currency"] = currency
     logo = company.get("logo")
     if logo is not None and not logo.is_file():
         raise ConfigError("[company] logo: no such file", source=logo)

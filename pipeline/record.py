@@ -23,7 +23,10 @@ def spreadsheet_safe(value: str) -> str:
 
     Tab, carriage return and line feed start formulas in some spreadsheets too.
     """
-    if value.startswith(_FORMULA_START) or value[:1] in ("\t", "\r", "\n"):
+    starts_formula = value.startswith(_FORMULA_START) or value[:1] in ("\t", "\r", "\n")
+    # A value that already looks neutralized gets its own quote too, so reading it back
+    # (verify.unneutralized) gives the value, not the value less its quote.
+    if starts_formula or (value[:1] == "'" and spreadsheet_safe(value[1:]) != value[1:]):
         return "'" + value
     return value
 

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import jinja2
+import pydyf  # type: ignore[import-untyped]
 import qrcode
 from babel.dates import format_date, get_date_format
 from babel.numbers import format_decimal
@@ -118,6 +119,12 @@ def template_error(error: Exception, folders: list[Path]) -> tuple[str, int | No
                 break
     message = getattr(error, "message", None) or str(error)
     return where or INVOICE_TEMPLATE, line, message
+
+
+def _single_associated_file(document: Any, pdf: Any) -> None:
+    """WeasyPrint 70 lists the embedded file twice in the catalog's /AF; once is right."""
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
 
 
 def numeric_date_pattern(locale: str) -> str:
@@ -245,5 +252,6 @@ class Renderer:
                 "as machine-readable data", created=issued, modified=issued,
                 relationship="Data",
             )]
+            options["finisher"] = _single_associated_file
         pdf: bytes = document.write_pdf(**options)
         return pdf, len(document.pages)

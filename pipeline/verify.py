@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,14 +11,15 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from .errors import InputError
-from .record import MANIFEST, MANIFEST_HEADER
+from .record import MANIFEST, MANIFEST_HEADER, spreadsheet_safe
 from .write import sha256_file
 
 
 def unneutralized(cell: str) -> str:
     """The value behind a cell that :func:`record.spreadsheet_safe` prefixed with ``'``."""
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r",
-                                                          "\n") else cell
+    if cell[:1] == "'" and spreadsheet_safe(cell[1:]) == cell:
+        return cell[1:]
+    return cell
 
 
 def link_uris(reader: PdfReader) -> list[str]:
@@ -39,7 +41,7 @@ def verify(folder: Path) -> Iterator[str]:
     except OSError:
         raise InputError("no manifest.csv: nothing was rendered into this folder yet",
                          source=folder) from None
-    rows = list(csv.DictReader(text.splitlines()))
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     if not rows and not text.startswith(",".join(MANIFEST_HEADER)):
         raise InputError("not a manifest (wrong header)", source=manifest, line=1)
     for line, row in enumerate(rows, start=2):

@@ -91,7 +91,8 @@ def qr_codes(pdf: Path, page: int = 1, dpi: int = 150) -> list[str]:
 
 
 def manifest(out: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader((out / "manifest.csv").read_text(encoding="utf-8").splitlines()))
+    text = (out / "manifest.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def report(out: Path) -> dict[str, Any]:

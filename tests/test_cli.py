@@ -175,7 +175,7 @@ def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, args: tuple[str,
 
 @pytest.mark.parametrize("toml", ["partner_id = \n", "workers = 0\n", "partner_id = 42\n",
                                   "bogus_key = 'x'\n", "[company]\ncolour = 'red'\n",
-                                  "locale = 'xx_YY'\n"])
+                                  "locale = 'xx_YY'\n", "out = 3\n", "currency = 'XYZ'\n"])
 def test_bad_toml_config_exits_2(runner: CliRunner, tmp_path: Path, toml: str) -> None:
     write_csv(tmp_path / "in.csv", [order("WO-1")])
     (tmp_path / "bad.toml").write_text(toml, encoding="utf-8")
@@ -308,7 +308,7 @@ def test_share_url_without_secret_or_share_id(runner: CliRunner,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XOI_SHARE_SECRET")
     result = invoke(runner, "share-url", "WO-1")
-    assert result.exit_code != 0
+    assert result.exit_code == 2  # configuration, not a bad record
     assert "XOI_SHARE_SECRET" in error_line(result)
     assert result.stdout == ""
 
@@ -383,3 +383,19 @@ def test_regenerate_unknown_or_unconfirmed_ticket_exits_1(runner: CliRunner,
     result = invoke(runner, "regenerate", "WO-1", "--input", "in.csv")
     assert result.exit_code == 1
     assert error_line(result).startswith("Error: ticket WO-1: is not confirmed")
+
+
+def test_validate_reports_in_file_order_and_reads_a_file_once(runner: CliRunner,
+                                                              tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [
+        order("WO-1"),
+        order("WO-2", share_id="sharedSHAREid0123456789"),   # line 3: found by validation
+        order("WO-3", share_id="sharedSHAREid0123456789", confirmed="maybe"),
+        order("WO-4", share_id="sharedSHAREid0123456789"),   # line 5: found by the share stage
+    ])
+    result = invoke(runner, "validate", "in.csv", str(tmp_path / "in.csv"))
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("in.csv", "/"))]
+    assert [line.split(":")[1] for line in lines] == ["4", "5"], result.stderr
+    assert "ticket WO-4: share_id:" in lines[1] and "WO-2" in lines[1]
+    assert "checked 4 work orders" in result.stdout
