@@ -24,7 +24,7 @@ from .lock import folder_lock
 from .merge import merge
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
 from .read import read_file
-from .share import LinkRegistry, share_id_warning
+from .share import LinkRegistry, ShareUrlBuilder, share_id_warning
 from .template_files import BUILT_IN, TEMPLATE_FILES
 from .validate import validate
 from .write import atomic_write, safe_name, sha256_file, sweep
@@ -123,21 +123,23 @@ class Batch:
             recorded_share_ids=ledger.share_ids() if ledger else {},
             recorded_numbers=ledger.invoice_numbers() if ledger else {},
         )
+        urls = ShareUrlBuilder.from_settings(self.settings)
         issued = ledger.issued_dates() if ledger else {}
         invoices = []
         for order in orders:
             try:
-                share_id, url = registry.claim(order.service_ticket, order.invoice_number,
-                                               order.share_id)
+                share_id = registry.claim(order.service_ticket, order.share_id,
+                                          order.invoice_number)
+                url = urls.url(share_id)
             except RecordError as error:
                 self.reject(Problem(order.source, order.line, order.service_ticket,
                                     f"{error.field}: {error.message}"))
                 continue
             warning = share_id_warning(share_id)
             if warning:
-                self.outcome.warnings.append(
-                    Warning_(order.source, order.line, order.service_ticket, warning))
-                self.progress("warning", {"message": str(self.outcome.warnings[-1])})
+                caution = Warning_(order.source, order.line, order.service_ticket, warning)
+                self.outcome.warnings.append(caution)
+                self.progress("warning", {**caution.as_report(), "message": str(caution)})
             day = order.invoice_date or (date.fromisoformat(issued[order.service_ticket])
                                          if order.service_ticket in issued else today())
             due = order.due_date or day + timedelta(days=self.settings.company.payment_terms_days)
@@ -152,7 +154,7 @@ class Batch:
         position = {str(path): index for index, path in enumerate(inputs)}
         self.outcome.rejected.sort(key=lambda p: (position.get(p.source, 0), p.line))
         for problem in self.outcome.rejected:
-            self.progress("rejected", {"message": str(problem)})
+            self.progress("rejected", {**problem.as_report(), "message": str(problem)})
 
     def render(self, invoices: list[Invoice], ledger: Ledger, force: bool) -> None:
         salt = run_fingerprint(self.settings)

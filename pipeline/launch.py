@@ -28,7 +28,7 @@ from .config import Settings
 from .errors import ConfigError, RecordError
 from .lock import folder_lock
 from .models import Problem, RawRecord, Warning_, WorkOrder
-from .share import share_id_for, share_id_warning
+from .share import LinkRegistry, share_id_for, share_id_warning
 from .template_files import BUILT_IN
 from .validate import validate
 from .write import atomic_write, safe_name
@@ -186,22 +186,16 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     action = form_action(settings)
     checked = check(inputs, settings)
     outcome = LaunchOutcome(settings.out / FOLDER, rejected=list(checked.problems))
-    owners: dict[str, str] = {}
+    registry = LinkRegistry(settings)
     # Confirmed orders claim their share IDs first, so a clash rejects the same ticket
     # here as in the batch, which sees confirmed orders only.
     for order in [*checked.confirmed, *checked.unconfirmed]:
         ticket = order.service_ticket
         try:
-            launch = launch_for(order, settings)
+            launch = Launch(order, registry.claim(ticket, order.share_id))
         except RecordError as error:
             outcome.rejected.append(Problem(order.source, order.line, ticket,
                                             f"{error.field}: {error.message}"))
-            continue
-        owner = owners.setdefault(launch.share_id, ticket)
-        if owner != ticket:
-            outcome.rejected.append(Problem(
-                order.source, order.line, ticket,
-                f"share_id: {launch.share_id!r} is already the share ID of ticket {owner}"))
             continue
         warning = share_id_warning(launch.share_id)
         if warning:

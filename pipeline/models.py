@@ -137,6 +137,10 @@ class Warning_:
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: ticket {self.service_ticket}: {self.message}"
 
+    def as_report(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line,
+                "service_ticket": self.service_ticket, "message": self.message}
+
 
 @dataclass(frozen=True, slots=True)
 class Rendered:

@@ -59,9 +59,7 @@ def report_data(outcome: Outcome) -> dict[str, object]:
         "unchanged": sorted(outcome.unchanged),
         "failed": [{"service_ticket": failure.service_ticket, "reason": failure.reason}
                    for failure in sorted(outcome.failed, key=lambda f: f.service_ticket)],
-        "warnings": [{"source": warning.source, "line": warning.line,
-                      "service_ticket": warning.service_ticket, "message": warning.message}
-                     for warning in outcome.warnings],
+        "warnings": [warning.as_report() for warning in outcome.warnings],
         "seconds": round(outcome.seconds, 3),
     }
 

@@ -127,19 +127,19 @@ class LinkRegistry:
     """Keeps share IDs and invoice numbers unique and immutable across tickets.
 
     Seeded from the ledger, so a link published by an earlier run can never change or
-    move to another ticket.
+    move to another ticket. The batch and the launch pages share it, so both reject the
+    same ticket when two claim one share ID.
     """
 
-    def __init__(self, settings: Settings, *, recorded_share_ids: dict[str, str],
-                 recorded_numbers: dict[str, str]) -> None:
+    def __init__(self, settings: Settings, *, recorded_share_ids: dict[str, str] | None = None,
+                 recorded_numbers: dict[str, str] | None = None) -> None:
         self.settings = settings
-        self.urls = ShareUrlBuilder.from_settings(settings)
-        self.recorded = recorded_share_ids
-        self.ticket_of_share = {share: ticket for ticket, share in recorded_share_ids.items()}
-        self.ticket_of_number = dict(recorded_numbers)
+        self.recorded = recorded_share_ids or {}
+        self.ticket_of_share = {share: ticket for ticket, share in self.recorded.items()}
+        self.ticket_of_number = dict(recorded_numbers or {})
 
-    def claim(self, ticket: str, invoice_number: str, given: str | None) -> tuple[str, str]:
-        """The ticket's share ID and URL; :class:`ShareLinkError` when they cannot be."""
+    def claim(self, ticket: str, given: str | None, invoice_number: str | None = None) -> str:
+        """The ticket's share ID; :class:`ShareLinkError` when it cannot have it."""
         share_id = share_id_for(self.settings, ticket, given)
         earlier = self.recorded.get(ticket)
         if earlier is not None and earlier != share_id:
@@ -150,12 +150,12 @@ class LinkRegistry:
         if owner is not None and owner != ticket:
             raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
                                  field="share_id")
-        number_owner = self.ticket_of_number.get(invoice_number)
-        if number_owner is not None and number_owner != ticket:
+        number_owner = self.ticket_of_number.get(invoice_number or "")
+        if invoice_number is not None and number_owner not in (None, ticket):
             raise ShareLinkError(
                 f"{invoice_number!r} is already the invoice number of ticket {number_owner}",
                 field="invoice_number")
-        url = self.urls.url(share_id)
         self.ticket_of_share[share_id] = ticket
-        self.ticket_of_number[invoice_number] = ticket
-        return share_id, url
+        if invoice_number is not None:
+            self.ticket_of_number[invoice_number] = ticket
+        return share_id
