@@ -13,7 +13,7 @@ APT_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-
 	fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system run test lint clean nightly regenerate verify help
+.PHONY: install system run test lint clean nightly regenerate verify help bench
 
 help:
 	@echo "make run      install, then render the fixtures into $(OUT)/"
@@ -21,6 +21,7 @@ help:
 	@echo "make nightly INPUT='exports/*.csv' [OUT=dir] [CONFIG=file]"
 	@echo "make regenerate TICKET=WO-1 INPUT=exports/orders.csv"
 	@echo "make verify [OUT=dir]   make lint   make clean"
+	@echo "make bench [N=2000]      speed and memory against the naive loop"
 
 .make/system: Makefile
 	@mkdir -p .make
@@ -66,3 +67,7 @@ verify: install
 clean:
 	rm -rf $(VENV) .make build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find $(OUT) -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+# Throughput, memory, re-run and validate figures against the naive loop (docs/performance.md).
+bench: install
+	$(BIN)/python benchmarks/bench.py $(if $(N),--count $(N))

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -47,6 +49,24 @@ class Checked:
     read: int = 0
 
 
+@contextlib.contextmanager
+def _without_cycle_collector() -> Iterator[None]:
+    """Pause Python's cycle collector while records pile up.
+
+    Reading builds millions of small objects and no reference cycles; the collector would
+    scan the growing heap again and again: a quarter of ``validate``'s time on 100,000
+    rows. Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_without_cycle_collector()
 def check(inputs: Iterable[Path], settings: Settings) -> Checked:
     """Read and validate every input; an unreadable file raises :class:`InputError`."""
     checked = Checked()
@@ -116,6 +136,7 @@ class Batch:
     progress: Progress
     outcome: Outcome = field(default_factory=Outcome)
 
+    @_without_cycle_collector()
     def invoices(self, orders: list[WorkOrder], ledger: Ledger | None) -> list[Invoice]:
         """Give each order its share link; a ledger makes earlier links binding."""
         registry = LinkRegistry(

@@ -43,10 +43,25 @@ class _Record:
     def fail(self, field: str, reason: str, line: int | None = None) -> None:
         self.problems.append((line or self.record.line, f"{field}: {reason}"))
 
+    def texts(self) -> dict[str, str]:
+        """Every text field; the loop inlines the common case (a fifth of ``validate``)."""
+        texts = {}
+        fields = self.fields
+        for field in TEXT_FIELDS:
+            value = fields.get(field)
+            # Printable ASCII: no control, line break or NFC change is possible.
+            if type(value) is str and value.isascii() and value.isprintable() \
+                    and len(value) <= MAX_TEXT.get(field, MAX_OTHER_TEXT):
+                texts[field] = value.strip()
+            else:
+                texts[field] = self.text(field)
+        return texts
+
     def text(self, field: str) -> str:
         value = self.fields.get(field)
         if value is None:
             return ""
+        limit = MAX_TEXT.get(field, MAX_OTHER_TEXT)
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             self.fail(field, f"expected text, got {json.dumps(value, default=str):.40}")
             return ""
@@ -58,7 +73,6 @@ class _Record:
         if "\n" in text and field in ("service_ticket", "share_id", "invoice_number"):
             self.fail(field, "holds a line break")
             return ""
-        limit = MAX_TEXT.get(field, MAX_OTHER_TEXT)
         if len(text) > limit:
             self.fail(field, f"longer than {limit} characters")
             return ""
@@ -194,7 +208,7 @@ class _Record:
 def validate(record: RawRecord, default_currency: str) -> WorkOrder | Problem:
     """The work order, or the one problem report that names every bad field."""
     check = _Record(record)
-    text = {field: check.text(field) for field in TEXT_FIELDS}
+    text = check.texts()
     for field in REQUIRED:
         if not text[field] and not any(reason.startswith(f"{field}:")
                                        for _, reason in check.problems):

@@ -1,8 +1,17 @@
 """Render invoices in a pool of worker processes, each with its own reusable Renderer.
 
 Results come back as they finish; the caller writes files and records them, so the
-output stays deterministic whatever order the workers finish in. Workers are replaced
-after :data:`TASKS_PER_WORKER` invoices, which keeps memory flat on long runs.
+output stays deterministic whatever order the workers finish in.
+
+Workers are recycled after :data:`TASKS_PER_WORKER` invoices each, by starting a fresh
+pool for every ``workers * TASKS_PER_WORKER`` invoices. Not with ``max_tasks_per_child``:
+on Python 3.11 a pool whose workers reach that limit near the end of the queue can be
+left with no worker and wait forever (CPython gh-115634; reproduced here, see
+docs/performance.md). Measured, a worker's memory stays flat anyway; the recycling is
+only a safety net.
+
+The forkserver imports :mod:`pipeline.render` (WeasyPrint) once, so a new worker starts
+in milliseconds instead of importing it again.
 """
 
 from __future__ import annotations
@@ -10,13 +19,14 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing.context import ForkServerContext
 
 from .config import Settings
 from .errors import XoiError
 from .models import Invoice
 from .render import Renderer
 
-TASKS_PER_WORKER = 250
+TASKS_PER_WORKER = 1000
 # Result: (invoice, pdf bytes, page count) or (invoice, None, reason of failure)
 Result = tuple[Invoice, bytes | None, int | str]
 
@@ -50,10 +60,18 @@ def render_all(invoices: list[Invoice], settings: Settings) -> Iterator[Result]:
             yield _render(invoice)
         return
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipeline.render"])
+    generation = workers * TASKS_PER_WORKER
+    for start in range(0, len(invoices), generation):
+        yield from _pool(invoices[start:start + generation], settings, workers, context)
+
+
+def _pool(invoices: list[Invoice], settings: Settings, workers: int,
+          context: ForkServerContext) -> Iterator[Result]:
+    """One pool of fresh workers for at most ``workers * TASKS_PER_WORKER`` invoices."""
     with ProcessPoolExecutor(
         max_workers=min(workers, len(invoices)), mp_context=context,
         initializer=_start, initargs=(settings,),
-        max_tasks_per_child=TASKS_PER_WORKER,
     ) as pool:
         # A bounded window of pending tasks keeps the parent's memory flat too.
         queue = iter(invoices)

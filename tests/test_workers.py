@@ -1,0 +1,109 @@
+"""Parallel rendering: same output whatever the worker count, recycled pools, streamed checks.
+
+Speed and memory are measured by ``make bench`` (benchmarks/bench.py), not here.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from pipeline import batch, workers
+from pipeline.config import Settings
+from pipeline.render import column_widths
+from tests.conftest import order, write_csv
+
+
+def _invoices(tmp_path: Path, settings: Settings, count: int) -> list[batch.Invoice]:
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(count)])
+    checked = batch.check([source], settings)
+    return batch.Batch(settings, settings.out, batch._quiet).invoices(checked.confirmed, None)
+
+
+def test_two_workers_write_the_bytes_one_worker_writes(tmp_path: Path,
+                                                       settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}", share_id="") for n in range(7)])
+    outputs = []
+    for count in (1, 2):
+        out = tmp_path / f"w{count}"
+        outcome = batch.run([source], replace(settings, out=out, workers=count))
+        assert sorted(outcome.rendered) == [f"WO-{n}" for n in range(7)]
+        outputs.append({p.name: p.read_bytes() for p in (out / "invoices").iterdir()})
+        outputs[-1]["manifest.csv"] = (out / "manifest.csv").read_bytes()
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == 8
+
+
+def test_pools_are_replaced_and_every_invoice_comes_back(tmp_path: Path, settings: Settings,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "TASKS_PER_WORKER", 1)  # a fresh pool every 2 invoices
+    invoices = _invoices(tmp_path, replace(settings, workers=2), 5)
+    results = list(workers.render_all(invoices, replace(settings, workers=2)))
+    assert sorted(invoice.ticket for invoice, _, _ in results) == \
+        sorted(invoice.ticket for invoice in invoices)
+    for invoice, pdf, pages in results:
+        assert pdf is not None and pages == 1
+        assert invoice.share_url in PdfReader(io.BytesIO(pdf)).pages[0] \
+            .extract_text().replace("\n", "")
+
+
+def test_a_render_error_in_a_worker_is_a_failure_not_a_crash(tmp_path: Path,
+                                                             settings: Settings) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "invoice.html").write_text("{{ invoice.total }}{{ invoice.nope.deeper }}")
+    pooled = replace(settings, workers=2, templates=templates)
+    results = list(workers.render_all(_invoices(tmp_path, pooled, 3), pooled))
+    assert len(results) == 3
+    for _, pdf, reason in results:
+        assert pdf is None and "invoice.html:1" in str(reason)
+
+
+def test_number_columns_grow_with_the_longest_value() -> None:
+    narrow = column_widths(["1"], ["$9.00"])
+    wide = column_widths(["12,345.5"], ["98.765.432,10 SAR"])
+    assert narrow == {"quantity": "max(14mm, calc(1ch + 6mm))",
+                      "money": "max(24mm, calc(5ch + 6mm))"}
+    assert wide["money"] == "max(24mm, calc(17ch + 6mm))"
+    assert wide["quantity"] == "max(14mm, calc(8ch + 6mm))"
+
+
+def test_huge_amounts_print_whole(tmp_path: Path, settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1", item_quantity="1234.5",
+                                                   item_unit_price="98765432.10")])
+    assert batch.run([source], settings).rendered == ["WO-1"]
+    text = PdfReader(settings.out / "invoices/INV-WO-1.pdf").pages[0].extract_text()
+    assert "$98,765,432.10" in text and "$121,925,925,927.45" in text.replace("\n", " ")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, settings: Settings,
+                                                           enabled: bool) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    (gc.enable if enabled else gc.disable)()
+    try:
+        batch.check([source], settings)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
+def test_validate_never_loads_the_renderer(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    script = ("import sys; from pipeline.cli import main\n"
+              "try:\n    main(['validate', sys.argv[1]])\n"
+              "except SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+              "assert 'weasyprint' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", script, str(source)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={"XOI_PARTNER_ID": "p", "XOI_SHARE_SECRET": "s",
+                               "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert "checked 1 work order" in done.stdout
