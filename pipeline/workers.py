@@ -3,12 +3,20 @@
 Results come back as they finish; the caller writes files and records them, so the
 output stays deterministic whatever order the workers finish in.
 
+A nightly run must end, whatever one invoice does:
+
+- an invoice that renders longer than ``render_timeout`` seconds is stopped by an alarm
+  in its worker and reported as failed; the worker builds a fresh Renderer and goes on;
+- a worker that dies (killed, out of memory, a crash in a C library) breaks its pool. The
+  invoices it had in flight are rendered again, each alone in a pool of its own: the
+  innocent ones succeed, the one that kills its worker again is reported as failed, and
+  the rest of the run goes on in a new pool.
+
 Workers are recycled after :data:`TASKS_PER_WORKER` invoices each, by starting a fresh
 pool for every ``workers * TASKS_PER_WORKER`` invoices. Not with ``max_tasks_per_child``:
 on Python 3.11 a pool whose workers reach that limit near the end of the queue can be
-left with no worker and wait forever (CPython gh-115634; reproduced here, see
-docs/performance.md). Measured, a worker's memory stays flat anyway; the recycling is
-only a safety net.
+left with no worker and wait forever (CPython gh-115634; see docs/performance.md).
+Measured, a worker's memory stays flat anyway; the recycling is only a safety net.
 
 The forkserver imports :mod:`pipeline.render` (WeasyPrint) once, so a new worker starts
 in milliseconds instead of importing it again.
@@ -16,10 +24,16 @@ in milliseconds instead of importing it again.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from collections.abc import Iterator
+import signal
+import threading
+from collections import deque
+from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import ForkServerContext
+from types import FrameType
 
 from .config import Settings
 from .errors import XoiError
@@ -29,8 +43,41 @@ from .render import Renderer
 TASKS_PER_WORKER = 1000
 # Result: (invoice, pdf bytes, page count) or (invoice, None, reason of failure)
 Result = tuple[Invoice, bytes | None, int | str]
+CRASHED = ("the render process stopped while rendering this invoice (killed, out of memory "
+           "or crashed); the others were rendered")
 
 _renderer: Renderer | None = None
+
+
+class _TimedOut(BaseException):
+    """Raised by the alarm. Not an Exception: WeasyPrint catches those around image
+    loading and would carry on without the image."""
+
+
+def _expire(signum: int, frame: FrameType | None) -> None:
+    raise _TimedOut
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Raise :class:`_TimedOut` after ``seconds`` (0: never). Signals need the main thread."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _expire)
+    # Then again every 0.1 s: an exception raised while C code is calling back into
+    # Python (cffi) is printed and dropped, and the render would go on.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+    try:
+        yield
+    finally:
+        while True:  # a repeat may land here too, before the timer is off
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                break
+            except _TimedOut:
+                continue
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _start(settings: Settings) -> None:
@@ -40,8 +87,14 @@ def _start(settings: Settings) -> None:
 
 def _render(invoice: Invoice) -> Result:
     assert _renderer is not None
+    settings = _renderer.settings
     try:
-        pdf, pages = _renderer.pdf(invoice)
+        with _deadline(settings.render_timeout):
+            pdf, pages = _renderer.pdf(invoice)
+    except _TimedOut:
+        _start(settings)  # the interrupted render may have left caches half-built
+        return invoice, None, (f"rendering took longer than {settings.render_timeout} s "
+                               "(render_timeout); the others were rendered")
     except XoiError as error:
         return invoice, None, error.message
     except Exception as error:
@@ -61,30 +114,46 @@ def render_all(invoices: list[Invoice], settings: Settings) -> Iterator[Result]:
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["pipeline.render"])
-    generation = workers * TASKS_PER_WORKER
-    for start in range(0, len(invoices), generation):
-        yield from _pool(invoices[start:start + generation], settings, workers, context)
+    queue = deque(invoices)
+    while queue:
+        suspects = yield from _pool(queue, settings, workers, context)
+        for invoice in suspects:
+            if (yield from _pool(deque([invoice]), settings, 1, context)):
+                yield invoice, None, CRASHED
 
 
-def _pool(invoices: list[Invoice], settings: Settings, workers: int,
-          context: ForkServerContext) -> Iterator[Result]:
-    """One pool of fresh workers for at most ``workers * TASKS_PER_WORKER`` invoices."""
+def _pool(queue: deque[Invoice], settings: Settings, workers: int,
+          context: ForkServerContext) -> Generator[Result, None, list[Invoice]]:
+    """Render up to ``workers * TASKS_PER_WORKER`` invoices of ``queue`` in fresh workers.
+
+    Returns the invoices that were in flight when a worker died (none if none did); what
+    was not yet handed to a worker stays in ``queue``.
+    """
+    budget = workers * TASKS_PER_WORKER
+    in_flight: dict[Future[Result], Invoice] = {}
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(invoices)), mp_context=context,
+        max_workers=min(workers, len(queue)), mp_context=context,
         initializer=_start, initargs=(settings,),
     ) as pool:
+
+        def submit() -> None:
+            nonlocal budget
+            if queue and budget:
+                budget -= 1
+                invoice = queue.popleft()
+                in_flight[pool.submit(_render, invoice)] = invoice
+
         # A bounded window of pending tasks keeps the parent's memory flat too.
-        queue = iter(invoices)
-        pending: set[Future[Result]] = set()
-        window = workers * 4
-        for invoice in queue:
-            pending.add(pool.submit(_render, invoice))
-            if len(pending) >= window:
-                break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for _ in range(workers * 4):
+            submit()
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
-                for invoice in queue:
-                    pending.add(pool.submit(_render, invoice))
-                    break
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    return list(in_flight.values())
+                del in_flight[future]
+                yield result
+                submit()
+    return []

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import io
+import os
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -52,6 +54,51 @@ def test_pools_are_replaced_and_every_invoice_comes_back(tmp_path: Path, setting
         assert pdf is not None and pages == 1
         assert invoice.share_url in PdfReader(io.BytesIO(pdf)).pages[0] \
             .extract_text().replace("\n", "")
+
+
+def _descendants(pid: int) -> list[int]:
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def test_a_worker_killed_mid_run_costs_no_invoice(tmp_path: Path, settings: Settings) -> None:
+    pooled = replace(settings, workers=2)
+    invoices = _invoices(tmp_path, pooled, 12)
+    results = []
+    for result in workers.render_all(invoices, pooled):
+        if not results:
+            # The forkserver is our child; the pool workers are its children.
+            forkserver = next(p for p in _descendants(os.getpid())
+                              if _descendants(p))
+            os.kill(_descendants(forkserver)[0], signal.SIGKILL)
+        results.append(result)
+    assert sorted(invoice.ticket for invoice, _, _ in results) == \
+        sorted(invoice.ticket for invoice in invoices)
+    assert all(pdf is not None for _, pdf, _ in results), [r[2] for r in results]
+
+
+def test_an_invoice_over_the_render_timeout_fails_alone(tmp_path: Path,
+                                                        settings: Settings) -> None:
+    rows = [order("WO-1"), *[order("WO-2", item_description=f"Part {n}")
+                             for n in range(1500)], order("WO-3")]
+    source = write_csv(tmp_path / "in.csv", rows)
+    outcome = batch.run([source], replace(settings, render_timeout=1))
+    assert [(f.service_ticket, f.reason) for f in outcome.failed] == [(
+        "WO-2", "rendering took longer than 1 s (render_timeout); the others were rendered")]
+    assert sorted(outcome.rendered) == ["WO-1", "WO-3"]
+    assert PdfReader(settings.out / "invoices/INV-WO-3.pdf").pages[0].extract_text()
 
 
 def test_a_render_error_in_a_worker_is_a_failure_not_a_crash(tmp_path: Path,
