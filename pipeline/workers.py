@@ -43,8 +43,7 @@ from .render import Renderer
 TASKS_PER_WORKER = 1000
 # Result: (invoice, pdf bytes, page count) or (invoice, None, reason of failure)
 Result = tuple[Invoice, bytes | None, int | str]
-CRASHED = ("the render process stopped while rendering this invoice (killed, out of memory "
-           "or crashed); the others were rendered")
+CRASHED = "its render process died while rendering it (killed, out of memory or crashed)"
 
 _renderer: Renderer | None = None
 
@@ -94,7 +93,7 @@ def _render(invoice: Invoice) -> Result:
     except _TimedOut:
         _start(settings)  # the interrupted render may have left caches half-built
         return invoice, None, (f"rendering took longer than {settings.render_timeout} s "
-                               "(render_timeout); the others were rendered")
+                               "(render_timeout)")
     except XoiError as error:
         return invoice, None, error.message
     except Exception as error:
