@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from .config import Settings
 from .errors import ConfigError, ShareLinkError
+from .write import safe_name
 
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
 SHORT_SHARE_ID = 16  # below this many characters a public ID is easy to enumerate
@@ -136,7 +137,11 @@ class LinkRegistry:
         self.settings = settings
         self.recorded = recorded_share_ids or {}
         self.ticket_of_share = {share: ticket for ticket, share in self.recorded.items()}
-        self.ticket_of_number = dict(recorded_numbers or {})
+        # Keyed by the PDF's file name, compared without letter case: "INV-a" and "INV-A"
+        # are one file on the file systems billing folders are often shared from.
+        self.owner_of_file: dict[str, tuple[str, str]] = {
+            _file_key(number): (ticket, number)
+            for number, ticket in (recorded_numbers or {}).items()}
 
     def claim(self, ticket: str, given: str | None, invoice_number: str | None = None) -> str:
         """The ticket's share ID; :class:`ShareLinkError` when it cannot have it."""
@@ -150,12 +155,18 @@ class LinkRegistry:
         if owner is not None and owner != ticket:
             raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
                                  field="share_id")
-        number_owner = self.ticket_of_number.get(invoice_number or "")
-        if invoice_number is not None and number_owner not in (None, ticket):
-            raise ShareLinkError(
-                f"{invoice_number!r} is already the invoice number of ticket {number_owner}",
-                field="invoice_number")
-        self.ticket_of_share[share_id] = ticket
         if invoice_number is not None:
-            self.ticket_of_number[invoice_number] = ticket
+            owner, number = self.owner_of_file.get(_file_key(invoice_number), (ticket, ""))
+            if owner != ticket:
+                raise ShareLinkError(
+                    f"{invoice_number!r} is already the invoice number of ticket {owner}"
+                    if number == invoice_number else f"{invoice_number!r} and {number!r}, "
+                    f"the invoice number of ticket {owner}, differ only in letter case: "
+                    "one PDF file on many file systems", field="invoice_number")
+            self.owner_of_file[_file_key(invoice_number)] = (ticket, invoice_number)
+        self.ticket_of_share[share_id] = ticket
         return share_id
+
+
+def _file_key(invoice_number: str) -> str:
+    return safe_name(invoice_number).lower()

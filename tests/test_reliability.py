@@ -83,6 +83,17 @@ def test_invoice_number_of_another_ticket_rejected(tmp_path: Path, settings: Set
     assert "invoice_number" in outcome.rejected[0].reason and "WO-1" in outcome.rejected[0].reason
 
 
+def test_invoice_numbers_differing_only_in_case_rejected(tmp_path: Path,
+                                                         settings: Settings) -> None:
+    rows = [order("WO-1", invoice_number="inv-7"), order("WO-2", invoice_number="INV-7"),
+            order("WO-3", invoice_number="INV-É"), order("WO-4", invoice_number="INV-é")]
+    outcome = _run(write_csv(tmp_path / "in.csv", rows), settings)
+    assert sorted(outcome.rendered) == ["WO-1", "WO-3", "WO-4"]
+    assert [(p.service_ticket, p.reason) for p in outcome.rejected] == [(
+        "WO-2", "invoice_number: 'INV-7' and 'inv-7', the invoice number of ticket WO-1, "
+        "differ only in letter case: one PDF file on many file systems")]
+
+
 def test_regenerate_keeps_number_and_url(tmp_path: Path, runner: CliRunner) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1", share_id=""), order("WO-2")])
     assert runner.invoke(main, ["run", str(source), "--workers", "1"]).exit_code == 0
