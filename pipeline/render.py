@@ -96,18 +96,31 @@ def css_string(value: str) -> str:
                    for ch in value)
 
 
-def column_widths(quantities: list[str], amounts: list[str]) -> dict[str, str]:
-    """Widths of the line-item table's number columns, from the longest value they hold.
+def column_widths(invoice: dict[str, Any]) -> dict[str, str]:
+    """CSS widths for the columns of the invoice's tables, from the longest value each holds.
 
-    The table is laid out with ``table-layout: fixed``, which skips measuring every cell
-    (a third of the render time) but would let a long amount spill into its neighbour.
-    Digits are one ``ch`` wide in the invoice fonts; symbols and separators at most that.
+    The tables are laid out with ``table-layout: fixed``, which skips measuring every
+    cell (a third of the render time) but would let a long amount spill into its
+    neighbour. Digits are one ``ch`` wide in the invoice fonts, most letters and symbols
+    at most that; bold and larger text gets a wider ``ch``. Facts and totals are capped:
+    a longer value wraps inside its cell.
     """
-    def width(values: list[str], least_mm: int) -> str:
-        longest = max((len(value) for value in values), default=0)
-        return f"max({least_mm}mm, calc({longest}ch + 6mm))"
+    items = invoice["line_items"]
 
-    return {"quantity": width(quantities, 14), "money": width(amounts, 24)}
+    def width(values: list[str], least: int, scale: float = 1.0, pad: int = 6,
+              most: int | None = None) -> str:
+        longest = max((len(value) for value in values), default=0)
+        wide = f"max({least}mm, calc({longest * scale:g}ch + {pad}mm))"
+        return f"min({most}mm, {wide})" if most else wide
+
+    return {
+        "quantity": width([item["quantity"] for item in items], 14),
+        "money": width([item[key] for item in items for key in ("unit_price", "amount")], 24),
+        "facts": width([invoice[key] for key in ("number", "date", "due", "ticket",
+                                                 "po_number")], 20, 1.15, 1, most=55),
+        "totals": width([invoice[key] for key in ("subtotal", "tax", "total")], 28, 1.25, 1,
+                        most=58),
+    }
 
 
 def share_url_size(url: str) -> float:
@@ -213,7 +226,7 @@ class Renderer:
             }
             for item in order.line_items
         ]
-        return {
+        context: dict[str, Any] = {
             "lang": self.locale.split("_")[0],
             "labels": self.labels,
             "company": self.company,
@@ -233,9 +246,6 @@ class Renderer:
                 "tags": order.tags,
                 "currency": currency,
                 "line_items": items,
-                "column_widths": column_widths(
-                    [item["quantity"] for item in items],
-                    [item[key] for item in items for key in ("unit_price", "amount")]),
                 "tax_rate": format_decimal(order.tax_rate, locale=self.locale),
                 "subtotal": self.money(order.subtotal, currency),
                 "tax": self.money(order.tax, currency),
@@ -245,6 +255,8 @@ class Renderer:
                 "qr": qr_data_uri(invoice.share_url),
             },
         }
+        context["invoice"]["column_widths"] = column_widths(context["invoice"])
+        return context
 
     def html(self, invoice: Invoice) -> str:
         try:
