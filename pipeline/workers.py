@@ -64,8 +64,8 @@ def _deadline(seconds: int) -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGALRM, _expire)
-    # Then again every 0.1 s: an exception raised while C code is calling back into
-    # Python (cffi) is printed and dropped, and the render would go on.
+    # Then again every 0.1 s: an exception raised inside a callback (from C code through
+    # cffi, or a gc callback) is printed and dropped, and the render would go on.
     signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
     try:
         yield
