@@ -13,8 +13,6 @@ Prints one JSON line: invoices, loop seconds, loop CPU seconds, subsetter.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import json
 import sys
 import time
@@ -23,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from synthetic import BASE_URL, PARTNER, SECRET
+
+from pipeline.share import derive_share_id
 
 NAIVE_CSS = """
 @page { size: letter; margin: 16mm 16mm 20mm 16mm;
@@ -142,8 +142,8 @@ def _naive_orders(path: Path, limit: int) -> list[dict[str, Any]]:
     orders = []
     for ticket, rows in list(grouped.items())[:limit]:
         first = rows[0]
-        share = hmac.new(SECRET.encode(), f"xoi-share-id\x1f{PARTNER}\x1f{ticket}".encode(),
-                         hashlib.sha256).hexdigest()[:32]
+        # The same links as the CLI's: the comparison is about rendering, not the URLs.
+        share = derive_share_id(SECRET, PARTNER, ticket)
         items, subtotal = [], Decimal(0)
         for row in rows:
             amount = (Decimal(row["item_quantity"]) * Decimal(row["item_unit_price"])

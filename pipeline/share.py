@@ -156,14 +156,15 @@ class LinkRegistry:
             raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
                                  field="share_id")
         if invoice_number is not None:
-            owner, number = self.owner_of_file.get(_file_key(invoice_number), (ticket, ""))
+            key = _file_key(invoice_number)
+            owner, number = self.owner_of_file.get(key, (ticket, ""))
             if owner != ticket:
                 raise ShareLinkError(
                     f"{invoice_number!r} is already the invoice number of ticket {owner}"
                     if number == invoice_number else f"{invoice_number!r} and {number!r}, "
                     f"the invoice number of ticket {owner}, differ only in letter case: "
                     "one PDF file on many file systems", field="invoice_number")
-            self.owner_of_file[_file_key(invoice_number)] = (ticket, invoice_number)
+            self.owner_of_file[key] = (ticket, invoice_number)
         self.ticket_of_share[share_id] = ticket
         return share_id
 
