@@ -40,6 +40,21 @@ from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
 
 EMBEDDED_DATA = "invoice.json"
 LETTER_TERRITORIES = ("_US", "_CA", "_MX", "_PH", "_CL", "_CO", "_VE")
+QR_MODULE_MM = 0.8  # 4.7 pixels at 150 dpi: zbar needs about 4
+QR_QUIET_ZONE = 4  # modules of white around the code, as the QR standard asks
+QR_MIN_MM = 30.0
+# The XOi section's text column with no QR code: an A4 page's 178 mm between margins,
+# less the box's borders and padding (9.3 mm) and the gap after the QR code (5 mm).
+XOI_TEXT_MM = 163.7
+# Noto Sans Regular advance widths (units per em: 1000) of the characters " " to "~".
+_NOTO_SANS_WIDTHS = (
+    260, 269, 408, 646, 572, 831, 732, 225, 300, 300, 551, 572, 268, 322, 268, 372, 572, 572,
+    572, 572, 572, 572, 572, 572, 572, 572, 268, 268, 572, 572, 572, 434, 899, 639, 650, 632,
+    730, 556, 519, 728, 741, 339, 273, 619, 524, 907, 760, 781, 605, 781, 622, 549, 556, 731,
+    600, 930, 586, 566, 572, 329, 372, 329, 572, 444, 281, 561, 615, 480, 615, 564, 344, 615,
+    618, 258, 258, 534, 258, 935, 618, 605, 615, 615, 413, 479, 361, 618, 508, 786, 529, 510,
+    470, 380, 551, 380, 572,
+)
 
 
 class AssetFetcher(URLFetcher):  # type: ignore[misc]
@@ -62,19 +77,22 @@ class AssetFetcher(URLFetcher):  # type: ignore[misc]
                          "files and data: URIs")
 
 
-def qr_data_uri(url: str) -> str:
-    """The URL as a QR code PNG of one pixel per module; CSS scales it without blurring.
+def qr_code(url: str) -> tuple[str, float]:
+    """The URL as a QR code PNG of one pixel per module, and the width to print it at (mm).
 
-    A bitmap this small is cheaper for WeasyPrint than an SVG of hundreds of paths and
-    scans the same from paper.
+    A bitmap this small is cheaper for WeasyPrint than an SVG of hundreds of paths, and
+    CSS scales it without blurring. The printed size grows with the module count: zbar
+    reads a 150 dpi scan only from about 4 pixels (0.68 mm) per module, so a longer URL,
+    which needs more modules, gets a larger code rather than smaller modules.
     """
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M,
-                         box_size=1, border=4)
+                         box_size=1, border=QR_QUIET_ZONE)
     code.add_data(url)
     code.make(fit=True)
     buffer = io.BytesIO()
     code.make_image().save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    width = max(QR_MIN_MM, (code.modules_count + 2 * QR_QUIET_ZONE) * QR_MODULE_MM)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), width
 
 
 def data_uri(path: Path) -> str:
@@ -123,9 +141,18 @@ def column_widths(invoice: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def share_url_size(url: str) -> float:
-    """A font size that keeps the printed URL on one line, so it is extracted whole."""
-    return max(5.0, min(9.0, 9.0 * 72 / max(len(url), 1)))
+def share_url_size(url: str, qr_width: float) -> tuple[float, bool]:
+    """A font size (pt) that keeps the printed URL on one line beside the QR code.
+
+    One line is what lets a reader, or a tool extracting the text, take the URL whole.
+    The room is the built-in layout's (the narrower A4 page, less the QR code); the
+    URL's width comes from Noto Sans' advance widths, since a share URL is printable
+    ASCII. Below 5 pt the URL is too small to read, so it wraps instead (``True``).
+    """
+    room = (XOI_TEXT_MM - qr_width) * 72 / 25.4 * 0.97
+    ems = sum(_NOTO_SANS_WIDTHS[ord(char) - 32] for char in url) / 1000
+    size = min(9.0, room / max(ems, 1.0))
+    return (size, False) if size >= 5.0 else (6.0, True)
 
 
 def template_error(error: Exception, folders: list[Path]) -> tuple[str, int | None, str]:
@@ -226,6 +253,8 @@ class Renderer:
             }
             for item in order.line_items
         ]
+        qr, qr_width = qr_code(invoice.share_url)
+        url_size, url_wraps = share_url_size(invoice.share_url, qr_width)
         context: dict[str, Any] = {
             "lang": self.locale.split("_")[0],
             "labels": self.labels,
@@ -251,8 +280,10 @@ class Renderer:
                 "tax": self.money(order.tax, currency),
                 "total": self.money(order.total, currency),
                 "share_url": invoice.share_url,
-                "share_url_size": f"{share_url_size(invoice.share_url):.1f}",
-                "qr": qr_data_uri(invoice.share_url),
+                "share_url_size": f"{url_size:.1f}",
+                "share_url_wraps": url_wraps,
+                "qr": qr,
+                "qr_size": f"{qr_width:.1f}mm",
             },
         }
         context["invoice"]["column_widths"] = column_widths(context["invoice"])

@@ -22,6 +22,9 @@ from .write import safe_name
 
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
 SHORT_SHARE_ID = 16  # below this many characters a public ID is easy to enumerate
+# A QR code of this many characters is 113 modules wide: 90 mm at the module size a 150 dpi
+# print still scans (render.QR_MODULE_MM); longer would crowd the invoice's XOi section.
+MAX_SHARE_URL = 1000
 
 
 def derive_share_id(secret: str, partner_id: str, service_ticket: str) -> str:
@@ -109,6 +112,11 @@ class ShareUrlBuilder:
         )
         # The percent-encoded ID is plain ASCII, so checking the template once with a probe
         # ID (from_settings) vouches for every URL; this is the hot path of 100,000 rows.
+        if len(url) > MAX_SHARE_URL:
+            raise ShareLinkError(
+                f"the share URL would be {len(url)} characters once the share ID is "
+                f"percent-encoded; at most {MAX_SHARE_URL} fit a QR code that scans from paper",
+                field="share_id")
         return url
 
     @staticmethod

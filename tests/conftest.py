@@ -82,12 +82,19 @@ def pdf_text(pdf: Path) -> str:
 
 
 def qr_codes(pdf: Path, page: int = 1, dpi: int = 150) -> list[str]:
-    """Render one page with poppler, as a person printing it would, and decode its QR codes."""
+    """Render one page with poppler, as a person printing it would, and decode its QR codes.
+
+    Two decoders must agree: zxing reads smaller modules than zbar (``zbarimg``), and a
+    user may check with either.
+    """
     png = subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l",
                           str(page), str(pdf)], check=True, capture_output=True).stdout
-    image = Image.open(io.BytesIO(png))
-    return [result.text for result in zxingcpp.read_barcodes(image)
-            if result.format == zxingcpp.BarcodeFormat.QRCode]
+    zxing = [result.text for result in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+             if result.format == zxingcpp.BarcodeFormat.QRCode]
+    zbar = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable",
+                           "-"], input=png, capture_output=True).stdout.decode().splitlines()
+    assert sorted(zbar) == sorted(zxing), f"zbar read {zbar}, zxing {zxing}"
+    return zxing
 
 
 def manifest(out: Path) -> list[dict[str, str]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
+import pytest
 from pypdf import PdfReader
 
 from pipeline import batch
@@ -85,3 +87,37 @@ def test_unconfirmed_link_appears_nowhere(tmp_path: Path, settings: Settings) ->
         if path.is_file() and path.suffix in (".pdf", ".csv", ".json"):
             data = path.read_bytes()
             assert b"secretlink" not in data, path
+
+
+SHARE_IDS = {
+    "uuid": "3f2b9c1e-8d4a-4e7b-9a61-0c5d2e8f7b34",
+    "long": "k7Qm2xR9vT4pL8sN3wZ6yB1c" * 4,
+    "encoded": "Überprüfung-工单-2026/11 #7?x=1&y",
+    "widest": "W" * 200,
+    "longest": "工" * 107,  # 963 characters of URL, near the most a share URL may have
+}
+
+
+@pytest.mark.parametrize("kind", SHARE_IDS)
+def test_long_share_urls_still_scan_at_150_dpi_and_print_whole(
+        kind: str, tmp_path: Path, settings: Settings) -> None:
+    """The QR code grows with the URL instead of shrinking its modules below what zbar reads."""
+    share_id = SHARE_IDS[kind]
+    batch.run([write_csv(tmp_path / "in.csv", [order("WO-1", share_id=share_id)])], settings)
+    url = "https://vision.xoeye.io/share/" + quote(share_id, safe="")
+    pdf = settings.out / "invoices" / "INV-WO-1.pdf"
+    assert qr_codes(pdf) == [url] and set(link_uris(pdf)) == {url}
+    assert url in "".join(pdf_text(pdf).split())
+    if len(url) <= 100:  # one line beside the QR code: extracted whole, as printed
+        assert url in pdf_text(pdf).splitlines()
+
+
+def test_share_url_too_long_for_a_qr_code_is_rejected(tmp_path: Path,
+                                                      settings: Settings) -> None:
+    rows = [order("WO-1", share_id="工" * 120), order("WO-2")]
+    outcome = batch.run([write_csv(tmp_path / "in.csv", rows)], settings)
+    assert outcome.rendered == ["WO-2"]
+    [problem] = outcome.rejected
+    assert problem.reason == ("share_id: the share URL would be 1110 characters once the "
+                              "share ID is percent-encoded; at most 1000 fit a QR code "
+                              "that scans from paper")
