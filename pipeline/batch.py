@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import history, record
 from .config import Settings
-from .errors import RecordError, TicketError
+from .errors import OutputError, RecordError, TicketError
 from .ledger import Ledger
 from .lock import folder_lock
 from .merge import merge
@@ -29,7 +29,7 @@ from .read import read_file
 from .share import LinkRegistry, ShareUrlBuilder, share_id_warning
 from .template_files import BUILT_IN, TEMPLATE_FILES
 from .validate import validate
-from .write import atomic_write, safe_name, sha256_file, sweep
+from .write import atomic_write, make_folder, safe_name, sha256_file, sweep
 
 INVOICES = "invoices"
 Progress = Callable[[str, dict[str, object]], None]
@@ -167,6 +167,10 @@ class Batch:
             invoices.append(Invoice(order, share_id, url, day, max(due, day)))
         return invoices
 
+    def fail(self, ticket: str, reason: str) -> None:
+        self.outcome.failed.append(Failure(ticket, reason))
+        self.progress("failed", {"ticket": ticket, "reason": reason})
+
     def reject(self, problem: Problem) -> None:
         self.outcome.rejected.append(problem)
 
@@ -201,8 +205,7 @@ class Batch:
         Renderer(self.settings)  # a broken template or logo fails here, once, not per invoice
         for invoice, pdf, pages in render_all(todo, self.settings):
             if pdf is None:
-                self.outcome.failed.append(Failure(invoice.ticket, str(pages)))
-                self.progress("failed", {"ticket": invoice.ticket, "reason": pages})
+                self.fail(invoice.ticket, str(pages))
                 continue
             assert isinstance(pages, int)
             self.store(invoice, pdf, pages, fingerprints[invoice.ticket], ledger)
@@ -212,8 +215,14 @@ class Batch:
         relative = f"{INVOICES}/{safe_name(invoice.order.invoice_number)}.pdf"
         target = self.out / relative
         previous = ledger.get(invoice.ticket)
-        history.keep_previous(self.out, previous, target, pdf)
-        atomic_write(target, pdf)
+        try:
+            history.keep_previous(self.out, previous, target, pdf)
+            atomic_write(target, pdf)
+        except OutputError as error:
+            # Most likely a full disk: the ledger keeps the last good PDF, the next run
+            # writes this one.
+            self.fail(invoice.ticket, str(error))
+            return
         digest = hashlib.sha256(pdf).hexdigest()
         ledger.record(Rendered(
             invoice.ticket, invoice.order.invoice_number, invoice.order.customer,
@@ -268,16 +277,19 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     batch, checked = _checked_batch(inputs, settings, progress)
     outcome = batch.outcome
     wanted = set(only)
-    orders = checked.confirmed
     if wanted:
         _check_wanted(wanted, checked)
-        orders = [order for order in orders if order.service_ticket in wanted]
-    settings.out.mkdir(parents=True, exist_ok=True)
+    make_folder(settings.out)
     with folder_lock(settings.out):
         sweep(settings.out)
         ledger = Ledger(settings.out)
         try:
-            invoices = batch.invoices(orders, ledger)
+            # Links are claimed over the whole input, then the selection is taken: a
+            # ticket outside it may hold the share ID or invoice number a selected one
+            # claims.
+            invoices = batch.invoices(checked.confirmed, ledger)
+            if wanted:
+                invoices = [invoice for invoice in invoices if invoice.ticket in wanted]
             batch.announce_rejections(inputs)
             if require_known:
                 _check_linked(wanted, invoices)
@@ -285,10 +297,15 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             record.write_manifest(settings.out, ledger.all())
         finally:
             ledger.close()
-        if settings.merge is not None:
-            merge(settings.out, settings.merge, [*outcome.rendered, *outcome.unchanged])
-        outcome.seconds = time.monotonic() - started
-        record.write_report(settings.out, outcome)
+        try:
+            tickets = [*outcome.rendered, *outcome.unchanged]
+            if settings.merge is not None and tickets:
+                merge(settings.out, settings.merge, tickets)
+        finally:
+            # Also when the merged file cannot be written: the invoices are, and the
+            # report must say so.
+            outcome.seconds = time.monotonic() - started
+            record.write_report(settings.out, outcome)
     return outcome
 
 

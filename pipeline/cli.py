@@ -16,7 +16,7 @@ import click
 
 from . import batch, config, template_files
 from .console import Console
-from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, XoiError
+from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, OutputError, XoiError
 from .merge import merge
 from .share import ShareUrlBuilder, share_id_for, share_id_warning
 from .verify import verify as verify_folder
@@ -39,6 +39,11 @@ def maps_errors(command: F) -> F:
             return command(*args, **kwargs)
         except XoiError as error:
             raise Failed(error) from None
+        except OSError as error:
+            # Ours are mapped where they happen; this names whatever the system refused
+            # (a lock file on a read-only share...) in one line instead of a traceback.
+            raise Failed(OutputError(error.strerror or str(error),
+                                     source=error.filename)) from None
 
     return wrapper  # type: ignore[return-value]
 

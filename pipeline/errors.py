@@ -11,6 +11,8 @@ status the contract gives it, so the CLI maps errors to messages in one place::
     ├── ShareLinkError            a share ID or share URL that cannot be published
     ├── RenderError               one invoice that failed to render (collected; exit 1)
     ├── TicketError               a ticket named on the command line that cannot be served
+    ├── OutputError               a file or folder that cannot be written (no such folder,
+    │                             no permission, disk full)
     └── LockedError               another run holds the output folder (exit 75)
 """
 
@@ -84,6 +86,10 @@ class TicketError(XoiError):
     """A ticket named on the command line is unknown, unconfirmed or rejected."""
 
     exit_code = EXIT_PROBLEMS
+
+
+class OutputError(XoiError):
+    """A file or folder the command must write cannot be written."""
 
 
 class LockedError(XoiError):

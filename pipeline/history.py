@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import OutputError
 from .models import Rendered
-from .write import fsync_dir
+from .write import fsync_dir, make_folder
 
 HISTORY = "invoices/history"
 
@@ -24,10 +25,14 @@ def keep_previous(folder: Path, previous: Rendered | None, target: Path, new: by
         if current == target and current.read_bytes() == new:
             return
         archive = folder / HISTORY
-        archive.mkdir(parents=True, exist_ok=True)
+        make_folder(archive)
         number = 1
         while (archive / f"{current.stem}.{number}.pdf").exists():
             number += 1
-        current.replace(archive / f"{current.stem}.{number}.pdf")
+        try:
+            current.replace(archive / f"{current.stem}.{number}.pdf")
+        except OSError as error:
+            raise OutputError(f"cannot move to {HISTORY}/: {error.strerror}",
+                              source=current) from None
         fsync_dir(archive)
         return

@@ -31,7 +31,7 @@ from .models import Problem, RawRecord, Warning_, WorkOrder
 from .share import LinkRegistry, share_id_for, share_id_warning
 from .template_files import BUILT_IN
 from .validate import validate
-from .write import atomic_write, safe_name
+from .write import atomic_write, make_folder, safe_name
 
 FOLDER = "launch"
 INDEX = "index.html"
@@ -211,7 +211,7 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
 def _write(out: Path, files: dict[Path, str]) -> None:
     # Under the folder's lock: a run starting meanwhile sweeps away temporary files,
     # ours included, and would break a write half done.
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     with folder_lock(out):
         for path, html in files.items():
             atomic_write(path, html.encode())

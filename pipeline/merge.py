@@ -26,6 +26,8 @@ def merge(folder: Path, target: Path, tickets: Iterable[str] | None = None) -> i
     if tickets is not None:
         wanted = set(tickets)
         invoices = [invoice for invoice in invoices if invoice.service_ticket in wanted]
+    if not invoices:
+        raise InputError("no invoices to merge", source=folder)
     writer = PdfWriter()
     for invoice in invoices:
         path = folder / invoice.pdf

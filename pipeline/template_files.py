@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
+from .write import make_folder
 
 BUILT_IN = Path(str(resources.files("pipeline.templates")))
 INVOICE_TEMPLATE = "invoice.html"
@@ -16,7 +17,7 @@ TEMPLATE_FILES = (INVOICE_TEMPLATE, STYLESHEET)
 
 def export(folder: Path) -> list[Path]:
     """Copy the built-in templates into ``folder`` as a starting point; never overwrite."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     targets = [folder / name for name in TEMPLATE_FILES]
     existing = [target for target in targets if target.exists()]
     if existing:

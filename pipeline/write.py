@@ -9,9 +9,16 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from .errors import OutputError
+
 TEMP_PREFIX = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 100
+# mkstemp creates files readable by their owner only; the PDFs and the manifest are for
+# whoever reads the output folder, so they get the mode any new file would (0666 - umask).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 
 
 def safe_name(value: str) -> str:
@@ -36,22 +43,40 @@ def fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
+def make_folder(path: Path) -> None:
+    """Create ``path`` and its parents; :class:`OutputError` names it when that fails."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError("is a file, not a folder", source=path) from None
+    except OSError as error:
+        raise OutputError(f"cannot create this folder: {error.strerror}", source=path) \
+            from None
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it into place.
 
     A reader (or a run killed at any moment) sees the old file or the new one, never a
     truncated one; a killed run leaves at most a ``.tmp-`` file that :func:`sweep` removes.
+    :class:`OutputError` names ``path`` (not the temporary file) when it cannot be written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    make_folder(path.parent)
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror}", source=path) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         Path(temporary).replace(path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OutputError(f"cannot write: {error.strerror}", source=path) from None
         raise
     fsync_dir(path.parent)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -399,3 +400,72 @@ def test_validate_reports_in_file_order_and_reads_a_file_once(runner: CliRunner,
     assert [line.split(":")[1] for line in lines] == ["4", "5"], result.stderr
     assert "ticket WO-4: share_id:" in lines[1] and "WO-2" in lines[1]
     assert "checked 4 work orders" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("run", "in.csv", "--out", "afile/out"),
+     "Error: afile/out: cannot create this folder: Not a directory"),
+    (("launch", "in.csv", "--out", "afile/out"),
+     "Error: afile/out: cannot create this folder: Not a directory"),
+    (("templates", "export", "afile/templates"),
+     "Error: afile/templates: cannot create this folder: Not a directory"),
+    (("run", "in.csv", "--merge", "afile/all.pdf"),
+     "Error: afile: is a file, not a folder"),
+    (("run", "in.csv", "--merge", "/proc/all.pdf"),
+     "Error: /proc/all.pdf: cannot write: No such file or directory"),
+])
+def test_unwritable_output_is_one_error_line_exit_2(runner: CliRunner, tmp_path: Path,
+                                                     args: tuple[str, ...],
+                                                     message: str) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    (tmp_path / "afile").write_text("not a folder")
+    result = invoke(runner, *args, *(("--workers", "1") if args[0] == "run" else ()))
+    assert result.exit_code == 2
+    assert error_line(result) == message
+
+
+def test_merge_that_cannot_be_written_still_reports_the_run(runner: CliRunner,
+                                                            tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = invoke(runner, "run", "in.csv", "--merge", "/proc/all.pdf", "--workers", "1")
+    assert result.exit_code == 2
+    assert report(tmp_path / "output")["rendered"] == ["WO-1"]
+    assert [row["service_ticket"] for row in manifest(tmp_path / "output")] == ["WO-1"]
+
+
+def test_merge_of_a_folder_without_invoices_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1", confirmed="no")])
+    assert invoke(runner, "run", "in.csv", "--merge", "all.pdf").exit_code == 0
+    assert not (tmp_path / "all.pdf").exists()
+    result = invoke(runner, "merge", "all.pdf")
+    assert result.exit_code == 2
+    assert error_line(result) == "Error: output: no invoices to merge"
+    assert not (tmp_path / "all.pdf").exists()
+
+
+def test_an_invoice_that_cannot_be_written_fails_alone(runner: CliRunner,
+                                                       tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    (tmp_path / "output/invoices/INV-WO-1.pdf").mkdir(parents=True)
+    result = invoke(runner, "run", "in.csv", "--workers", "1", "--quiet")
+    assert result.exit_code == 1
+    outcome = report(tmp_path / "output")
+    assert outcome["rendered"] == ["WO-2"]
+    assert outcome["failed"] == [{"service_ticket": "WO-1", "reason":
+                                  "output/invoices/INV-WO-1.pdf: cannot write: Is a directory"}]
+
+
+def test_output_files_get_the_usual_mode_not_owner_only(runner: CliRunner,
+                                                        tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    assert invoke(runner, "run", "in.csv", "--workers", "1", "--merge", "all.pdf").exit_code == 0
+    expected = 0o666 & ~_umask()
+    for name in ("output/invoices/INV-WO-1.pdf", "output/manifest.csv", "output/report.json",
+                 "all.pdf"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

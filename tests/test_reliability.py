@@ -55,6 +55,24 @@ def test_force_and_only(tmp_path: Path, settings: Settings) -> None:
     assert _run(source, settings, force=True, only=["WO-2"]).rendered == ["WO-2"]
 
 
+def test_only_checks_links_against_the_whole_input(tmp_path: Path, runner: CliRunner) -> None:
+    """A ticket outside the selection still owns its share ID and invoice number."""
+    source = write_csv(tmp_path / "in.csv", [
+        order("WO-1", share_id="sharedSHAREid0123456"),
+        order("WO-9", share_id="sharedSHAREid0123456"),
+        order("WO-5", invoice_number="INV-WO-1")])
+    for command in (["run", str(source), "--only", "WO-9"],
+                    ["regenerate", "WO-9", "--input", str(source)],
+                    ["regenerate", "WO-5", "--input", str(source)]):
+        result = runner.invoke(main, [*command, "--workers", "1", "--quiet"])
+        assert result.exit_code == 1, result.output
+        assert "in.csv:3: ticket WO-9: share_id: 'sharedSHAREid0123456' is already the " \
+            "share ID of ticket WO-1" in result.output
+        assert "in.csv:4: ticket WO-5: invoice_number: 'INV-WO-1' is already the invoice " \
+            "number of ticket WO-1" in result.output
+    assert not (tmp_path / "output" / "invoices").exists()
+
+
 def test_template_or_configuration_change_rerenders(tmp_path: Path,
                                                     settings: Settings) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
