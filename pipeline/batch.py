@@ -158,14 +158,37 @@ class Batch:
                 continue
             warning = share_id_warning(share_id)
             if warning:
-                caution = Warning_(order.source, order.line, order.service_ticket, warning)
-                self.outcome.warnings.append(caution)
-                self.progress("warning", {**caution.as_report(), "message": str(caution)})
+                self.warn(Warning_(order.source, order.line, order.service_ticket, warning))
             day = order.invoice_date or (date.fromisoformat(issued[order.service_ticket])
                                          if order.service_ticket in issued else today())
             due = order.due_date or day + timedelta(days=self.settings.company.payment_terms_days)
             invoices.append(Invoice(order, share_id, url, day, max(due, day)))
         return invoices
+
+    def withdraw(self, unconfirmed: list[WorkOrder], ledger: Ledger) -> None:
+        """Take back the invoices of tickets that are now unconfirmed.
+
+        The contract puts an unconfirmed ticket's share link in no invoice output, so an
+        invoice issued while the ticket was confirmed leaves the manifest; its PDF is kept
+        in history/, and the ledger keeps its share ID and number for its return.
+        """
+        issued = {rendered.service_ticket: rendered for rendered in ledger.all()}
+        for order in unconfirmed:
+            rendered = issued.get(order.service_ticket)
+            if rendered is None:
+                continue
+            current = self.out / rendered.pdf
+            kept = history.archive(self.out, current) if current.is_file() else None
+            ledger.withdraw(order.service_ticket, datetime.now(UTC).isoformat(timespec="seconds"))
+            self.outcome.withdrawn.append(order.service_ticket)
+            where = f"moved to {kept.relative_to(self.out)}" if kept else "its PDF was gone"
+            self.warn(Warning_(order.source, order.line, order.service_ticket,
+                               f"was invoiced as {rendered.invoice_number} and is now "
+                               f"unconfirmed: that invoice is withdrawn ({where})"))
+
+    def warn(self, warning: Warning_) -> None:
+        self.outcome.warnings.append(warning)
+        self.progress("warning", {**warning.as_report(), "message": str(warning)})
 
     def fail(self, ticket: str, reason: str) -> None:
         self.outcome.failed.append(Failure(ticket, reason))
@@ -291,6 +314,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             if wanted:
                 invoices = [invoice for invoice in invoices if invoice.ticket in wanted]
             batch.announce_rejections(inputs)
+            batch.withdraw(checked.unconfirmed, ledger)
             if require_known:
                 _check_linked(wanted, invoices)
             batch.render(invoices, ledger, force)

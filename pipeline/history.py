@@ -22,17 +22,23 @@ def keep_previous(folder: Path, previous: Rendered | None, target: Path, new: by
     for current in candidates:
         if not current.is_file():
             continue
-        if current == target and current.read_bytes() == new:
-            return
-        archive = folder / HISTORY
-        make_folder(archive)
-        number = 1
-        while (archive / f"{current.stem}.{number}.pdf").exists():
-            number += 1
-        try:
-            current.replace(archive / f"{current.stem}.{number}.pdf")
-        except OSError as error:
-            raise OutputError(f"cannot move to {HISTORY}/: {error.strerror}",
-                              source=current) from None
-        fsync_dir(archive)
+        if current != target or current.read_bytes() != new:
+            archive(folder, current)
         return
+
+
+def archive(folder: Path, current: Path) -> Path:
+    """Move ``current`` into the history folder under the next free number; its new path."""
+    history = folder / HISTORY
+    make_folder(history)
+    number = 1
+    while (history / f"{current.stem}.{number}.pdf").exists():
+        number += 1
+    kept = history / f"{current.stem}.{number}.pdf"
+    try:
+        current.replace(kept)
+    except OSError as error:
+        raise OutputError(f"cannot move to {HISTORY}/: {error.strerror}",
+                          source=current) from None
+    fsync_dir(history)
+    return kept

@@ -2,9 +2,12 @@
 
 Per ticket it keeps the share ID (immutable once published), the invoice number (never
 reused by another ticket), the fingerprint of everything that shaped the PDF, the PDF's
-sha256 and when it was rendered. A row is written only after its PDF is in place, in its
-own transaction, so a run killed at any moment leaves a ledger that describes files that
-exist; the next run re-renders what the ledger does not vouch for.
+sha256 and when it was rendered. An invoice withdrawn because its work order turned out
+unconfirmed keeps its row (``withdrawn_at``): its share ID and number stay its own, and
+it comes back with both if the work order is confirmed again. A row is written only after
+its PDF is in place, in its own transaction, so a run killed at any moment leaves a ledger
+that describes files that exist; the next run re-renders what the ledger does not vouch
+for.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ CREATE TABLE IF NOT EXISTS invoices (
     currency       TEXT NOT NULL,
     invoice_date   TEXT NOT NULL,
     fingerprint    TEXT NOT NULL,
-    rendered_at    TEXT NOT NULL
+    rendered_at    TEXT NOT NULL,
+    withdrawn_at   TEXT
 )
 """
 _COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_url", "pdf",
@@ -46,6 +50,9 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
+        if "withdrawn_at" not in columns:  # a ledger from before withdrawals existed
+            self.db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -69,10 +76,18 @@ class Ledger:
         return _rendered(row) if row else None
 
     def all(self) -> list[Rendered]:
+        """The invoices currently issued (not withdrawn), by ticket: the manifest's rows."""
         rows = self.db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM invoices ORDER BY service_ticket"  # noqa: S608
+            f"SELECT {', '.join(_COLUMNS)} FROM invoices "  # noqa: S608
+            "WHERE withdrawn_at IS NULL ORDER BY service_ticket"
         )
         return [_rendered(row) for row in rows]
+
+    def withdraw(self, ticket: str, when: str) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("UPDATE invoices SET withdrawn_at = ? WHERE service_ticket = ?",
+                            (when, ticket))
 
     def record(self, rendered: Rendered, invoice_date: str) -> None:
         with self.db:
@@ -80,7 +95,8 @@ class Ledger:
             self.db.execute(
                 "INSERT OR REPLACE INTO invoices (service_ticket, invoice_number, customer, "
                 "share_id, share_url, pdf, sha256, pages, total, currency, invoice_date, "
-                "fingerprint, rendered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "fingerprint, rendered_at, withdrawn_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (rendered.service_ticket, rendered.invoice_number, rendered.customer,
                  rendered.share_id, rendered.share_url, rendered.pdf, rendered.sha256,
                  rendered.pages, f"{rendered.total:f}", rendered.currency, invoice_date,

@@ -59,6 +59,7 @@ def report_data(outcome: Outcome) -> dict[str, object]:
         "unchanged": sorted(outcome.unchanged),
         "failed": [{"service_ticket": failure.service_ticket, "reason": failure.reason}
                    for failure in sorted(outcome.failed, key=lambda f: f.service_ticket)],
+        "withdrawn": sorted(outcome.withdrawn),
         "warnings": [warning.as_report() for warning in outcome.warnings],
         "seconds": round(outcome.seconds, 3),
     }

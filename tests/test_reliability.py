@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pypdf import PdfReader
 
 from pipeline import batch
 from pipeline.cli import main
@@ -71,6 +72,31 @@ def test_only_checks_links_against_the_whole_input(tmp_path: Path, runner: CliRu
         assert "in.csv:4: ticket WO-5: invoice_number: 'INV-WO-1' is already the invoice " \
             "number of ticket WO-1" in result.output
     assert not (tmp_path / "output" / "invoices").exists()
+
+
+def test_invoice_of_a_ticket_now_unconfirmed_is_withdrawn(tmp_path: Path,
+                                                          settings: Settings) -> None:
+    """Its share link leaves every invoice output; its PDF, link and number are kept."""
+    _run(write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")]), settings)
+    issued = manifest(settings.out)[0]
+    first = (settings.out / "invoices/INV-WO-1.pdf").read_bytes()
+    merged = tmp_path / "all.pdf"
+    withdrawn = Settings(**{**settings.__dict__, "merge": merged})
+    outcome = _run(write_csv(tmp_path / "in.csv", [order("WO-1", confirmed="no"),
+                                                   order("WO-2")]), withdrawn)
+    assert outcome.withdrawn == ["WO-1"] and outcome.unchanged == ["WO-2"] and outcome.ok
+    assert [str(warning) for warning in outcome.warnings] == [
+        f"{tmp_path / 'in.csv'}:2: ticket WO-1: was invoiced as INV-WO-1 and is now "
+        "unconfirmed: that invoice is withdrawn (moved to invoices/history/INV-WO-1.1.pdf)"]
+    assert report(settings.out)["withdrawn"] == ["WO-1"]
+    assert [row["service_ticket"] for row in manifest(settings.out)] == ["WO-2"]
+    assert issued["share_url"] not in (settings.out / "manifest.csv").read_text()
+    assert not (settings.out / "invoices/INV-WO-1.pdf").exists()
+    assert (settings.out / "invoices/history/INV-WO-1.1.pdf").read_bytes() == first
+    assert len(PdfReader(merged).pages) == 1
+    again = _run(write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")]), settings)
+    assert again.rendered == ["WO-1"] and again.withdrawn == []
+    assert manifest(settings.out)[0] == issued
 
 
 def test_template_or_configuration_change_rerenders(tmp_path: Path,
