@@ -67,8 +67,11 @@ def _without_cycle_collector() -> Iterator[None]:
 
 
 @_without_cycle_collector()
-def check(inputs: Iterable[Path], settings: Settings) -> Checked:
-    """Read and validate every input; an unreadable file raises :class:`InputError`."""
+def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = False) -> Checked:
+    """Read and validate every input; an unreadable file raises :class:`InputError`.
+
+    ``for_launch`` checks only what launch pages carry (see :func:`validate`).
+    """
     checked = Checked()
     seen: dict[str, WorkOrder] = {}
     files: set[Path] = set()
@@ -79,8 +82,8 @@ def check(inputs: Iterable[Path], settings: Settings) -> Checked:
         files.add(Path(path).resolve())
         for item in read_file(Path(path)):
             checked.read += 1
-            result = item if isinstance(item, Problem) else validate(item,
-                                                                     settings.currency)
+            result = item if isinstance(item, Problem) else validate(
+                item, settings.currency, for_launch=for_launch)
             if isinstance(result, Problem):
                 checked.problems.append(result)
                 continue

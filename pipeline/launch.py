@@ -120,7 +120,8 @@ def single_order(settings: Settings, ticket: str, customer: str, location: str,
     """
     fields = {"service_ticket": ticket, "customer": customer, "location": location,
               "confirmed": "", "share_id": share_id or "", "tags": list(tags)}
-    result = validate(RawRecord("command line", 1, ((1, fields),)), settings.currency)
+    result = validate(RawRecord("command line", 1, ((1, fields),)), settings.currency,
+                      for_launch=True)
     if isinstance(result, Problem):
         raise ConfigError(result.reason)
     return result
@@ -180,11 +181,12 @@ def write_page(launch: Launch, settings: Settings) -> Path:
 def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     """A launch page for every valid work order of ``inputs``, and the index listing them.
 
-    Records the batch would reject are rejected here too, and so is a share ID already
-    taken by another ticket: two activities must never share one public link.
+    Records are checked for what a launch page carries (a bad amount or date is the
+    invoice's problem, not the launch's); a share ID already taken by another ticket is
+    rejected: two activities must never share one public link.
     """
     action = form_action(settings)
-    checked = check(inputs, settings)
+    checked = check(inputs, settings, for_launch=True)
     outcome = LaunchOutcome(settings.out / FOLDER, rejected=list(checked.problems))
     registry = LinkRegistry(settings)
     # Confirmed orders claim their share IDs first, so a clash rejects the same ticket

@@ -19,6 +19,7 @@ class RawRecord:
     source: str
     line: int
     rows: tuple[tuple[int, dict[str, Any]], ...]
+    from_csv: bool = False  # its values are all text: tags in one "|"-separated cell
 
 
 @dataclass(frozen=True, slots=True)

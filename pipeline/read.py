@@ -100,7 +100,7 @@ def _read_csv(text: str, source: str) -> Iterator[RawRecord | Problem]:
             row = dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True))
             ticket = row["service_ticket"].strip()
             if not ticket:
-                order.append(RawRecord(source, start, ((start, row),)))
+                order.append(RawRecord(source, start, ((start, row),), from_csv=True))
             elif ticket in tickets:
                 tickets[ticket].append((start, row))
             else:
@@ -119,7 +119,7 @@ def _in_order(
     for item in order:
         if isinstance(item, str):
             rows = tickets[item]
-            yield RawRecord(source, rows[0][0], tuple(rows))
+            yield RawRecord(source, rows[0][0], tuple(rows), from_csv=True)
         else:
             yield item
 

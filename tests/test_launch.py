@@ -153,21 +153,25 @@ def test_curl_command_parses_back_to_the_same_fields(runner: CliRunner) -> None:
 def test_index_lists_every_work_order_and_rejections_are_reported(
         tmp_path: Path, runner: CliRunner) -> None:
     rows = [order("WO-2", customer="Zoë & Co"), order("WO-1", confirmed=""),
-            order("WO/3", confirmed="no"), order("WO-4", confirmed="maybe"),
-            order("index")]
+            order("WO/3", confirmed="no"), order("WO-4", customer=""),
+            order("index"),
+            # What only the invoice needs is the invoice's problem: the page is written.
+            order("WO-5", confirmed="maybe", item_unit_price="lots", invoice_date="May 1",
+                  currency="XXQ", tax_rate="-3", notes="bell\x07")]
     source = write_csv(tmp_path / "in.csv", rows)
     result = runner.invoke(main, ["launch", str(source), "--out", "site"])
     assert result.exit_code == 1
-    assert f"{source}:5: ticket WO-4: confirmed:" in result.stderr
+    assert [line for line in result.stderr.splitlines() if str(source) in line] == [
+        f"{source}:5: ticket WO-4: customer: required, but blank or missing"]
     folder = tmp_path / "site/launch"
     index = Page((folder / "index.html").read_text(encoding="utf-8"))
-    tickets = ["WO-1", "WO-2", "WO/3", "index"]
+    tickets = ["WO-1", "WO-2", "WO-5", "WO/3", "index"]
     assert index.links == [page_name(ticket) for ticket in tickets]
     assert all((folder / link).is_file() for link in index.links)
     assert page_name("index") != "index.html" and page_name("WO/3").startswith("WO_3-")
     for expected in (*tickets, "Zoë & Co", "Customer WO-1", "Confirmed", "Not confirmed"):
         assert expected in index.text
-    assert index.text.count("Not confirmed") == 2 and index.text.count("Confirmed") == 2
+    assert index.text.count("Not confirmed") == 3 and index.text.count("Confirmed") == 2
     assert sorted(path.name for path in folder.iterdir()) == \
         sorted(["index.html", *index.links])
 

@@ -27,9 +27,15 @@ def base(**fields: Any) -> dict[str, Any]:
     return {key: value for key, value in row.items() if value is not None}
 
 
-def record(*rows: dict[str, Any], line: int = 7) -> RawRecord:
-    """A raw record whose rows sit on consecutive lines from ``line``."""
-    return RawRecord(SOURCE, line, tuple((line + n, row) for n, row in enumerate(rows)))
+def record(*rows: dict[str, Any], line: int = 7, from_csv: bool | None = None) -> RawRecord:
+    """A raw record whose rows sit on consecutive lines from ``line``.
+
+    Unless told, rows of text only are CSV rows, as the CSV reader gives nothing else.
+    """
+    if from_csv is None:
+        from_csv = all(isinstance(value, str) for row in rows for value in row.values())
+    return RawRecord(SOURCE, line, tuple((line + n, row) for n, row in enumerate(rows)),
+                     from_csv)
 
 
 def good(*rows: dict[str, Any], currency: str = "USD") -> WorkOrder:
@@ -142,6 +148,11 @@ def test_tags_not_a_list_of_strings(tags: Any) -> None:
     assert bad(base(tags=tags)).reason == "tags: expected a list of strings"
 
 
+def test_json_tags_must_be_a_list_not_a_string() -> None:
+    result = validate(record(base(tags="hvac|roof"), from_csv=False), "USD")
+    assert isinstance(result, Problem) and result.reason == "tags: expected a list of strings"
+
+
 # --- defaults ------------------------------------------------------------------------------
 
 
@@ -187,6 +198,15 @@ def test_invalid_dates(field: str, value: str) -> None:
     problem = bad(base(**{field: value}))
     assert (problem.line, problem.service_ticket) == (7, "WO-1")
     assert problem.reason == f"{field}: {value!r} is not an ISO date (YYYY-MM-DD)"
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("20261128", "'20261128'"), ("2026-W48-6", "'2026-W48-6'"), (20261128, "20261128"),
+    (["2026-11-28"], "[\"2026-11-28\"]")])
+def test_dates_only_as_yyyy_mm_dd_text(value: Any, shown: str) -> None:
+    """fromisoformat takes the ISO basic and week forms; the contract's dates are YYYY-MM-DD."""
+    problem = bad(base(invoice_date=value))
+    assert problem.reason == f"invoice_date: {shown} is not an ISO date (YYYY-MM-DD)"
 
 
 def test_due_date_before_invoice_date() -> None:
@@ -329,6 +349,12 @@ def test_customer_disagreement_is_reported_on_the_line_of_the_row() -> None:
     assert (problem.source, problem.line, problem.service_ticket) == (SOURCE, 5, "WO-1")
     assert problem.reason == "customer: 'Acme Inc' disagrees with 'Acme' on line 4 of the " \
         "same ticket"
+
+
+def test_repeats_agree_as_the_record_reads_them() -> None:
+    work = good(base(**item("Labor"), confirmed="YES", tags="hvac|roof", currency="eur"),
+                base(**item("Filter"), confirmed="yes", tags=" hvac | roof|", currency="EUR"))
+    assert work.confirmed and work.tags == ("hvac", "roof") and work.currency == "EUR"
 
 
 def test_blank_repeats_agree() -> None:
