@@ -64,6 +64,12 @@ def plain(amount: Decimal) -> str:
     return f"{amount:f}"
 
 
-def format_money(amount: Decimal, currency: str, locale: str = "en_US") -> str:
-    """``$1,234.50`` in en_US, ``1.234,50 €`` in de_DE."""
-    return str(format_currency(amount, currency, locale=locale))
+def format_money(amount: Decimal, currency: str, locale: str = "en_US", *,
+                 exact: bool = False) -> str:
+    """``$1,234.50`` in en_US, ``1.234,50 €`` in de_DE.
+
+    ``exact`` keeps digits below the minor unit (a unit price of ``$19.995``): rounded,
+    the printed price times the quantity would not give the printed amount.
+    """
+    return str(format_currency(amount, currency, locale=locale,
+                               decimal_quantization=not exact))

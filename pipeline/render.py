@@ -235,8 +235,12 @@ class Renderer:
         values["logo"] = data_uri(company.logo) if company.logo else None
         return values
 
-    def money(self, amount: Decimal, currency: str) -> str:
-        return money.format_money(amount, currency, self.locale)
+    def money(self, amount: Decimal, currency: str, *, exact: bool = False) -> str:
+        return money.format_money(amount, currency, self.locale, exact=exact)
+
+    def number(self, value: Decimal) -> str:
+        """Every digit the input gave: Babel would round 2.3333 hours to 2.333."""
+        return str(format_decimal(value, locale=self.locale, decimal_quantization=False))
 
     def date(self, day: date) -> str:
         return str(format_date(day, format=self.date_pattern, locale=self.locale))
@@ -247,8 +251,8 @@ class Renderer:
         items = [
             {
                 "description": item.description,
-                "quantity": format_decimal(item.quantity, locale=self.locale),
-                "unit_price": self.money(item.unit_price, currency),
+                "quantity": self.number(item.quantity),
+                "unit_price": self.money(item.unit_price, currency, exact=True),
                 "amount": self.money(item.amount, currency),
             }
             for item in order.line_items
@@ -275,7 +279,7 @@ class Renderer:
                 "tags": order.tags,
                 "currency": currency,
                 "line_items": items,
-                "tax_rate": format_decimal(order.tax_rate, locale=self.locale),
+                "tax_rate": self.number(order.tax_rate),
                 "subtotal": self.money(order.subtotal, currency),
                 "tax": self.money(order.tax, currency),
                 "total": self.money(order.total, currency),

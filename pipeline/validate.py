@@ -222,8 +222,15 @@ class _Record:
                 value = str(row.get(field) or "").strip()
                 if value and _canonical(field, value) != _canonical(
                         field, str(first.get(field) or "").strip()):
-                    self.fail(field, f"{value!r} disagrees with {first.get(field)!r} on "
-                              f"line {self.record.line} of the same ticket", line)
+                    self.fail(field, f"{_shown(value)} disagrees with "
+                              f"{_shown(first.get(field))} on line {self.record.line} of "
+                              "the same ticket", line)
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A value as a message quotes it, cut short: a message is one line a clerk reads."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
 
 
 def _canonical(field: str, value: str) -> object:

@@ -207,6 +207,17 @@ def test_long_unbreakable_names_stay_on_the_page(tmp_path: Path, settings: Setti
     assert "ZU ZAHLEN\n1.234,50\xa0€" in pdf_text(pdf)  # the amount due is still there
 
 
+def test_many_and_long_tags_wrap_on_the_page(tmp_path: Path, settings: Settings) -> None:
+    tags = [f"Heat pump {n}" for n in range(60)] + ["Serial" + "X" * 200]
+    rows = [order("WO-1", tags="|".join(tags))]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
+    pdf = settings.out / "invoices/INV-WO-1.pdf"
+    assert words_off_the_page(pdf) == []
+    text = pdf_text(pdf)
+    assert all(tag in text for tag in tags[:60])
+    assert "".join(text.split()).count("Serial" + "X" * 200) == 1
+
+
 # --- 2. Template overrides ----------------------------------------------------------------
 
 def test_override_stylesheet_only_falls_back_to_built_in_html(runner: CliRunner,
@@ -414,8 +425,8 @@ def test_currency_comes_from_the_work_order(tmp_path: Path, settings: Settings) 
     rows = [order("WO-1", currency="JPY", item_unit_price="1234.5")]
     assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
     text = pdf_text(settings.out / "invoices/INV-WO-1.pdf")
-    assert "¥1,235" in text  # rounded half-up to the yen, no minor unit
-    assert "¥1,235.00" not in text and "¥1,234.5" not in text
+    assert "¥1,235" in text  # the amount: rounded half-up to the yen, no minor unit
+    assert "¥1,235.00" not in text and "¥1,234.5" in text  # the unit price as given
     assert manifest(settings.out)[0]["total"] == "1235"
 
 

@@ -13,7 +13,7 @@ from pipeline.config import Settings
 from pipeline.models import RawRecord, WorkOrder
 from pipeline.validate import validate
 
-from .conftest import order, write_csv
+from .conftest import order, pdf_text, write_csv
 
 Item = tuple[str, str]  # (quantity, unit price) as a CSV cell holds them
 
@@ -159,7 +159,22 @@ def test_plain_never_scientific(amount: Decimal, expected: str) -> None:
     assert money.plain(amount) == expected
 
 
+def test_unit_prices_and_quantities_print_every_digit_amounts_the_minor_unit(
+        tmp_path: Path, settings: Settings) -> None:
+    """3 x $19.995 must not read as 3 x $20.00 = $59.99."""
+    path = write_csv(tmp_path / "in.csv", [
+        order("WO-1", item_quantity="3", item_unit_price="19.995", tax_rate="8.8755"),
+        order("WO-1", item_description="Labor", item_quantity="2.3333", item_unit_price="90")])
+    assert batch.run([path], settings).rendered == ["WO-1"]
+    lines = pdf_text(settings.out / "invoices/INV-WO-1.pdf").splitlines()
+    assert "Service call 3 $19.995 $59.99" in lines
+    assert "Labor 2.3333 $90.00 $210.00" in lines
+    assert any("8.8755" in line for line in lines)
+
+
 def test_format_money() -> None:
     assert money.format_money(Decimal("1593.44"), "USD") == "$1,593.44"
+    assert money.format_money(Decimal("19.995"), "USD", exact=True) == "$19.995"
+    assert money.format_money(Decimal("20"), "USD", exact=True) == "$20.00"
     assert money.format_money(Decimal("329"), "JPY") == "¥329"
     assert money.format_money(Decimal("1234.5"), "EUR", "de_DE") == "1.234,50\xa0€"

@@ -357,6 +357,12 @@ def test_repeats_agree_as_the_record_reads_them() -> None:
     assert work.confirmed and work.tags == ("hvac", "roof") and work.currency == "EUR"
 
 
+def test_disagreement_quotes_long_values_cut_short() -> None:
+    problem = bad(base(**item("Labor"), notes="n" * 300), base(**item("Filter"), notes="m"))
+    assert problem.reason == f"notes: 'm' disagrees with '{'n' * 55}...' on line 7 of the " \
+        "same ticket"
+
+
 def test_blank_repeats_agree() -> None:
     work = good(base(**item("Labor"), tax_rate="8.25"),
                 base(**item("Filter"), customer="", location="", tax_rate=""))
