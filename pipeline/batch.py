@@ -166,6 +166,9 @@ class Batch:
                                          if order.service_ticket in issued else today())
             due = order.due_date or day + timedelta(days=self.settings.company.payment_terms_days)
             invoices.append(Invoice(order, share_id, url, day, max(due, day)))
+        # Each record read lands in one bucket: a confirmed order whose link was refused
+        # counts as rejected, not confirmed.
+        self.outcome.confirmed = len(invoices)
         return invoices
 
     def withdraw(self, unconfirmed: list[WorkOrder], ledger: Ledger) -> None:
@@ -270,7 +273,6 @@ def _checked_batch(inputs: list[Path], settings: Settings,
     checked = check(inputs, settings)
     batch = Batch(settings, settings.out, progress)
     batch.outcome.read = checked.read
-    batch.outcome.confirmed = len(checked.confirmed)
     batch.outcome.unconfirmed = [order.service_ticket for order in checked.unconfirmed]
     for problem in checked.problems:
         batch.reject(problem)

@@ -103,4 +103,8 @@ def manifest(out: Path) -> list[dict[str, str]]:
 
 
 def report(out: Path) -> dict[str, Any]:
-    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+    """The run's report.json; every record read is in exactly one bucket."""
+    data: dict[str, Any] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["read"] == data["confirmed"] + len(data["unconfirmed"]) + \
+        len(data["rejected"]), data
+    return data

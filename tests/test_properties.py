@@ -249,8 +249,9 @@ def assert_checks(paths: list[Path], config: Settings) -> None:
         return
     assert checked.read == outcome.read == \
         len(checked.confirmed) + len(checked.unconfirmed) + len(checked.problems)
-    assert outcome.confirmed == len(checked.confirmed)
-    # check_all adds share-link rejections and reports them all in file order
+    # check_all adds share-link rejections (no longer confirmed) and reports them all in
+    # file order
+    assert outcome.read == outcome.confirmed + len(outcome.unconfirmed) + len(outcome.rejected)
     assert all(problem in outcome.rejected for problem in checked.problems)
     order = {str(path): index for index, path in enumerate(paths)}
     assert outcome.rejected == sorted(outcome.rejected,

@@ -117,6 +117,7 @@ def test_share_id_is_immutable_once_published(tmp_path: Path, settings: Settings
     reason = outcome.rejected[0].reason
     assert "firstSHAREid0123456" in reason and "otherSHAREid0123456" in reason
     assert "immutable" in reason
+    assert report(settings.out)["confirmed"] == 0  # rejected: counted once, there
 
 
 def test_invoice_number_of_another_ticket_rejected(tmp_path: Path, settings: Settings) -> None:
