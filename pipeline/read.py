@@ -219,8 +219,17 @@ def _read_json(text: str, source: str) -> Iterator[RawRecord | Problem]:
 
 def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
     if not isinstance(value, dict):
-        return Problem(source, line, None, f"a work order must be an object, not {value!r:.40}")
+        return Problem(source, line, None,
+                       f"a work order must be an object {{...}}, not {_json_kind(value)}")
     return RawRecord(source, line, ((line, _normalized(value)),))
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in the words of JSON (the reader holds numbers as Decimal)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    kinds = ((list, "a list"), (str, "a string"), (int | Decimal, "a number"))
+    return next(kind for types, kind in kinds if isinstance(value, types))
 
 
 def _read_jsonl(text: str, source: str) -> Iterator[RawRecord | Problem]:

@@ -10,7 +10,8 @@ A nightly run must end, whatever one invoice does:
 - a worker that dies (killed, out of memory, a crash in a C library) breaks its pool. The
   invoices it had in flight are rendered again, each alone in a pool of its own: the
   innocent ones succeed, the one that kills its worker again is reported as failed, and
-  the rest of the run goes on in a new pool.
+  the rest of the run goes on in a new pool;
+- a run that is killed takes its workers with it (:func:`_exit_with_run`).
 
 Workers are recycled after :data:`TASKS_PER_WORKER` invoices each, by starting a fresh
 pool for every ``workers * TASKS_PER_WORKER`` invoices. Not with ``max_tasks_per_child``:
@@ -26,12 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from collections import deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from types import FrameType
 
@@ -84,6 +87,24 @@ def _start(settings: Settings) -> None:
     _renderer = Renderer(settings)
 
 
+def _start_worker(settings: Settings, lifeline: Connection) -> None:
+    threading.Thread(target=_exit_with_run, args=(lifeline,), daemon=True).start()
+    _start(settings)
+
+
+def _exit_with_run(lifeline: Connection) -> None:
+    """End this worker when the run ends, however it ends.
+
+    Only the run holds the other end of ``lifeline``: reading hits end-of-file once the
+    run is gone, even killed with SIGKILL. A worker cannot wait for its queue instead:
+    it holds a copy of the queue's writing end itself, and the forkserver stays up as
+    long as any worker does; both would wait forever, holding WeasyPrint's memory.
+    """
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv()
+    os._exit(1)
+
+
 def _render(invoice: Invoice) -> Result:
     assert _renderer is not None
     settings = _renderer.settings
@@ -113,16 +134,21 @@ def render_all(invoices: list[Invoice], settings: Settings) -> Iterator[Result]:
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["pipeline.render"])
+    lifeline, held = context.Pipe(duplex=False)
     queue = deque(invoices)
-    while queue:
-        suspects = yield from _pool(queue, settings, workers, context)
-        for invoice in suspects:
-            if (yield from _pool(deque([invoice]), settings, 1, context)):
-                yield invoice, None, CRASHED
+    try:
+        while queue:
+            suspects = yield from _pool(queue, settings, workers, context, lifeline)
+            for invoice in suspects:
+                if (yield from _pool(deque([invoice]), settings, 1, context, lifeline)):
+                    yield invoice, None, CRASHED
+    finally:
+        lifeline.close()
+        held.close()
 
 
-def _pool(queue: deque[Invoice], settings: Settings, workers: int,
-          context: ForkServerContext) -> Generator[Result, None, list[Invoice]]:
+def _pool(queue: deque[Invoice], settings: Settings, workers: int, context: ForkServerContext,
+          lifeline: Connection) -> Generator[Result, None, list[Invoice]]:
     """Render up to ``workers * TASKS_PER_WORKER`` invoices of ``queue`` in fresh workers.
 
     Returns the invoices that were in flight when a worker died (none if none did); what
@@ -132,7 +158,7 @@ def _pool(queue: deque[Invoice], settings: Settings, workers: int,
     in_flight: dict[Future[Result], Invoice] = {}
     with ProcessPoolExecutor(
         max_workers=min(workers, len(queue)), mp_context=context,
-        initializer=_start, initargs=(settings,),
+        initializer=_start_worker, initargs=(settings, lifeline),
     ) as pool:
 
         def submit() -> None:

@@ -148,6 +148,14 @@ def test_json_numbers_are_decimals(tmp_path: Path) -> None:
     assert repr(row["line_items"][0]["unit_price"]) == "Decimal('0.1')"
 
 
+def test_a_jsonl_line_that_is_no_object_says_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('[1, 2.5]\n"WO-1"\n7\nnull\ntrue\n', encoding="utf-8")
+    assert [(item.line, item.reason) for item in records(path)  # type: ignore[union-attr]
+            ] == [(line, f"a work order must be an object {{...}}, not {kind}") for line, kind
+                  in enumerate(["a list", "a string", "a number", "null", "true"], start=1)]
+
+
 def test_json_records_report_the_line_where_each_object_starts(tmp_path: Path) -> None:
     path = tmp_path / "in.json"
     text = json.dumps({"work_orders": [json_order("WO-1", notes="a\nb"), json_order("WO-2"),
