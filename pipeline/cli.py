@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from . import batch, config, template_files
 from .console import Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, OutputError, XoiError
 from .merge import merge
-from .share import ShareUrlBuilder, share_id_for, share_id_warning
+from .share import published_link, share_id_warning
 from .verify import verify as verify_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -194,6 +195,9 @@ def validate(inputs: tuple[Path, ...], config_file: Path | None) -> None:
 def share_url(ticket: str, share_id: str | None, config_file: Path | None) -> None:
     """Print the share URL of TICKET, exactly as its invoice carries it.
 
+    A ticket already invoiced in the output folder (`out` of the configuration, default
+    output/) gets the URL its invoice was issued with.
+
     \b
     Example:
         xoi-invoices share-url WO-10421
@@ -201,14 +205,14 @@ def share_url(ticket: str, share_id: str | None, config_file: Path | None) -> No
     """
     settings = settings_from(config_file)
     settings.require_partner_id()
-    if not share_id and not settings.share_secret:
-        raise ConfigError("no --share-id and no share secret to derive one: set "
-                          "XOI_SHARE_SECRET or give --share-id")
-    identifier = share_id_for(settings, ticket.strip(), (share_id or "").strip() or None)
+    if share_id is not None and not share_id.strip():
+        raise ConfigError("--share-id is blank; leave it out to derive the share ID")
+    identifier, url = published_link(settings, unicodedata.normalize("NFC", ticket.strip()),
+                                     share_id.strip() if share_id else None)
     warning = share_id_warning(identifier)
     if warning:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(ShareUrlBuilder.from_settings(settings).url(identifier))
+    click.echo(url)
 
 
 @main.command("merge")

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit
 
 from .config import Settings
 from .errors import ConfigError, ShareLinkError
+from .ledger import FILE_NAME as LEDGER_FILE
+from .ledger import Ledger
 from .write import safe_name
 
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
@@ -156,9 +158,7 @@ class LinkRegistry:
         share_id = share_id_for(self.settings, ticket, given)
         earlier = self.recorded.get(ticket)
         if earlier is not None and earlier != share_id:
-            raise ShareLinkError(
-                f"{share_id!r} differs from {earlier!r}, the share ID already published for "
-                "this ticket (share IDs are immutable)", field="share_id")
+            raise _changed(share_id, earlier)
         owner = self.ticket_of_share.get(share_id)
         if owner is not None and owner != ticket:
             raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
@@ -175,6 +175,35 @@ class LinkRegistry:
             self.owner_of_file[key] = (ticket, invoice_number)
         self.ticket_of_share[share_id] = ticket
         return share_id
+
+
+def published_link(settings: Settings, ticket: str, given: str | None) -> tuple[str, str]:
+    """The share ID and URL of ``ticket`` as its invoice carries them.
+
+    A ticket already invoiced in ``settings.out`` has the ones its ledger recorded (the
+    URL template may have changed since); any other ticket, the ones a run would give it.
+    """
+    if (settings.out / LEDGER_FILE).is_file():
+        ledger = Ledger(settings.out)
+        try:
+            recorded = ledger.get(ticket)
+        finally:
+            ledger.close()
+        if recorded is not None:
+            if given and given != recorded.share_id:
+                raise _changed(given, recorded.share_id)
+            return recorded.share_id, recorded.share_url
+    if not given and not settings.share_secret:
+        raise ConfigError("no --share-id and no share secret to derive one: set "
+                          "XOI_SHARE_SECRET or give --share-id")
+    share_id = share_id_for(settings, ticket, given)
+    return share_id, ShareUrlBuilder.from_settings(settings).url(share_id)
+
+
+def _changed(share_id: str, earlier: str) -> ShareLinkError:
+    return ShareLinkError(f"{share_id!r} differs from {earlier!r}, the share ID already "
+                          "published for this ticket (share IDs are immutable)",
+                          field="share_id")
 
 
 def _file_key(invoice_number: str) -> str:

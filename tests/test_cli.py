@@ -469,3 +469,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_share_url_of_an_invoiced_ticket_is_the_published_one(runner: CliRunner,
+                                                              tmp_path: Path) -> None:
+    """The input's share ID, not the derived one: the link the invoice carries."""
+    write_csv(tmp_path / "in.csv", [order("WO-1", share_id=LONG_ID)])
+    assert invoke(runner, "run", "in.csv", "--workers", "1").exit_code == 0
+    published = manifest(tmp_path / "output")[0]["share_url"]
+    assert invoke(runner, "share-url", "WO-1").stdout == f"{published}\n"
+    assert invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID).stdout == f"{published}\n"
+    changed = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID + "x")
+    assert changed.exit_code == 1
+    assert error_line(changed) == (f"Error: share_id: '{LONG_ID}x' differs from '{LONG_ID}', "
+                                   "the share ID already published for this ticket (share "
+                                   "IDs are immutable)")
+    blank = invoke(runner, "share-url", "WO-1", "--share-id", " ")
+    assert blank.exit_code == 2
+    assert error_line(blank) == "Error: --share-id is blank; leave it out to derive the share ID"
