@@ -107,17 +107,27 @@ def today() -> date:
     return date.today()
 
 
-def _package_version() -> str:
-    try:
-        return version("xoi-invoices")
-    except PackageNotFoundError:
-        return "unknown"
+def _versions() -> str:
+    """The versions of this package and of the libraries that write the PDF's bytes."""
+    found = []
+    for package in ("xoi-invoices", "weasyprint", "pydyf", "qrcode", "babel"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package} unknown")
+    return ", ".join(found)
+
+
+# The modules whose code decides what a PDF shows: an edit without a version bump (a
+# development checkout) still re-renders.
+RENDER_CODE = ("render.py", "labels.py", "money.py", "models.py")
 
 
 def run_fingerprint(settings: Settings) -> str:
     """Everything besides the work order that shapes a PDF: templates, configuration, code."""
-    digest = hashlib.sha256(_package_version().encode())
-    files = [BUILT_IN / name for name in TEMPLATE_FILES]
+    digest = hashlib.sha256(_versions().encode())
+    files = [Path(__file__).with_name(name) for name in RENDER_CODE]
+    files += [BUILT_IN / name for name in TEMPLATE_FILES]
     if settings.templates is not None:
         files += sorted(path for path in settings.templates.rglob("*") if path.is_file())
     company = settings.company

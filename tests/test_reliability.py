@@ -108,6 +108,17 @@ def test_template_or_configuration_change_rerenders(tmp_path: Path,
     assert _run(source, rebranded).rendered == ["WO-1"]
 
 
+def test_new_render_code_or_library_version_rerenders(
+        tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    _run(source, settings)
+    monkeypatch.setattr(batch, "RENDER_CODE", batch.RENDER_CODE[1:])  # render.py "changed"
+    assert _run(source, settings).rendered == ["WO-1"]
+    monkeypatch.setattr(batch, "_versions", lambda: "weasyprint 71.0")
+    assert _run(source, settings).rendered == ["WO-1"]
+    assert _run(source, settings).unchanged == ["WO-1"]
+
+
 def test_share_id_is_immutable_once_published(tmp_path: Path, settings: Settings) -> None:
     _run(write_csv(tmp_path / "in.csv", [order("WO-1", share_id="firstSHAREid0123456")]),
          settings)
