@@ -5,12 +5,14 @@ Speed and memory are measured by ``make bench`` (benchmarks/bench.py), not here.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -88,6 +90,40 @@ def test_a_worker_killed_mid_run_costs_no_invoice(tmp_path: Path, settings: Sett
     assert sorted(invoice.ticket for invoice, _, _ in results) == \
         sorted(invoice.ticket for invoice in invoices)
     assert all(pdf is not None for _, pdf, _ in results), [r[2] for r in results]
+
+
+def test_an_invoice_that_kills_its_worker_every_time_fails_alone(
+        tmp_path: Path, settings: Settings) -> None:
+    """Stands in for an invoice that crashes WeasyPrint: whichever worker renders the big
+    invoice is killed, in the shared pool and again when it is rendered alone."""
+    pooled = replace(settings, workers=2)
+    small = _invoices(tmp_path, pooled, 6)
+    rows = [order("WO-BIG", item_description=f"Part {n}") for n in range(2000)]
+    checked = batch.check([write_csv(tmp_path / "big.csv", rows)], pooled)
+    big = batch.Batch(pooled, pooled.out, batch._quiet).invoices(checked.confirmed, None)
+    stop = threading.Event()
+
+    def kill_slow_workers() -> None:
+        while not stop.is_set():
+            forkservers = [p for p in _descendants(os.getpid()) if _descendants(p)]
+            for worker in (w for f in forkservers for w in _descendants(f)):
+                with contextlib.suppress(OSError, IndexError):
+                    stat = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
+                    if (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK") > 3:
+                        os.kill(worker, signal.SIGKILL)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=kill_slow_workers, daemon=True)
+    watcher.start()
+    try:
+        results = list(workers.render_all([small[0], *big, *small[1:]], pooled))
+    finally:
+        stop.set()
+        watcher.join()
+    failed = [(invoice.ticket, reason) for invoice, pdf, reason in results if pdf is None]
+    assert failed == [("WO-BIG", workers.CRASHED)]
+    assert sorted(invoice.ticket for invoice, pdf, _ in results if pdf is not None) == \
+        sorted(invoice.ticket for invoice in small)
 
 
 # The alarm may land in a gc callback (hypothesis installs one in this process), where
