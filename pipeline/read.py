@@ -23,7 +23,11 @@ SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl
 
 # Integers too: Decimal has no digit limit, while int() refuses more than 4,300 digits
 # with a ValueError that no "broken JSON" handler expects.
-_decoder = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)
+_decoder = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal,
+                            object_pairs_hook=lambda pairs: _object(pairs))
+# Field names that one object gave twice (``Confirmed`` and ``confirmed``), since the
+# last decode started: Python's json would silently keep the last.
+_twice: list[str] = []
 _WHITESPACE = " \t\r\n"
 
 
@@ -84,21 +88,31 @@ def _read_csv(text: str, source: str) -> Iterator[RawRecord | Problem]:
                 f"missing required column {', '.join(missing)}", source=source, line=1
             )
         tickets: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        # Tickets with a row that cannot be read: issuing the rest would leave a line
+        # item off the invoice and bill too little, so the whole ticket is rejected.
+        broken: dict[str, Problem] = {}
         order: list[RawRecord | Problem | str] = []
         line = 1
+        ticket_column = names.index("service_ticket")
         for cells in reader:
             start, line = line + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) > len(names):
-                order.append(
-                    Problem(source, start, None, f"row has {len(cells)} cells, "
-                            f"the header has {len(names)}")
-                )
-                continue
-            # Trailing cells an exporter left off are blank, not missing.
-            row = dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True))
-            ticket = row["service_ticket"].strip()
+                ticket = cells[ticket_column].strip()
+                problem = Problem(source, start, ticket or None,
+                                  f"row has {len(cells)} cells, the header has {len(names)}"
+                                  + ("; none of the ticket's rows is invoiced" if ticket
+                                     else ""))
+                if not ticket:
+                    order.append(problem)
+                    continue
+                broken.setdefault(ticket, problem)
+                row: dict[str, Any] = {}
+            else:
+                # Trailing cells an exporter left off are blank, not missing.
+                row = dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True))
+                ticket = row["service_ticket"].strip()
             if not ticket:
                 order.append(RawRecord(source, start, ((start, row),), from_csv=True))
             elif ticket in tickets:
@@ -108,26 +122,32 @@ def _read_csv(text: str, source: str) -> Iterator[RawRecord | Problem]:
                 order.append(ticket)
     except csv.Error as error:
         raise InputError(f"malformed CSV: {error}", source=source, line=reader.line_num) from None
-    return _in_order(order, tickets, source)
+    return _in_order(order, tickets, broken, source)
 
 
 def _in_order(
     order: list[RawRecord | Problem | str],
     tickets: dict[str, list[tuple[int, dict[str, Any]]]],
+    broken: dict[str, Problem],
     source: str,
 ) -> Iterator[RawRecord | Problem]:
     for item in order:
         if isinstance(item, str):
             rows = tickets[item]
-            yield RawRecord(source, rows[0][0], tuple(rows), from_csv=True)
+            yield broken.get(item) or RawRecord(source, rows[0][0], tuple(rows), from_csv=True)
         else:
             yield item
 
 
-def _normalized(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {field_name(key): item for key, item in value.items()}
-    return value
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object with the field names as the reader knows them; notes repeats."""
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        name = field_name(key)
+        if name in fields:
+            _twice.append(name)
+        fields[name] = value
+    return fields
 
 
 def _skip(text: str, index: int) -> int:
@@ -198,6 +218,7 @@ def _read_json(text: str, source: str) -> Iterator[RawRecord | Problem]:
             break
         line += text.count("\n", counted, index)
         counted = index
+        _twice.clear()
         value, index = _decode(text, index, source)
         records.append(_json_record(value, source, line))
         index = _skip(text, index)
@@ -221,7 +242,12 @@ def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
     if not isinstance(value, dict):
         return Problem(source, line, None,
                        f"a work order must be an object {{...}}, not {_json_kind(value)}")
-    return RawRecord(source, line, ((line, _normalized(value)),))
+    if _twice:
+        ticket = value.get("service_ticket")
+        return Problem(source, line, ticket.strip() or None if isinstance(ticket, str) else None,
+                       f"{_twice[0]}: given twice in one object (names ignore letter case "
+                       "and spaces); which one is meant?")
+    return RawRecord(source, line, ((line, value),))
 
 
 def _json_kind(value: Any) -> str:
@@ -239,6 +265,7 @@ def _read_jsonl(text: str, source: str) -> Iterator[RawRecord | Problem]:
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
+        _twice.clear()
         try:
             value = _decoder.decode(raw)
         except json.JSONDecodeError as error:

@@ -103,6 +103,19 @@ def test_csv_short_row_gets_blank_cells_and_long_row_is_a_problem(tmp_path: Path
     assert (long.source, long.line) == (str(path), 3) and "6 cells" in long.reason
 
 
+def test_csv_ticket_with_a_row_too_long_to_read_is_rejected_whole(tmp_path: Path) -> None:
+    """Invoicing its other rows would leave a line item off and bill too little."""
+    path = tmp_path / "in.csv"
+    path.write_text(f"{REQUIRED},item_description,item_unit_price\n"
+                    "P-1,A,L,yes,first,200\nP-2,B,L,yes,other,5\nP-1,A,L,yes,second,200,oops\n"
+                    "P-1,A,L,yes,third,200\n", encoding="utf-8")
+    problem, other = records(path)
+    assert isinstance(other, RawRecord) and other.rows[0][1]["service_ticket"] == "P-2"
+    assert isinstance(problem, Problem)
+    assert (problem.line, problem.service_ticket, problem.reason) == (
+        4, "P-1", "row has 7 cells, the header has 6; none of the ticket's rows is invoiced")
+
+
 def test_csv_header_only_is_no_records(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text(REQUIRED + "\n", encoding="utf-8")
@@ -218,9 +231,29 @@ def test_json_lines_with_bom_crlf_and_line_separators_in_strings(tmp_path: Path)
 
 
 def test_empty_json_lines_file_is_no_records(tmp_path: Path) -> None:
+    """Unlike CSV (a header) and JSON (``[]``), JSON Lines has no other way to say so."""
     path = tmp_path / "in.jsonl"
     path.write_text("", encoding="utf-8")
     assert records(path) == []
+
+
+@pytest.mark.parametrize(("suffix", "text", "line"), [
+    (".json", '[{"service_ticket": "A", "Confirmed": "no", "confirmed": "yes"}]', 1),
+    (".json", '{"work_orders": [\n{"service_ticket": "A", "notes": "x", "notes": "y"}]}', 2),
+    (".jsonl", '{"service_ticket": "B"}\n{"service_ticket": "A", " confirmed ": "no", '
+     '"confirmed": "yes"}', 2),
+])
+def test_json_field_given_twice_rejects_the_record(tmp_path: Path, suffix: str, text: str,
+                                                   line: int) -> None:
+    """json.loads keeps the last silently; the clerk must say which one is meant."""
+    path = tmp_path / f"in{suffix}"
+    path.write_text(text, encoding="utf-8")
+    problem = records(path)[-1]
+    assert isinstance(problem, Problem)
+    assert (problem.line, problem.service_ticket) == (line, "A")
+    field = "notes" if "notes" in text else "confirmed"
+    assert problem.reason == f"{field}: given twice in one object (names ignore letter " \
+        "case and spaces); which one is meant?"
 
 
 # --- file-level errors -------------------------------------------------------------------
