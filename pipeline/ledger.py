@@ -12,11 +12,17 @@ for.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
+from .errors import OutputError
 from .models import Rendered
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 FILE_NAME = "ledger.sqlite3"
 
@@ -42,7 +48,22 @@ _COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_u
             "sha256", "pages", "total", "currency", "fingerprint", "rendered_at")
 
 
+def _reported(method: F) -> F:
+    """SQLite's errors (a full disk, a file that is not a database) as one clear line."""
+    @functools.wraps(method)
+    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise OutputError(f"the ledger cannot be used: {error}. Keep this file (it "
+                              "holds the published share IDs): free disk space or restore "
+                              "it from a backup", source=self.path) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Ledger:
+    @_reported
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILE_NAME
         # isolation_level=None: each statement commits at once unless inside `with self.db`.
@@ -57,17 +78,21 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
+    @_reported
     def share_ids(self) -> dict[str, str]:
         """Ticket → share ID for every invoice ever issued from this folder."""
         return dict(self.db.execute("SELECT service_ticket, share_id FROM invoices"))
 
+    @_reported
     def invoice_numbers(self) -> dict[str, str]:
         """Invoice number → the ticket that owns it."""
         return dict(self.db.execute("SELECT invoice_number, service_ticket FROM invoices"))
 
+    @_reported
     def issued_dates(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT service_ticket, invoice_date FROM invoices"))
 
+    @_reported
     def get(self, ticket: str) -> Rendered | None:
         row = self.db.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM invoices WHERE service_ticket = ?",  # noqa: S608
@@ -75,6 +100,7 @@ class Ledger:
         ).fetchone()
         return _rendered(row) if row else None
 
+    @_reported
     def all(self) -> list[Rendered]:
         """The invoices currently issued (not withdrawn), by ticket: the manifest's rows."""
         rows = self.db.execute(
@@ -83,12 +109,14 @@ class Ledger:
         )
         return [_rendered(row) for row in rows]
 
+    @_reported
     def withdraw(self, ticket: str, when: str) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("UPDATE invoices SET withdrawn_at = ? WHERE service_ticket = ?",
                             (when, ticket))
 
+    @_reported
     def record(self, rendered: Rendered, invoice_date: str) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")

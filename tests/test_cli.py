@@ -487,3 +487,17 @@ def test_share_url_of_an_invoiced_ticket_is_the_published_one(runner: CliRunner,
     blank = invoke(runner, "share-url", "WO-1", "--share-id", " ")
     assert blank.exit_code == 2
     assert error_line(blank) == "Error: --share-id is blank; leave it out to derive the share ID"
+
+
+def test_a_ledger_that_is_not_a_database_is_one_error_line(runner: CliRunner,
+                                                           tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output/ledger.sqlite3").write_text("garbage " * 200)
+    result = invoke(runner, "run", "in.csv", "--workers", "1")
+    assert result.exit_code == 2
+    assert error_line(result) == (
+        "Error: output/ledger.sqlite3: the ledger cannot be used: file is not a database. "
+        "Keep this file (it holds the published share IDs): free disk space or restore it "
+        "from a backup")
+    assert (tmp_path / "output/ledger.sqlite3").read_text() == "garbage " * 200
