@@ -135,7 +135,7 @@ class ShareUrlBuilder:
 
 
 class LinkRegistry:
-    """Keeps share IDs and invoice numbers unique and immutable across tickets.
+    """Keeps share IDs and invoice numbers unique across tickets and immutable per ticket.
 
     Seeded from the ledger, so a link published by an earlier run can never change or
     move to another ticket. The batch and the launch pages share it, so both reject the
@@ -152,6 +152,8 @@ class LinkRegistry:
         self.owner_of_file: dict[str, tuple[str, str]] = {
             _file_key(number): (ticket, number)
             for number, ticket in (recorded_numbers or {}).items()}
+        self.issued_number = {ticket: number
+                              for number, ticket in (recorded_numbers or {}).items()}
 
     def claim(self, ticket: str, given: str | None, invoice_number: str | None = None) -> str:
         """The ticket's share ID; :class:`ShareLinkError` when it cannot have it."""
@@ -164,6 +166,13 @@ class LinkRegistry:
             raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
                                  field="share_id")
         if invoice_number is not None:
+            issued = self.issued_number.get(ticket, invoice_number)
+            if issued != invoice_number:
+                # Accounting keeps an issued number; a correction is a credit note.
+                raise ShareLinkError(
+                    f"{invoice_number!r} differs from {issued!r}, the invoice number already "
+                    "issued for this ticket (invoice numbers are immutable)",
+                    field="invoice_number")
             key = _file_key(invoice_number)
             owner, number = self.owner_of_file.get(key, (ticket, ""))
             if owner != ticket:

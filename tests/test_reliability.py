@@ -139,6 +139,23 @@ def test_invoice_number_of_another_ticket_rejected(tmp_path: Path, settings: Set
     assert "invoice_number" in outcome.rejected[0].reason and "WO-1" in outcome.rejected[0].reason
 
 
+def test_issued_invoice_number_is_immutable(tmp_path: Path, runner: CliRunner) -> None:
+    """A clerk's regenerate must not re-number an issued invoice, nor may a nightly run."""
+    source = write_csv(tmp_path / "in.csv", [order("N-1", invoice_number="INV-100")])
+    assert runner.invoke(main, ["run", str(source), "--workers", "1"]).exit_code == 0
+    issued = (tmp_path / "output/invoices/INV-100.pdf").read_bytes()
+    renumbered = write_csv(tmp_path / "in.csv", [order("N-1", invoice_number="INV-999")])
+    for command in (["run", str(renumbered)], ["regenerate", "N-1", "--input", str(renumbered)]):
+        result = runner.invoke(main, [*command, "--workers", "1", "--quiet"])
+        assert result.exit_code == 1
+        assert f"{renumbered}:2: ticket N-1: invoice_number: 'INV-999' differs from " \
+            "'INV-100', the invoice number already issued for this ticket (invoice numbers " \
+            "are immutable)" in result.stderr
+    assert [row["invoice_number"] for row in manifest(tmp_path / "output")] == ["INV-100"]
+    assert (tmp_path / "output/invoices/INV-100.pdf").read_bytes() == issued
+    assert not (tmp_path / "output/invoices/INV-999.pdf").exists()
+
+
 def test_invoice_numbers_differing_only_in_case_rejected(tmp_path: Path,
                                                          settings: Settings) -> None:
     rows = [order("WO-1", invoice_number="inv-7"), order("WO-2", invoice_number="INV-7"),
