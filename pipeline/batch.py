@@ -29,7 +29,7 @@ from .read import read_file
 from .share import LinkRegistry, ShareUrlBuilder, share_id_warning
 from .template_files import BUILT_IN, TEMPLATE_FILES
 from .validate import validate
-from .write import atomic_write, make_folder, safe_name, sha256_file, sweep
+from .write import atomic_write, make_folder, safe_name, sha256_file, sweep, writable
 
 INVOICES = "invoices"
 Progress = Callable[[str, dict[str, object]], None]
@@ -302,12 +302,12 @@ def check_all(inputs: Iterable[Path], settings: Settings,
 
 
 def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
-        only: Iterable[str] = (),
-        require_known: bool = False, progress: Progress = _quiet) -> Outcome:
+        only: Iterable[str] = (), progress: Progress = _quiet) -> Outcome:
     """Invoice the confirmed work orders of ``inputs`` into ``settings.out``.
 
-    ``only`` limits the run to those tickets; with ``require_known`` (regenerate) a ticket
-    that is missing, unconfirmed or rejected is a :class:`TicketError`.
+    ``only`` limits the run to those tickets. One that cannot be invoiced (missing,
+    unconfirmed) is listed under ``failed`` and the others are rendered; when none of them
+    can be, :class:`TicketError` says why before anything is written.
     """
     started = time.monotonic()
     settings.require_partner_id()
@@ -315,8 +315,12 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     batch, checked = _checked_batch(inputs, settings, progress)
     outcome = batch.outcome
     wanted = set(only)
-    if wanted:
-        _check_wanted(wanted, checked)
+    unservable = _unservable(wanted, checked)
+    if wanted and len(unservable) == len(wanted):
+        ticket = min(unservable)
+        raise TicketError(unservable[ticket], ticket=ticket)
+    if settings.merge is not None:
+        writable(settings.merge)  # before the night's work, not after it
     make_folder(settings.out)
     with folder_lock(settings.out):
         sweep(settings.out)
@@ -330,8 +334,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
                 invoices = [invoice for invoice in invoices if invoice.ticket in wanted]
             batch.announce_rejections(inputs)
             batch.withdraw(checked.unconfirmed, ledger)
-            if require_known:
-                _check_linked(wanted, invoices)
+            for ticket in sorted(unservable.keys() - {p.service_ticket for p in outcome.rejected}):
+                batch.fail(ticket, unservable[ticket])
             batch.render(invoices, ledger, force)
             record.write_manifest(settings.out, ledger.all())
         finally:
@@ -348,22 +352,18 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     return outcome
 
 
-def _check_wanted(wanted: set[str], checked: Checked) -> None:
-    """Every ticket a command names must be a confirmed, valid work order of the inputs."""
+def _unservable(wanted: set[str], checked: Checked) -> dict[str, str]:
+    """The tickets a command names that are no confirmed, valid work order, and why."""
     known = {order.service_ticket for order in checked.confirmed}
     unconfirmed = {order.service_ticket for order in checked.unconfirmed}
     rejected = {problem.service_ticket for problem in checked.problems}
-    for ticket in sorted(wanted - known):
+    reasons = {}
+    for ticket in wanted - known:
         if ticket in unconfirmed:
-            raise TicketError("is not confirmed: the technician has not completed the "
-                              "workflow, so it gets no invoice", ticket=ticket)
-        if ticket in rejected:
-            raise TicketError("was rejected; run `xoi-invoices validate` to see why",
-                              ticket=ticket)
-        raise TicketError("is in none of the inputs", ticket=ticket)
-
-
-def _check_linked(wanted: set[str], invoices: list[Invoice]) -> None:
-    linked = {invoice.ticket for invoice in invoices}
-    for ticket in sorted(wanted - linked):
-        raise TicketError("was rejected; see the message above", ticket=ticket)
+            reasons[ticket] = ("is not confirmed: the technician has not completed the "
+                               "workflow, so it gets no invoice")
+        elif ticket in rejected:
+            reasons[ticket] = "was rejected; run `xoi-invoices validate` to see why"
+        else:
+            reasons[ticket] = "is in none of the inputs"
+    return reasons

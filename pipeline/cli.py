@@ -158,8 +158,7 @@ def regenerate(tickets: tuple[str, ...], inputs: tuple[Path, ...],
     """
     settings = settings_from(config_file, **options)
     console = Console(quiet=settings.quiet, log_format=settings.log_format)
-    outcome = batch.run(inputs, settings, force=True, only=tickets, require_known=True,
-                        progress=console)
+    outcome = batch.run(inputs, settings, force=True, only=tickets, progress=console)
     finish(outcome, console)
 
 

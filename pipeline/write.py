@@ -54,6 +54,15 @@ def make_folder(path: Path) -> None:
             from None
 
 
+def writable(path: Path) -> None:
+    """:class:`OutputError` unless a file can be written at ``path`` (its folder is made)."""
+    make_folder(path.parent)
+    try:
+        tempfile.TemporaryFile(prefix=TEMP_PREFIX, dir=path.parent).close()
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror}", source=path) from None
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it into place.
 

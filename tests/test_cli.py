@@ -424,13 +424,12 @@ def test_unwritable_output_is_one_error_line_exit_2(runner: CliRunner, tmp_path:
     assert error_line(result) == message
 
 
-def test_merge_that_cannot_be_written_still_reports_the_run(runner: CliRunner,
-                                                            tmp_path: Path) -> None:
+def test_merge_that_cannot_be_written_stops_the_run_before_rendering(runner: CliRunner,
+                                                                    tmp_path: Path) -> None:
     write_csv(tmp_path / "in.csv", [order("WO-1")])
     result = invoke(runner, "run", "in.csv", "--merge", "/proc/all.pdf", "--workers", "1")
     assert result.exit_code == 2
-    assert report(tmp_path / "output")["rendered"] == ["WO-1"]
-    assert [row["service_ticket"] for row in manifest(tmp_path / "output")] == ["WO-1"]
+    assert not (tmp_path / "output").exists()
 
 
 def test_merge_of_a_folder_without_invoices_exits_2(runner: CliRunner, tmp_path: Path) -> None:

@@ -194,6 +194,22 @@ def test_regenerate_unknown_or_unconfirmed_ticket(tmp_path: Path, runner: CliRun
     assert not (tmp_path / "output" / "invoices").exists()
 
 
+def test_regenerate_or_only_with_one_unknown_ticket_renders_the_others(
+        tmp_path: Path, runner: CliRunner) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", confirmed="no")])
+    for command in (["regenerate", "WO-1", "NOPE", "WO-2", "--input", str(source)],
+                    ["run", str(source), "--only", "WO-1", "--only", "NOPE", "--only", "WO-2"]):
+        result = runner.invoke(main, [*command, "--workers", "1", "--quiet"])
+        assert result.exit_code == 1
+        done = report(tmp_path / "output")
+        assert done["rendered"] + done["unchanged"] == ["WO-1"]  # the run finds it unchanged
+        assert done["failed"] == [
+            {"service_ticket": "NOPE", "reason": "is in none of the inputs"},
+            {"service_ticket": "WO-2", "reason": "is not confirmed: the technician has not "
+             "completed the workflow, so it gets no invoice"}]
+        assert "ticket NOPE: is in none of the inputs" in result.stderr
+
+
 def test_second_run_exits_75_naming_holder(tmp_path: Path, runner: CliRunner) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
     out = tmp_path / "output"
