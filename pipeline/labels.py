@@ -14,6 +14,7 @@ ENGLISH = {
     "technician": "Technician",
     "amount_due": "Amount due",
     "due_by": "Due by",
+    "credit": "Credit to you",
     "xoi_heading": "See the work we did",
     "xoi_body": "Your technician documented this service with photos, videos and notes "
     "in XOi Vision. Scan the code or open the link to view them.",
@@ -45,6 +46,7 @@ SPANISH = {
     "technician": "Técnico",
     "amount_due": "Importe a pagar",
     "due_by": "Vence el",
+    "credit": "Saldo a su favor",
     "xoi_heading": "Vea el trabajo realizado",
     "xoi_body": "Su técnico documentó este servicio con fotos, vídeos y notas en XOi Vision. "
     "Escanee el código o abra el enlace para verlos.",
@@ -76,6 +78,7 @@ FRENCH = {
     "technician": "Technicien",
     "amount_due": "Montant dû",
     "due_by": "À régler avant le",
+    "credit": "Avoir en votre faveur",
     "xoi_heading": "Découvrez notre intervention",
     "xoi_body": "Votre technicien a documenté cette intervention avec des photos, des vidéos "
     "et des notes dans XOi Vision. Scannez le code ou ouvrez le lien pour les consulter.",
@@ -107,6 +110,7 @@ GERMAN = {
     "technician": "Techniker",
     "amount_due": "Zu zahlen",
     "due_by": "Fällig bis",
+    "credit": "Guthaben zu Ihren Gunsten",
     "xoi_heading": "Sehen Sie sich unsere Arbeit an",
     "xoi_body": "Ihr Techniker hat diesen Einsatz mit Fotos, Videos und Notizen in XOi Vision "
     "dokumentiert. Scannen Sie den Code oder öffnen Sie den Link.",

@@ -34,10 +34,11 @@ def spreadsheet_safe(value: str) -> str:
 def manifest_rows(invoices: list[Rendered]) -> list[tuple[str, ...]]:
     rows = []
     for item in sorted(invoices, key=lambda rendered: rendered.service_ticket):
-        row = (item.service_ticket, item.invoice_number, item.customer, item.share_id,
-               item.share_url, item.pdf, item.sha256, str(item.pages), money.plain(item.total),
-               item.currency)
-        rows.append(tuple(spreadsheet_safe(cell) for cell in row))
+        text = (item.service_ticket, item.invoice_number, item.customer, item.share_id,
+                item.share_url, item.pdf, item.sha256)
+        # The numbers stay plain: a spreadsheet reads -25.50 as a number, not a formula.
+        rows.append((*(spreadsheet_safe(cell) for cell in text), str(item.pages),
+                     money.plain(item.total), item.currency))
     return rows
 
 

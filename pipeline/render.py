@@ -283,6 +283,8 @@ class Renderer:
                 "subtotal": self.money(order.subtotal, currency),
                 "tax": self.money(order.tax, currency),
                 "total": self.money(order.total, currency),
+                # A negative total (credit lines outweigh the work) is owed to the customer.
+                "credit": self.money(-order.total, currency) if order.total < 0 else "",
                 "share_url": invoice.share_url,
                 "share_url_size": f"{url_size:.1f}",
                 "share_url_wraps": url_wraps,

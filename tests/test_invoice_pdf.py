@@ -121,3 +121,13 @@ def test_share_url_too_long_for_a_qr_code_is_rejected(tmp_path: Path,
     assert problem.reason == ("share_id: the share URL would be 1110 characters once the "
                               "share ID is percent-encoded; at most 1000 fit a QR code "
                               "that scans from paper")
+
+
+def test_credit_invoice_says_credit_and_its_manifest_total_stays_a_number(
+        tmp_path: Path, settings: Settings) -> None:
+    rows = [order("WO-1", item_description="Refund: duplicate charge", item_unit_price="-25.50")]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
+    assert manifest(settings.out)[0]["total"] == "-25.50"
+    text = pdf_text(settings.out / "invoices" / "INV-WO-1.pdf")
+    assert "CREDIT TO YOU\n$25.50" in text and "-$25.50" in text
+    assert "AMOUNT DUE" not in text and "Due by" not in text
