@@ -18,6 +18,7 @@ import click
 from . import batch, config, template_files
 from .console import Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, OutputError, XoiError
+from .lock import folder_lock
 from .merge import merge
 from .share import published_link, share_id_warning
 from .verify import verify as verify_folder
@@ -229,7 +230,8 @@ def merge_command(out: Path | None, target: Path) -> None:
         xoi-invoices merge --out output/ print/2026-11-28.pdf
     """
     folder = out or config.DEFAULTS.out
-    pages = merge(folder, target)
+    with folder_lock(folder, shared=True):  # not a half-written night's invoices
+        pages = merge(folder, target)
     click.echo(f"wrote {target}: {pages} pages")
 
 
@@ -272,9 +274,10 @@ def verify(out: Path | None) -> None:
     """
     folder = out or config.DEFAULTS.out
     problems = 0
-    for problem in verify_folder(folder):
-        problems += 1
-        click.echo(problem, err=True)
+    with folder_lock(folder, shared=True):  # a run rewrites the manifest when it ends
+        for problem in verify_folder(folder):
+            problems += 1
+            click.echo(problem, err=True)
     click.echo(f"verified {folder}: {problems} problem{'s' if problems != 1 else ''}")
     sys.exit(EXIT_PROBLEMS if problems else EXIT_OK)
 

@@ -16,25 +16,35 @@ LOCK_FILE = ".lock"
 
 
 @contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path, *, shared: bool = False) -> Iterator[None]:
     """Hold the folder's lock; :class:`LockedError` names the holder when another run has it.
 
     ``flock`` belongs to the open file: a run killed with SIGKILL releases it with its last
-    descriptor, so a stale lock file never blocks the next run.
+    descriptor, so a stale lock file never blocks the next run. ``shared`` is for commands
+    that only read the folder (``verify``, ``merge``): any number of them at once, none
+    while a run writes, and no need to write the folder.
     """
     path = folder / LOCK_FILE
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if shared:
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # no run ever wrote here; nothing to wait for
+            yield
+            return
+    else:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = path.read_text(errors="replace").strip() or "another process"
             raise LockedError(f"another run holds the output folder's lock ({holder}); "
                               "try again when it has finished", source=folder) from None
-        holder = (f"pid {os.getpid()} on {socket.gethostname()} since "
-                  f"{datetime.now(UTC).isoformat(timespec='seconds')}")
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, holder.encode(), 0)
+        if not shared:
+            holder = (f"pid {os.getpid()} on {socket.gethostname()} since "
+                      f"{datetime.now(UTC).isoformat(timespec='seconds')}")
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, holder.encode(), 0)
         yield
     finally:
         os.close(descriptor)

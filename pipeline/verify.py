@@ -10,7 +10,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from .errors import InputError
+from .errors import InputError, OutputError
+from .ledger import FILE_NAME as LEDGER_FILE
+from .ledger import Ledger
 from .record import MANIFEST, MANIFEST_HEADER, spreadsheet_safe
 from .write import sha256_file
 
@@ -33,6 +35,25 @@ def link_uris(reader: PdfReader) -> list[str]:
     return uris
 
 
+def _recorded_digests(folder: Path) -> dict[str, str]:
+    """Ticket → sha256 of the PDF the ledger recorded (empty without a usable ledger).
+
+    A run records each PDF as it is written and rewrites the manifest at its end, so a
+    run killed between leaves new PDFs that the ledger vouches for and the manifest does
+    not: an interruption, not tampering.
+    """
+    if not (folder / LEDGER_FILE).is_file():
+        return {}
+    try:
+        ledger = Ledger(folder)
+        try:
+            return {rendered.service_ticket: rendered.sha256 for rendered in ledger.all()}
+        finally:
+            ledger.close()
+    except OutputError:
+        return {}
+
+
 def verify(folder: Path) -> Iterator[str]:
     """Yield one line per problem; nothing when every invoice checks out."""
     manifest = folder / MANIFEST
@@ -44,6 +65,7 @@ def verify(folder: Path) -> Iterator[str]:
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     if not rows and not text.startswith(",".join(MANIFEST_HEADER)):
         raise InputError("not a manifest (wrong header)", source=manifest, line=1)
+    recorded: dict[str, str] | None = None  # the ledger's digests, read at the first need
     for line, row in enumerate(rows, start=2):
         values = {key: unneutralized(value or "") for key, value in row.items()}
         ticket = values["service_ticket"]
@@ -52,8 +74,14 @@ def verify(folder: Path) -> Iterator[str]:
         if not path.resolve().is_relative_to(folder.resolve()) or not path.is_file():
             yield f"{where}: {values['pdf']} is missing"
             continue
-        if sha256_file(path) != values["sha256"]:
-            yield f"{where}: {values['pdf']} does not match its sha256 (changed since issued)"
+        digest = sha256_file(path)
+        if digest != values["sha256"]:
+            if recorded is None:
+                recorded = _recorded_digests(folder)
+            yield f"{where}: {values['pdf']} " + (
+                "is newer than manifest.csv, which an interrupted run left out of date: "
+                "run again to rewrite it" if recorded.get(ticket) == digest else
+                "does not match its sha256 (changed since issued)")
             continue
         try:
             reader = PdfReader(path)

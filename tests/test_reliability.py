@@ -260,6 +260,34 @@ def test_verify_finds_tampering(tmp_path: Path, runner: CliRunner) -> None:
     assert "WO-2" in lines[1] and "sha256" in lines[1]
 
 
+def test_verify_tells_an_interrupted_run_from_tampering(tmp_path: Path,
+                                                       runner: CliRunner) -> None:
+    """A run killed after writing a PDF and before the manifest: the ledger vouches for it."""
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    runner.invoke(main, ["run", str(source), "--workers", "1"])
+    stale = (tmp_path / "output/manifest.csv").read_text()
+    changed = write_csv(tmp_path / "in.csv", [order("WO-1", item_unit_price="130"),
+                                              order("WO-2")])
+    runner.invoke(main, ["run", str(changed), "--workers", "1"])
+    (tmp_path / "output/manifest.csv").write_text(stale)
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 1
+    assert result.stderr == ("output/manifest.csv:2: ticket WO-1: invoices/INV-WO-1.pdf is "
+                             "newer than manifest.csv, which an interrupted run left out of "
+                             "date: run again to rewrite it\n")
+
+
+@pytest.mark.parametrize("command", [["verify"], ["merge", "all.pdf"]])
+def test_readers_of_the_folder_wait_for_no_run(tmp_path: Path, runner: CliRunner,
+                                               command: list[str]) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    runner.invoke(main, ["run", str(source), "--workers", "1"])
+    with folder_lock(tmp_path / "output"):
+        busy = runner.invoke(main, command)
+    assert busy.exit_code == 75 and "another run holds" in busy.stderr
+    assert runner.invoke(main, command).exit_code == 0
+
+
 def test_formulas_neutralized_and_secret_never_written(tmp_path: Path,
                                                        settings: Settings) -> None:
     rows = [order("=1+1", customer="=HYPERLINK(\"http://evil\")", invoice_number="@SUM(A1)"),
