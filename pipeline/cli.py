@@ -190,28 +190,36 @@ def validate(inputs: tuple[Path, ...], config_file: Path | None) -> None:
 @click.argument("ticket")
 @click.option("--share-id", help="the share ID the activity was launched with "
               "[default: derived from the ticket with XOI_SHARE_SECRET]")
+@out_option
 @config_option
 @maps_errors
-def share_url(ticket: str, share_id: str | None, config_file: Path | None) -> None:
+def share_url(ticket: str, share_id: str | None, out: Path | None,
+              config_file: Path | None) -> None:
     """Print the share URL of TICKET, exactly as its invoice carries it.
 
-    A ticket already invoiced in the output folder (`out` of the configuration, default
-    output/) gets the URL its invoice was issued with.
+    A ticket already invoiced in the output folder (--out, default output/) gets the URL
+    its invoice was issued with.
 
     \b
     Example:
-        xoi-invoices share-url WO-10421
+        xoi-invoices share-url WO-10421 --out /srv/invoices
         xoi-invoices share-url WO-10421 --share-id k7Qm2xR9vT4pL8sN3wZ6yB1c
     """
-    settings = settings_from(config_file)
+    settings = settings_from(config_file, out=out)
     settings.require_partner_id()
+    if not ticket.strip():
+        raise ConfigError("TICKET is blank")
     if share_id is not None and not share_id.strip():
         raise ConfigError("--share-id is blank; leave it out to derive the share ID")
-    identifier, url = published_link(settings, unicodedata.normalize("NFC", ticket.strip()),
-                                     share_id.strip() if share_id else None)
+    identifier, url, issued = published_link(
+        settings, unicodedata.normalize("NFC", ticket.strip()),
+        share_id.strip() if share_id else None)
     warning = share_id_warning(identifier)
     if warning:
         click.echo(f"warning: {warning}", err=True)
+    if not issued:
+        click.echo(f"note: no invoice for {ticket.strip()} in {settings.out}/ yet: this is the "
+                   "URL a run would give it (--out names another folder)", err=True)
     click.echo(url)
 
 

@@ -186,8 +186,9 @@ class LinkRegistry:
         return share_id
 
 
-def published_link(settings: Settings, ticket: str, given: str | None) -> tuple[str, str]:
-    """The share ID and URL of ``ticket`` as its invoice carries them.
+def published_link(settings: Settings, ticket: str,
+                   given: str | None) -> tuple[str, str, bool]:
+    """The share ID and URL of ``ticket`` as its invoice carries them, and whether issued.
 
     A ticket already invoiced in ``settings.out`` has the ones its ledger recorded (the
     URL template may have changed since); any other ticket, the ones a run would give it.
@@ -201,12 +202,12 @@ def published_link(settings: Settings, ticket: str, given: str | None) -> tuple[
         if recorded is not None:
             if given and given != recorded.share_id:
                 raise _changed(given, recorded.share_id)
-            return recorded.share_id, recorded.share_url
+            return recorded.share_id, recorded.share_url, True
     if not given and not settings.share_secret:
         raise ConfigError("no --share-id and no share secret to derive one: set "
                           "XOI_SHARE_SECRET or give --share-id")
     share_id = share_id_for(settings, ticket, given)
-    return share_id, ShareUrlBuilder.from_settings(settings).url(share_id)
+    return share_id, ShareUrlBuilder.from_settings(settings).url(share_id), False
 
 
 def _changed(share_id: str, earlier: str) -> ShareLinkError:

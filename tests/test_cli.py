@@ -23,6 +23,8 @@ NO_PARTNER = ("Error: no partner id: set XOI_PARTNER_ID or partner_id in the con
 SUMMARY = re.compile(r"^rendered (\d+), unchanged (\d+), unconfirmed (\d+), rejected (\d+), "
                      r"failed (\d+) in \d+\.\d s$", re.MULTILINE)
 LONG_ID = "k7Qm2xR9vT4pL8sN3wZ6yB1c"
+NOT_ISSUED = ("note: no invoice for {} in output/ yet: this is the URL a run would give it "
+              "(--out names another folder)\n")
 
 
 def invoke(runner: CliRunner, *args: str) -> Result:
@@ -283,7 +285,7 @@ def test_share_url_long_share_id_no_warning(runner: CliRunner) -> None:
     result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
     assert result.exit_code == 0
     assert result.stdout == f"https://vision.xoeye.io/share/{LONG_ID}\n"
-    assert result.stderr == ""
+    assert result.stderr == NOT_ISSUED.format("WO-1")
 
 
 def test_share_url_percent_encodes_the_share_id(runner: CliRunner) -> None:
@@ -298,7 +300,7 @@ def test_share_url_derives_the_share_id(runner: CliRunner) -> None:
     assert result.exit_code == 0
     share_id = derive_share_id(SECRET, PARTNER, "WO-10421")
     assert result.stdout == f"https://vision.xoeye.io/share/{share_id}\n"
-    assert result.stderr == ""
+    assert result.stderr == NOT_ISSUED.format("WO-10421")
     assert re.fullmatch(r"[0-9a-f]{32}", share_id)
     other = invoke(runner, "share-url", "WO-10422").stdout
     assert other != result.stdout  # one link per ticket
@@ -476,7 +478,12 @@ def test_share_url_of_an_invoiced_ticket_is_the_published_one(runner: CliRunner,
     write_csv(tmp_path / "in.csv", [order("WO-1", share_id=LONG_ID)])
     assert invoke(runner, "run", "in.csv", "--workers", "1").exit_code == 0
     published = manifest(tmp_path / "output")[0]["share_url"]
-    assert invoke(runner, "share-url", "WO-1").stdout == f"{published}\n"
+    assert invoke(runner, "share-url", "WO-1").output == f"{published}\n"  # no note
+    (tmp_path / "output").rename(tmp_path / "invoices")
+    moved = invoke(runner, "share-url", "WO-1", "--out", "invoices")
+    assert moved.output == f"{published}\n"
+    assert invoke(runner, "share-url", "WO-1").stderr == NOT_ISSUED.format("WO-1")
+    (tmp_path / "invoices").rename(tmp_path / "output")
     assert invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID).stdout == f"{published}\n"
     changed = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID + "x")
     assert changed.exit_code == 1
@@ -486,6 +493,8 @@ def test_share_url_of_an_invoiced_ticket_is_the_published_one(runner: CliRunner,
     blank = invoke(runner, "share-url", "WO-1", "--share-id", " ")
     assert blank.exit_code == 2
     assert error_line(blank) == "Error: --share-id is blank; leave it out to derive the share ID"
+    no_ticket = invoke(runner, "share-url", " ")
+    assert no_ticket.exit_code == 2 and error_line(no_ticket) == "Error: TICKET is blank"
 
 
 def test_a_ledger_that_is_not_a_database_is_one_error_line(runner: CliRunner,
