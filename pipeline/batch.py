@@ -208,7 +208,7 @@ class Batch:
 
     def fail(self, ticket: str, reason: str) -> None:
         self.outcome.failed.append(Failure(ticket, reason))
-        self.progress("failed", {"ticket": ticket, "reason": reason})
+        self.progress("failed", {"service_ticket": ticket, "reason": reason})
 
     def reject(self, problem: Problem) -> None:
         self.outcome.rejected.append(problem)
@@ -270,7 +270,7 @@ class Batch:
             datetime.now(UTC).isoformat(timespec="seconds"),
         ), invoice.invoice_date.isoformat())
         self.outcome.rendered.append(invoice.ticket)
-        self.progress("rendered", {"ticket": invoice.ticket, "pdf": relative})
+        self.progress("rendered", {"service_ticket": invoice.ticket, "pdf": relative})
 
 
 def _intact(path: Path, sha256: str) -> bool:

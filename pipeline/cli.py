@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from . import batch, config, template_files
-from .console import Console
+from .console import JSON_LOG, Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, OutputError, XoiError
 from .lock import folder_lock
 from .merge import merge
@@ -27,11 +27,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Failed(click.ClickException):
-    """An :class:`XoiError` shown as ``Error: ...`` with the contract's exit status."""
+    """An :class:`XoiError` shown as ``Error: ...`` with the contract's exit status.
+
+    With ``--log-format json`` it is one JSON event instead, like everything else the
+    command logs.
+    """
 
     def __init__(self, error: XoiError) -> None:
         super().__init__(str(error))
+        self.error = error
         self.exit_code = error.exit_code  # type: ignore[misc]  # per error, not per class
+        # Decided now: click shows the error after the command's context has closed.
+        context = click.get_current_context(silent=True)
+        self.as_json = context is not None and bool(
+            context.meta.get(JSON_LOG, context.params.get("log_format") == "json"))
+
+    def show(self, file: Any = None) -> None:
+        if not self.as_json:
+            super().show(file)
+            return
+        error = self.error
+        Console.error(str(error), error.exit_code, {
+            "source": error.source, "line": error.line, "field": error.field,
+            "service_ticket": error.ticket})
 
 
 def maps_errors(command: F) -> F:
@@ -180,7 +198,8 @@ def validate(inputs: tuple[Path, ...], config_file: Path | None) -> None:
     settings = settings_from(config_file)
     console = Console()
     outcome = batch.check_all(inputs, settings, progress=console)
-    console.finish(outcome, f"checked {outcome.read:,} work orders: {outcome.confirmed:,} "
+    orders = "work order" if outcome.read == 1 else "work orders"
+    console.finish(outcome, f"checked {outcome.read:,} {orders}: {outcome.confirmed:,} "
                    f"confirmed, {len(outcome.unconfirmed):,} unconfirmed, "
                    f"{len(outcome.rejected):,} rejected, {len(outcome.warnings):,} warnings")
     sys.exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)

@@ -19,6 +19,7 @@ from .models import Outcome
 from .record import report_data
 
 _ALWAYS = ("rejected", "failed", "warning")
+JSON_LOG = "xoi_invoices.json_log"  # click context key: is this command logging JSON?
 
 
 class Console:
@@ -26,6 +27,16 @@ class Console:
         self.quiet = quiet
         self.json = log_format == "json"
         self.bar: Any = None
+        context = click.get_current_context(silent=True)
+        if context is not None:  # so that an error ending the command is logged alike
+            context.meta[JSON_LOG] = self.json
+
+    @staticmethod
+    def error(message: str, exit_code: int, details: dict[str, object]) -> None:
+        """A fatal error as one JSON event on stderr (JSON mode only)."""
+        line = {"ts": round(time.time(), 3), "event": "error", "message": message,
+                "exit_status": exit_code, **{k: v for k, v in details.items() if v}}
+        click.echo(json.dumps(line, ensure_ascii=False), err=True)
 
     def __call__(self, event: str, data: dict[str, object]) -> None:
         if self.json:
@@ -35,7 +46,8 @@ class Console:
         if event in _ALWAYS:
             self._clear_bar()
             prefix = {"warning": "warning: ", "failed": "failed: "}.get(event, "")
-            message = data.get("message") or f"ticket {data['ticket']}: {data['reason']}"
+            message = data.get("message") or \
+                f"ticket {data['service_ticket']}: {data['reason']}"
             click.echo(f"{prefix}{message}", err=True)
         elif event == "start" and not self.quiet and sys.stderr.isatty() and data["total"]:
             self.bar = click.progressbar(length=int(str(data["total"])), label="rendering",

@@ -187,8 +187,10 @@ class _Record:
             return None
         description = str(cells["item_description"] or "").strip()
         where = f"line item {index} "
-        if not description or len(description) > MAX_OTHER_TEXT:
-            self.fail("item_description", f"{where}needs a description of at most "
+        if not description:
+            self.fail("item_description", f"{where}has no description", line)
+        elif len(description) > MAX_OTHER_TEXT:
+            self.fail("item_description", f"{where}description is longer than "
                       f"{MAX_OTHER_TEXT} characters", line)
         quantity = self.number("item_quantity", cells["item_quantity"]
                                if str(cells["item_quantity"] or "").strip() else "1", line)

@@ -124,6 +124,20 @@ def test_run_log_format_json(runner: CliRunner, tmp_path: Path) -> None:
     assert summary["rejected"][0]["service_ticket"] == "WO-2"
 
 
+def test_log_format_json_logs_a_fatal_error_and_renders_by_service_ticket(
+        runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    done = invoke(runner, "run", "in.csv", "--log-format", "json", "--workers", "1")
+    events = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [e["service_ticket"] for e in events if e["event"] == "rendered"] == ["WO-1"]
+    result = invoke(runner, "run", "missing.csv", "--log-format", "json")
+    assert result.exit_code == 2
+    [event] = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {key: value for key, value in event.items() if key != "ts"} == {
+        "event": "error", "message": "missing.csv: no such file", "exit_status": 2,
+        "source": "missing.csv"}
+
+
 def test_missing_partner_id_exits_2(runner: CliRunner, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XOI_PARTNER_ID")

@@ -292,6 +292,13 @@ def test_csv_line_item_problem_names_the_field_and_the_line_of_its_row(
     assert problem.reason.startswith(f"{field}: ")
 
 
+@pytest.mark.parametrize(("description", "reason"), [
+    ("  ", "line item 1 has no description"),
+    ("x" * 1001, "line item 1 description is longer than 1000 characters")])
+def test_line_item_description_problems_say_which(description: str, reason: str) -> None:
+    assert bad(base(**item(description=description))).reason == f"item_description: {reason}"
+
+
 @pytest.mark.parametrize("price", ["", "  ", None])
 def test_missing_unit_price_says_so(price: Any) -> None:
     cells = item(price=price)
