@@ -7,10 +7,10 @@ CONFIG ?= xoi-invoices.example.toml
 OUT ?= output
 FIXTURES := fixtures/work_orders.csv fixtures/work_orders.json
 # Debian packages: HarfBuzz's subsetter makes WeasyPrint ~4x faster; Noto covers Latin,
-# Arabic and CJK names; poppler and zbar let tests and people look at what we render;
+# Arabic and CJK names and emoji (customers do put them in names); poppler and zbar let tests and people look at what we render;
 # chromium (Debian's, driven by Playwright) clicks the launch button in the browser test.
 APT_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core \
-	fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools chromium
+	fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core poppler-utils zbar-tools chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system run test lint clean nightly regenerate verify help bench

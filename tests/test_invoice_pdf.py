@@ -131,3 +131,13 @@ def test_credit_invoice_says_credit_and_its_manifest_total_stays_a_number(
     text = pdf_text(settings.out / "invoices" / "INV-WO-1.pdf")
     assert "CREDIT TO YOU\n$25.50" in text and "-$25.50" in text
     assert "AMOUNT DUE" not in text and "Due by" not in text
+
+
+def test_emoji_in_names_render_from_an_emoji_font(tmp_path: Path, settings: Settings) -> None:
+    rows = [order("WO-1", customer="🎉 Party Rentals 🔧")]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
+    pdf = settings.out / "invoices" / "INV-WO-1.pdf"
+    assert "🎉 Party Rentals 🔧" in pdf_text(pdf)
+    fonts = {str(font.get_object()["/BaseFont"]) for page in PdfReader(pdf).pages
+             for font in page["/Resources"]["/Font"].values()}
+    assert any("Emoji" in font for font in fonts), fonts
