@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ _decoder = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal,
 # last decode started: Python's json would silently keep the last.
 _twice: list[str] = []
 _WHITESPACE = " \t\r\n"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def field_name(key: object) -> str:
@@ -242,12 +244,32 @@ def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
     if not isinstance(value, dict):
         return Problem(source, line, None,
                        f"a work order must be an object {{...}}, not {_json_kind(value)}")
+    broken = _lone_surrogate(value)
+    if broken:
+        # Not text: it could not even be written to the report or a terminal.
+        ticket = value.get("service_ticket")
+        return Problem(source, line, ticket if broken != "service_ticket" and
+                       isinstance(ticket, str) else None,
+                       f"{broken}: holds half a character (an unpaired \\ud800-\\udfff "
+                       "escape)")
     if _twice:
         ticket = value.get("service_ticket")
         return Problem(source, line, ticket.strip() or None if isinstance(ticket, str) else None,
                        f"{_twice[0]}: given twice in one object (names ignore letter case "
                        "and spaces); which one is meant?")
     return RawRecord(source, line, ((line, value),))
+
+
+def _lone_surrogate(record: dict[str, Any]) -> str | None:
+    """The first field holding an unpaired surrogate, which only a ``\\u`` escape makes."""
+    def broken(value: Any) -> bool:
+        if isinstance(value, str):
+            return not value.isascii() and _SURROGATE.search(value) is not None
+        if isinstance(value, dict):
+            return any(broken(key) or broken(item) for key, item in value.items())
+        return isinstance(value, list) and any(broken(item) for item in value)
+
+    return next((key for key, value in record.items() if broken(key) or broken(value)), None)
 
 
 def _json_kind(value: Any) -> str:

@@ -230,6 +230,24 @@ def test_json_lines_with_bom_crlf_and_line_separators_in_strings(tmp_path: Path)
     assert one.rows[0][1]["notes"] == "a\u2028b\u2029c\x85d"
 
 
+@pytest.mark.parametrize(("suffix", "text", "ticket", "field"), [
+    (".json", '[{"service_ticket": "S-1", "customer": "A\\ud800B"}]', "S-1", "customer"),
+    (".json", '[{"service_ticket": "S-\\udc00"}]', None, "service_ticket"),
+    (".jsonl", '{"service_ticket": "S-1", "line_items": [{"description": "\\ud83d"}]}',
+     "S-1", "line_items"),
+])
+def test_json_string_with_half_a_character_rejects_the_record(
+        tmp_path: Path, suffix: str, text: str, ticket: str | None, field: str) -> None:
+    """A lone surrogate escape decodes to a str no file or terminal can take."""
+    path = tmp_path / f"in{suffix}"
+    path.write_text(text, encoding="utf-8")
+    [problem] = records(path)
+    assert isinstance(problem, Problem) and problem.service_ticket == ticket
+    assert problem.reason == f"{field}: holds half a character (an unpaired " \
+        "\\ud800-\\udfff escape)"
+    str(problem).encode("utf-8")  # unlike the value, the message can be printed
+
+
 def test_empty_json_lines_file_is_no_records(tmp_path: Path) -> None:
     """Unlike CSV (a header) and JSON (``[]``), JSON Lines has no other way to say so."""
     path = tmp_path / "in.jsonl"
