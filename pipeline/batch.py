@@ -23,7 +23,7 @@ from .config import Settings
 from .errors import OutputError, RecordError, TicketError
 from .ledger import Ledger
 from .lock import folder_lock
-from .merge import merge
+from .merge import check_target, merge
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
 from .read import read_file
 from .share import LinkRegistry, ShareUrlBuilder, share_id_warning
@@ -319,8 +319,9 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     if wanted and len(unservable) == len(wanted):
         ticket = min(unservable)
         raise TicketError(unservable[ticket], ticket=ticket)
-    if settings.merge is not None:
-        writable(settings.merge)  # before the night's work, not after it
+    if settings.merge is not None:  # before the night's work, not after it
+        check_target(settings.out, settings.merge)
+        writable(settings.merge)
     make_folder(settings.out)
     with folder_lock(settings.out):
         sweep(settings.out)

@@ -8,13 +8,29 @@ from pathlib import Path
 
 from pypdf import PdfWriter
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .ledger import FILE_NAME, Ledger
 from .write import atomic_write
+
+# What the output folder manages: a merged file written over one of these would destroy
+# an issued invoice, the manifest or the record of published share IDs.
+MANAGED = ("invoices", "launch", "manifest.csv", "report.json", FILE_NAME,
+           f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", ".lock")
+
+
+def check_target(folder: Path, target: Path) -> None:
+    """:class:`ConfigError` when ``target`` is one of the folder's own files."""
+    resolved = target.resolve()
+    for name in MANAGED:
+        managed = (folder / name).resolve()
+        if resolved == managed or resolved.is_relative_to(managed):
+            raise ConfigError(f"the merged file would replace {name} of the output folder; "
+                              "write it elsewhere", source=target)
 
 
 def merge(folder: Path, target: Path, tickets: Iterable[str] | None = None) -> int:
     """Write ``target`` from the folder's invoices (only ``tickets`` if given); page count."""
+    check_target(folder, target)
     if not (folder / FILE_NAME).is_file():
         raise InputError("no invoices here yet (no ledger); run `xoi-invoices run` first",
                          source=folder)

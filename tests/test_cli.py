@@ -523,3 +523,21 @@ def test_a_ledger_that_is_not_a_database_is_one_error_line(runner: CliRunner,
         "Keep this file (it holds the published share IDs): free disk space or restore it "
         "from a backup")
     assert (tmp_path / "output/ledger.sqlite3").read_text() == "garbage " * 200
+
+
+@pytest.mark.parametrize("target", ["output/invoices/INV-WO-1.pdf", "output/manifest.csv",
+                                    "output/ledger.sqlite3", "output/invoices/new.pdf"])
+def test_merged_file_never_replaces_what_the_folder_manages(runner: CliRunner, tmp_path: Path,
+                                                            target: str) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    assert invoke(runner, "run", "in.csv", "--workers", "1").exit_code == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "output").rglob("*") if p.is_file()}
+    name = target.split("/")[1]
+    message = f"Error: {target}: the merged file would replace {name} of the output folder; " \
+        "write it elsewhere"
+    for args in (("merge", target), ("run", "in.csv", "--force", "--merge", target)):
+        result = invoke(runner, *args)
+        assert result.exit_code == 2 and error_line(result) == message
+    after = {p: p.read_bytes() for p in (tmp_path / "output").rglob("*") if p.is_file()}
+    assert after == before
+    assert invoke(runner, "merge", "output/print.pdf").exit_code == 0  # beside them is fine
