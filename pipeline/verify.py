@@ -62,9 +62,18 @@ def verify(folder: Path) -> Iterator[str]:
     except OSError:
         raise InputError("no manifest.csv: nothing was rendered into this folder yet",
                          source=folder) from None
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    if not rows and not text.startswith(",".join(MANIFEST_HEADER)):
-        raise InputError("not a manifest (wrong header)", source=manifest, line=1)
+    except UnicodeDecodeError:
+        yield f"{manifest}: not UTF-8, so not the manifest a run wrote; run again to rewrite it"
+        return
+    table = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        rows = list(table)
+    except csv.Error as error:
+        yield f"{manifest}:{table.line_num}: not a manifest ({error}); run again to rewrite it"
+        return
+    if tuple(table.fieldnames or ()) != MANIFEST_HEADER:
+        yield f"{manifest}:1: not a manifest (wrong header); run again to rewrite it"
+        return
     recorded: dict[str, str] | None = None  # the ledger's digests, read at the first need
     for line, row in enumerate(rows, start=2):
         values = {key: unneutralized(value or "") for key, value in row.items()}

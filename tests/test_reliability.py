@@ -260,6 +260,22 @@ def test_verify_finds_tampering(tmp_path: Path, runner: CliRunner) -> None:
     assert "WO-2" in lines[1] and "sha256" in lines[1]
 
 
+@pytest.mark.parametrize(("damage", "problem"), [
+    (b"service_ticket,invoice_number\nT-\xe91,x\n",
+     " not UTF-8, so not the manifest a run wrote; run again to rewrite it"),
+    (b"a,b\n1,2\n", "1: not a manifest (wrong header); run again to rewrite it"),
+    (b"", "1: not a manifest (wrong header); run again to rewrite it"),
+])
+def test_verify_reports_a_damaged_manifest(tmp_path: Path, runner: CliRunner, damage: bytes,
+                                           problem: str) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    runner.invoke(main, ["run", str(source), "--workers", "1"])
+    (tmp_path / "output/manifest.csv").write_bytes(damage)
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 1
+    assert result.stderr == f"output/manifest.csv:{problem}\n"
+
+
 def test_verify_tells_an_interrupted_run_from_tampering(tmp_path: Path,
                                                        runner: CliRunner) -> None:
     """A run killed after writing a PDF and before the manifest: the ledger vouches for it."""
