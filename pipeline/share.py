@@ -23,6 +23,7 @@ from .ledger import Ledger
 from .write import safe_name
 
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
+_NOT_IN_URLS = frozenset(' "<>\\^`{|}')
 SHORT_SHARE_ID = 16  # below this many characters a public ID is easy to enumerate
 # A QR code of this many characters is 113 modules wide: 90 mm at the module size a 150 dpi
 # print still scans (render.QR_MODULE_MM); longer would crowd the invoice's XOi section.
@@ -130,7 +131,9 @@ class ShareUrlBuilder:
             raise ShareLinkError(f"{url!r} is not a valid URL", field="share_url") from None
         if parts.scheme != "https" or not parts.hostname:
             raise ShareLinkError(f"{url!r} is not an https URL", field="share_url")
-        if not url.isascii() or not url.isprintable() or " " in url:
+        # RFC 3986 has no place for these; a PDF writer would percent-encode them in the
+        # link but not in the printed URL or the QR code, and the three would differ.
+        if not url.isascii() or not url.isprintable() or any(ch in _NOT_IN_URLS for ch in url):
             raise ShareLinkError(f"{url!r} holds characters a URL cannot", field="share_url")
 
 

@@ -224,6 +224,9 @@ def test_missing_config_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     ("XOI_SHARE_URL_TEMPLATE", "{base_url}/{share_id}/{}"),
     ("XOI_SHARE_URL_TEMPLATE", "{base_url}/{share_id!r}"),
     ("XOI_SHARE_URL_TEMPLATE", "{base_url}/{share_id"),
+    ("XOI_SHARE_URL_TEMPLATE", '{base_url}/s/{share_id}?a="b"'),
+    ("XOI_SHARE_URL_TEMPLATE", "{base_url}/s/{share_id}?x=<2>"),
+    ("XOI_SHARE_URL_TEMPLATE", "{base_url}/s/{share_id}|{{x}}"),
 ])
 def test_bad_share_url_configuration_exits_2(runner: CliRunner, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch, variable: str,
