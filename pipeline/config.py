@@ -95,6 +95,10 @@ def _normalize(key: str) -> str:
     return key.strip().lower().replace("-", "_")
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
 def _coerce(name: str, value: Any, *, source: str) -> Any:
     """Turn a TOML or environment value into the type the setting has."""
     default = getattr(DEFAULTS, name, None)
@@ -110,8 +114,15 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         if isinstance(default, bool):
             if isinstance(value, bool):
                 return value
-            return str(value).strip().lower() in ("1", "true", "yes", "on")
+            answer = str(value).strip().lower()
+            if answer not in _TRUE + _FALSE:  # "maybe" is a typo, not "no"
+                raise ValueError(value)
+            return answer in _TRUE
         if isinstance(default, int):
+            # A whole number: not 1.5 (or 1e999) from TOML, not "two" from the environment.
+            if isinstance(value, bool | float) or (isinstance(value, str)
+                                                   and not value.strip().isdigit()):
+                raise ValueError(value)
             number = int(value)
             if number < (1 if name == "workers" else 0):
                 raise ValueError(number)

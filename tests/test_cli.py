@@ -192,7 +192,9 @@ def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, args: tuple[str,
 
 @pytest.mark.parametrize("toml", ["partner_id = \n", "workers = 0\n", "partner_id = 42\n",
                                   "bogus_key = 'x'\n", "[company]\ncolour = 'red'\n",
-                                  "locale = 'xx_YY'\n", "out = 3\n", "currency = 'XYZ'\n"])
+                                  "locale = 'xx_YY'\n", "out = 3\n", "currency = 'XYZ'\n",
+                                  "render_timeout = 1e999\n", "workers = 1.5\n",
+                                  "workers = true\n", "quiet = 'maybe'\n"])
 def test_bad_toml_config_exits_2(runner: CliRunner, tmp_path: Path, toml: str) -> None:
     write_csv(tmp_path / "in.csv", [order("WO-1")])
     (tmp_path / "bad.toml").write_text(toml, encoding="utf-8")
