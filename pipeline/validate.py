@@ -175,40 +175,53 @@ class _Record:
             rows = list(self.record.rows)
         items = []
         for index, (line, row) in enumerate(rows, start=1):
-            item = self.line_item(index, line, row, currency)
+            item = self.line_item(index, line, row, currency, value is not None)
             if item is not None:
                 items.append(item)
         return tuple(items)
 
-    def line_item(self, index: int, line: int, row: dict[str, Any],
-                  currency: str) -> LineItem | None:
+    def line_item(self, index: int, line: int, row: dict[str, Any], currency: str,
+                  listed: bool) -> LineItem | None:
+        """One line item; ``listed``: from a JSON ``line_items`` list, not item columns."""
         cells = {name: row.get(name) for name in ITEM_COLUMNS}
         if all(cell is None or str(cell).strip() == "" for cell in cells.values()):
             return None
-        description = str(cells["item_description"] or "").strip()
-        where = f"line item {index} "
+        # Named as the input names them: CSV columns, or the JSON item's own fields.
+        name = {field: f"line_items[{index}].{field}" if listed else f"item_{field}"
+                for field in ("description", "quantity", "unit_price")}
+        where = "" if listed else f"line item {index} "
+        raw = cells["item_description"]
+        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal | None):
+            # str() would print a Python repr like {'x': Decimal('1')} on the invoice.
+            self.fail(name["description"], f"{where}expected text, got "
+                      f"{json.dumps(raw, default=str):.40}", line)
+            return None
+        description = unicodedata.normalize("NFC", str(raw or "")).strip()
+        if _CONTROL.search(description):
+            self.fail(name["description"], f"{where}holds control characters", line)
+            return None
         if not description:
-            self.fail("item_description", f"{where}has no description", line)
+            self.fail(name["description"], f"{where}has no description", line)
         elif len(description) > MAX_OTHER_TEXT:
-            self.fail("item_description", f"{where}description is longer than "
+            self.fail(name["description"], f"{where}is longer than "
                       f"{MAX_OTHER_TEXT} characters", line)
-        quantity = self.number("item_quantity", cells["item_quantity"]
+        quantity = self.number(name["quantity"], cells["item_quantity"]
                                if str(cells["item_quantity"] or "").strip() else "1", line)
         price = None
         if cells["item_unit_price"] is None or str(cells["item_unit_price"]).strip() == "":
             # Not "None is not a number": the clerk needs to hear the price is missing.
-            self.fail("item_unit_price", f"{where}has no unit price", line)
+            self.fail(name["unit_price"], f"{where}has no unit price", line)
         else:
-            price = self.number("item_unit_price", cells["item_unit_price"], line)
+            price = self.number(name["unit_price"], cells["item_unit_price"], line)
         if quantity is None or price is None or not description:
             return None
         if quantity <= 0:
-            self.fail("item_quantity", f"{where}quantity {quantity} is not positive", line)
+            self.fail(name["quantity"], f"{where}quantity {quantity} is not positive", line)
             return None
         try:
             amount = money.line_amount(quantity, price, currency)
         except ValueError as error:
-            self.fail("item_unit_price", f"{where}{error}", line)
+            self.fail(name["unit_price"], f"{where}{error}", line)
             return None
         return LineItem(description, quantity, price, amount)
 

@@ -294,9 +294,19 @@ def test_csv_line_item_problem_names_the_field_and_the_line_of_its_row(
 
 @pytest.mark.parametrize(("description", "reason"), [
     ("  ", "line item 1 has no description"),
-    ("x" * 1001, "line item 1 description is longer than 1000 characters")])
+    ("x" * 1001, "line item 1 is longer than 1000 characters")])
 def test_line_item_description_problems_say_which(description: str, reason: str) -> None:
     assert bad(base(**item(description=description))).reason == f"item_description: {reason}"
+
+
+@pytest.mark.parametrize(("description", "reason"), [
+    ({"x": 1}, 'expected text, got {"x": 1}'), (["a"], 'expected text, got ["a"]'),
+    (True, "expected text, got true"), ("bell\x07", "holds control characters")])
+def test_json_line_item_description_must_be_text(description: object, reason: str) -> None:
+    """Not str() of it: the customer would read a Python repr on the invoice."""
+    row = base(line_items=[{"description": "Visit", "quantity": 1, "unit_price": 5},
+                           {"description": description, "quantity": 1, "unit_price": 5}])
+    assert bad(row).reason == f"line_items[2].description: {reason}"
 
 
 @pytest.mark.parametrize("price", ["", "  ", None])
@@ -310,7 +320,7 @@ def test_json_line_item_problem_names_the_field() -> None:
     problem = bad(base(line_items=[{"description": "Labor", "quantity": "x",
                                     "unit_price": 5}]))
     assert (problem.line, problem.service_ticket) == (7, "WO-1")
-    assert problem.reason.startswith("item_quantity: ") and "'x'" in problem.reason
+    assert problem.reason == "line_items[1].quantity: 'x' is not a number"
 
 
 @pytest.mark.parametrize("items", ["Labor", [1, 2], {"description": "x"}, [["Labor"]]])
