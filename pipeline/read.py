@@ -255,8 +255,9 @@ def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
     if _twice:
         ticket = value.get("service_ticket")
         return Problem(source, line, ticket.strip() or None if isinstance(ticket, str) else None,
-                       f"{_twice[0]}: given twice in one object (names ignore letter case "
-                       "and spaces); which one is meant?")
+                       "; ".join(f"{name}: given twice in one object (names ignore letter "
+                                 "case and spaces); which one is meant?"
+                                 for name in dict.fromkeys(_twice)))
     return RawRecord(source, line, ((line, value),))
 
 
