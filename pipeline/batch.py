@@ -334,7 +334,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             if wanted:
                 invoices = [invoice for invoice in invoices if invoice.ticket in wanted]
             batch.announce_rejections(inputs)
-            batch.withdraw(checked.unconfirmed, ledger)
+            batch.withdraw([order for order in checked.unconfirmed
+                            if not wanted or order.service_ticket in wanted], ledger)
             for ticket in sorted(unservable.keys() - {p.service_ticket for p in outcome.rejected}):
                 batch.fail(ticket, unservable[ticket])
             batch.render(invoices, ledger, force)

@@ -24,7 +24,8 @@ def minor_unit(currency: str) -> Decimal:
 
 
 def round_money(value: Decimal, currency: str) -> Decimal:
-    return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    rounded = value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    return rounded or abs(rounded)  # -0.004 rounds to -0.00: print $0.00, not -$0.00
 
 
 def to_decimal(value: object) -> Decimal:

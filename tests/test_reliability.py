@@ -99,6 +99,14 @@ def test_invoice_of_a_ticket_now_unconfirmed_is_withdrawn(tmp_path: Path,
     assert manifest(settings.out)[0] == issued
 
 
+def test_only_withdraws_nothing_outside_its_tickets(tmp_path: Path, settings: Settings) -> None:
+    _run(write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")]), settings)
+    source = write_csv(tmp_path / "in.csv", [order("WO-1", confirmed="no"), order("WO-2")])
+    assert _run(source, settings, only=["WO-2"], force=True).withdrawn == []
+    assert [row["service_ticket"] for row in manifest(settings.out)] == ["WO-1", "WO-2"]
+    assert _run(source, settings, only=["WO-1", "WO-2"]).withdrawn == ["WO-1"]
+
+
 def test_template_or_configuration_change_rerenders(tmp_path: Path,
                                                     settings: Settings) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
