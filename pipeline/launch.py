@@ -26,9 +26,10 @@ import jinja2
 from .batch import check
 from .config import Settings
 from .errors import ConfigError, RecordError
+from .ledger import published_share_ids
 from .lock import folder_lock
 from .models import Problem, RawRecord, Warning_, WorkOrder
-from .share import LinkRegistry, share_id_for, share_id_warning
+from .share import LinkRegistry, share_id_warning
 from .template_files import BUILT_IN
 from .validate import validate
 from .write import atomic_write, make_folder, safe_name
@@ -107,8 +108,10 @@ def page_name(ticket: str) -> str:
 
 
 def launch_for(order: WorkOrder, settings: Settings) -> Launch:
-    """The order's launch; :class:`ShareLinkError` when it has no share ID and none derives."""
-    return Launch(order, share_id_for(settings, order.service_ticket, order.share_id))
+    """The order's launch; :class:`ShareLinkError` when it has no share ID and none derives,
+    or another than the one its invoice published."""
+    registry = LinkRegistry(settings, recorded_share_ids=published_share_ids(settings.out))
+    return Launch(order, registry.claim(order.service_ticket, order.share_id))
 
 
 def single_order(settings: Settings, ticket: str, customer: str, location: str,
@@ -188,7 +191,8 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     action = form_action(settings)
     checked = check(inputs, settings, for_launch=True)
     outcome = LaunchOutcome(settings.out / FOLDER, rejected=list(checked.problems))
-    registry = LinkRegistry(settings)
+    # Seeded from the folder's ledger: a page must name the activity the invoice links to.
+    registry = LinkRegistry(settings, recorded_share_ids=published_share_ids(settings.out))
     # Confirmed orders claim their share IDs first, so a clash rejects the same ticket
     # here as in the batch, which sees confirmed orders only.
     for order in [*checked.confirmed, *checked.unconfirmed]:

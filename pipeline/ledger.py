@@ -136,3 +136,14 @@ def _rendered(row: tuple[object, ...]) -> Rendered:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["total"] = Decimal(str(values["total"]))
     return Rendered(**values)  # type: ignore[arg-type]
+
+
+def published_share_ids(folder: Path) -> dict[str, str]:
+    """Ticket → share ID issued from ``folder``; empty when nothing was (no ledger yet)."""
+    if not (folder / FILE_NAME).is_file():
+        return {}
+    ledger = Ledger(folder)
+    try:
+        return ledger.share_ids()
+    finally:
+        ledger.close()

@@ -159,9 +159,13 @@ class LinkRegistry:
                               for number, ticket in (recorded_numbers or {}).items()}
 
     def claim(self, ticket: str, given: str | None, invoice_number: str | None = None) -> str:
-        """The ticket's share ID; :class:`ShareLinkError` when it cannot have it."""
-        share_id = share_id_for(self.settings, ticket, given)
+        """The ticket's share ID; :class:`ShareLinkError` when it cannot have it.
+
+        A ticket published before keeps its share ID when the input gives none, even if
+        the secret that derived it has changed since.
+        """
         earlier = self.recorded.get(ticket)
+        share_id = share_id_for(self.settings, ticket, given or earlier)
         if earlier is not None and earlier != share_id:
             raise _changed(share_id, earlier)
         owner = self.ticket_of_share.get(share_id)

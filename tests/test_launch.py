@@ -251,3 +251,24 @@ def test_json_input_and_unreadable_input(tmp_path: Path, runner: CliRunner) -> N
     assert page.hidden_fields[-2:] == [("tags", "b"), ("tags", "a")]
     missing = runner.invoke(main, ["launch", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "nope.csv" in missing.stderr
+
+
+def test_launch_keeps_the_share_id_an_invoice_published(tmp_path: Path,
+                                                        runner: CliRunner) -> None:
+    """The page and the invoice must name one activity, whatever the input says later."""
+    published = write_csv(tmp_path / "in.csv", [order("WO-1", share_id="first-0123456789abc")])
+    assert runner.invoke(main, ["run", str(published), "--workers", "1"]).exit_code == 0
+    changed = write_csv(tmp_path / "in2.csv", [order("WO-1", share_id="other-0123456789abc"),
+                                               order("WO-2")])
+    result = runner.invoke(main, ["launch", str(changed)])
+    assert result.exit_code == 1
+    assert f"{changed}:2: ticket WO-1: share_id: 'other-0123456789abc' differs from " \
+        "'first-0123456789abc', the share ID already published for this ticket (share IDs " \
+        "are immutable)" in result.stderr
+    assert not (tmp_path / "output/launch/WO-1.html").exists()
+    assert (tmp_path / "output/launch/WO-2.html").is_file()
+    single_page = runner.invoke(main, ["launch", *single(extra=("--share-id",
+                                                                "other-0123456789abc"))])
+    assert single_page.exit_code == 1 and "share IDs are immutable" in single_page.stderr
+    derived = runner.invoke(main, ["launch", *single(extra=("--stdout",))])
+    assert ("shareId", "first-0123456789abc") in Page(derived.stdout).hidden_fields

@@ -139,6 +139,16 @@ def test_share_id_is_immutable_once_published(tmp_path: Path, settings: Settings
     assert report(settings.out)["confirmed"] == 0  # rejected: counted once, there
 
 
+def test_published_link_survives_a_new_share_secret(tmp_path: Path, settings: Settings) -> None:
+    """A ticket whose input has no share ID keeps the one derived when it was invoiced."""
+    source = write_csv(tmp_path / "in.csv", [order("WO-1", share_id="")])
+    _run(source, settings)
+    published = manifest(settings.out)[0]["share_url"]
+    rotated = Settings(**{**settings.__dict__, "share_secret": "a-new-secret-after-a-leak"})
+    assert _run(source, rotated).unchanged == ["WO-1"]
+    assert manifest(settings.out)[0]["share_url"] == published
+
+
 def test_invoice_number_of_another_ticket_rejected(tmp_path: Path, settings: Settings) -> None:
     _run(write_csv(tmp_path / "in.csv", [order("WO-1", invoice_number="A-100")]), settings)
     outcome = _run(write_csv(tmp_path / "in2.csv", [order("WO-2", invoice_number="A-100")]),
