@@ -12,7 +12,9 @@ for.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -54,7 +56,7 @@ def _reported(method: F) -> F:
     def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise OutputError(f"the ledger cannot be used: {error}. Keep this file (it "
                               "holds the published share IDs): free disk space or restore "
                               "it from a backup", source=self.path) from None
@@ -66,6 +68,10 @@ class Ledger:
     @_reported
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILE_NAME
+        # Created here, not by SQLite (always 0644): a billing group's umask 002 must let
+        # the whole group run the batch. The -wal and -shm files copy this file's mode.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         # isolation_level=None: each statement commits at once unless inside `with self.db`.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")

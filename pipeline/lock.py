@@ -32,7 +32,7 @@ def folder_lock(folder: Path, *, shared: bool = False) -> Iterator[None]:
             yield
             return
     else:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
     try:
         try:
             fcntl.flock(descriptor, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 import unicodedata
 from pathlib import Path
 
@@ -14,11 +14,6 @@ from .errors import OutputError
 TEMP_PREFIX = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 100
-# mkstemp creates files readable by their owner only; the PDFs and the manifest are for
-# whoever reads the output folder, so they get the mode any new file would (0666 - umask).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
 
 
 def safe_name(value: str) -> str:
@@ -56,11 +51,27 @@ def make_folder(path: Path) -> None:
 
 def writable(path: Path) -> None:
     """:class:`OutputError` unless a file can be written at ``path`` (its folder is made)."""
+    descriptor, temporary = _temporary_beside(path)
+    os.close(descriptor)
+    temporary.unlink()
+
+
+def _temporary_beside(path: Path) -> tuple[int, Path]:
+    """A new file to rename onto ``path``: opened for writing, its name unused before.
+
+    Not mkstemp: its files are readable by their owner only, and the PDFs and the manifest
+    are for whoever reads the output folder, so they get what any new file gets (0666
+    less the umask).
+    """
     make_folder(path.parent)
-    try:
-        tempfile.TemporaryFile(prefix=TEMP_PREFIX, dir=path.parent).close()
-    except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror}", source=path) from None
+    while True:
+        temporary = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temporary
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise OutputError(f"cannot write: {error.strerror}", source=path) from None
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -70,20 +81,15 @@ def atomic_write(path: Path, data: bytes) -> None:
     truncated one; a killed run leaves at most a ``.tmp-`` file that :func:`sweep` removes.
     :class:`OutputError` names ``path`` (not the temporary file) when it cannot be written.
     """
-    make_folder(path.parent)
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror}", source=path) from None
+    descriptor, temporary = _temporary_beside(path)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(temporary).replace(path)
+        temporary.replace(path)
     except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise OutputError(f"cannot write: {error.strerror}", source=path) from None
         raise

@@ -546,3 +546,16 @@ def test_merged_file_never_replaces_what_the_folder_manages(runner: CliRunner, t
     after = {p: p.read_bytes() for p in (tmp_path / "output").rglob("*") if p.is_file()}
     assert after == before
     assert invoke(runner, "merge", "output/print.pdf").exit_code == 0  # beside them is fine
+
+
+def test_every_output_file_follows_the_umask(runner: CliRunner, tmp_path: Path) -> None:
+    """A billing group with umask 002 shares the folder: the ledger and lock too."""
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    previous = os.umask(0o002)
+    try:
+        assert invoke(runner, "run", "in.csv", "--workers", "1").exit_code == 0
+    finally:
+        os.umask(previous)
+    modes = {path.name: path.stat().st_mode & 0o777
+             for path in (tmp_path / "output").rglob("*") if path.is_file()}
+    assert modes and set(modes.values()) == {0o664}, modes
