@@ -80,8 +80,19 @@ def config_option(command: F) -> F:
     )(command)
 
 
+class _Folder(click.Path):
+    """A folder option that refuses a blank value, which click would take as "."."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            # An unset variable in a cron line must not fill the working folder.
+            self.fail('is blank; name a folder ("." for this one)', param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def out_option(command: F) -> F:
-    return click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+    return click.option("--out", type=_Folder(path_type=Path, file_okay=False),
                         help="output folder [default: output/]")(command)
 
 

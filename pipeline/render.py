@@ -21,12 +21,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from xml.etree import ElementTree
 
 import jinja2
 import pydyf  # type: ignore[import-untyped]
 import qrcode
 from babel.dates import format_date, get_date_format
 from babel.numbers import format_decimal
+from PIL import Image
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -105,6 +107,17 @@ def data_uri(path: Path) -> str:
     except OSError as error:
         # Configuration, not one invoice: every invoice would fail the same way (exit 2).
         raise ConfigError(f"logo: cannot read: {error.strerror}", source=path) from None
+    # WeasyPrint leaves out an image it cannot decode and says nothing: check it here.
+    try:
+        if mime == "image/svg+xml":
+            if not ElementTree.fromstring(data).tag.endswith("svg"):  # noqa: S314  # the operator's file
+                raise ValueError
+        else:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+    except Exception:  # Pillow and expat raise many kinds for a broken file
+        raise ConfigError(f"logo: not a readable {mime.split('/')[1].split('+')[0].upper()} "
+                          "image", source=path) from None
     return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 

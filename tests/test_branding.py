@@ -170,6 +170,15 @@ def test_bad_logo_or_accent_stops_the_run_with_exit_2(runner: CliRunner,
     (tmp_path / "gif.toml").write_text(COMPANY_TOML.format(logo="logo.gif"))
     result = cli(runner, "run", source, "--config", "gif.toml", "--out", "o2")
     assert result.exit_code == 2 and "PNG, JPEG or SVG" in result.output
+    # A file that only says it is one: WeasyPrint would leave it out without a word
+    for name, content, kind in (("bad.png", b"not a picture", "PNG"),
+                                ("bad.jpg", b"\xff\xd8 truncated", "JPEG"),
+                                ("bad.svg", b"<html>no</html>", "SVG")):
+        (tmp_path / name).write_bytes(content)
+        (tmp_path / "broken.toml").write_text(COMPANY_TOML.format(logo=name))
+        result = cli(runner, "run", source, "--config", "broken.toml", "--out", "o4")
+        assert result.exit_code == 2
+        assert f"Error: {name}: logo: not a readable {kind} image" in result.output
     # Accent colours: not hex, a CSS injection attempt, a word CSS does not know
     for accent in ("#12345", "red; } body { display: none", "blurple"):
         toml = tmp_path / "accent.toml"

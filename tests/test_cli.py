@@ -180,7 +180,8 @@ def test_missing_required_column_exits_2(runner: CliRunner, tmp_path: Path) -> N
 @pytest.mark.parametrize("args", [
     ("run", "in.csv", "--bogus"), ("run",), ("validate",), ("share-url",),
     ("run", "in.csv", "--workers", "0"), ("run", "in.csv", "--log-format", "xml"),
-    ("no-such-command",), ("regenerate", "WO-1"),
+    ("no-such-command",), ("regenerate", "WO-1"), ("run", "in.csv", "--out", ""),
+    ("run", "in.csv", "--out", "  "), ("verify", "--out", ""),
 ])
 def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, args: tuple[str, ...]) -> None:
     write_csv(tmp_path / "in.csv", [order("WO-1")])
@@ -188,6 +189,7 @@ def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, args: tuple[str,
     assert result.exit_code == 2, result.output
     assert "Error: " in result.stderr
     assert not (tmp_path / "output").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv"]
 
 
 @pytest.mark.parametrize("toml", ["partner_id = \n", "workers = 0\n", "partner_id = 42\n",
