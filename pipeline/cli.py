@@ -241,15 +241,19 @@ def share_url(ticket: str, share_id: str | None, out: Path | None,
         raise ConfigError("TICKET is blank")
     if share_id is not None and not share_id.strip():
         raise ConfigError("--share-id is blank; leave it out to derive the share ID")
-    identifier, url, issued = published_link(
+    identifier, url, invoice = published_link(
         settings, unicodedata.normalize("NFC", ticket.strip()),
         share_id.strip() if share_id else None)
     warning = share_id_warning(identifier)
     if warning:
         click.echo(f"warning: {warning}", err=True)
-    if not issued:
+    if invoice == "none":
         click.echo(f"note: no invoice for {ticket.strip()} in {settings.out}/ yet: this is the "
                    "URL a run would give it (--out names another folder)", err=True)
+    elif invoice == "withdrawn":
+        click.echo(f"note: the invoice of {ticket.strip()} in {settings.out}/ was withdrawn "
+                   "(its work order became unconfirmed); this is the URL it was issued with",
+                   err=True)
     click.echo(url)
 
 

@@ -116,6 +116,12 @@ class Ledger:
         return [_rendered(row) for row in rows]
 
     @_reported
+    def withdrawn(self, ticket: str) -> bool:
+        row = self.db.execute("SELECT withdrawn_at FROM invoices WHERE service_ticket = ?",
+                              (ticket,)).fetchone()
+        return row is not None and row[0] is not None
+
+    @_reported
     def withdraw(self, ticket: str, when: str) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")

@@ -194,27 +194,30 @@ class LinkRegistry:
 
 
 def published_link(settings: Settings, ticket: str,
-                   given: str | None) -> tuple[str, str, bool]:
-    """The share ID and URL of ``ticket`` as its invoice carries them, and whether issued.
+                   given: str | None) -> tuple[str, str, str]:
+    """The share ID and URL of ``ticket`` as its invoice carries them, and its invoice's
+    state in ``settings.out``: ``issued``, ``withdrawn`` or ``none``.
 
-    A ticket already invoiced in ``settings.out`` has the ones its ledger recorded (the
-    URL template may have changed since); any other ticket, the ones a run would give it.
+    A ticket already invoiced there has the ones its ledger recorded (the URL template
+    may have changed since); any other ticket, the ones a run would give it.
     """
     if (settings.out / LEDGER_FILE).is_file():
         ledger = Ledger(settings.out)
         try:
             recorded = ledger.get(ticket)
+            withdrawn = ledger.withdrawn(ticket)
         finally:
             ledger.close()
         if recorded is not None:
             if given and given != recorded.share_id:
                 raise _changed(given, recorded.share_id)
-            return recorded.share_id, recorded.share_url, True
+            return (recorded.share_id, recorded.share_url,
+                    "withdrawn" if withdrawn else "issued")
     if not given and not settings.share_secret:
         raise ConfigError("no --share-id and no share secret to derive one: set "
                           "XOI_SHARE_SECRET or give --share-id")
     share_id = share_id_for(settings, ticket, given)
-    return share_id, ShareUrlBuilder.from_settings(settings).url(share_id), False
+    return share_id, ShareUrlBuilder.from_settings(settings).url(share_id), "none"
 
 
 def _changed(share_id: str, earlier: str) -> ShareLinkError:

@@ -516,6 +516,13 @@ def test_share_url_of_an_invoiced_ticket_is_the_published_one(runner: CliRunner,
     assert error_line(blank) == "Error: --share-id is blank; leave it out to derive the share ID"
     no_ticket = invoke(runner, "share-url", " ")
     assert no_ticket.exit_code == 2 and error_line(no_ticket) == "Error: TICKET is blank"
+    write_csv(tmp_path / "in.csv", [order("WO-1", share_id=LONG_ID, confirmed="no")])
+    assert invoke(runner, "run", "in.csv", "--workers", "1").exit_code == 0
+    withdrawn = invoke(runner, "share-url", "WO-1")
+    assert withdrawn.stdout == f"{published}\n"
+    assert withdrawn.stderr == ("note: the invoice of WO-1 in output/ was withdrawn (its work "
+                                "order became unconfirmed); this is the URL it was issued "
+                                "with\n")
 
 
 def test_a_ledger_that_is_not_a_database_is_one_error_line(runner: CliRunner,
