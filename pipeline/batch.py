@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import history, record
 from .config import Settings
-from .errors import OutputError, RecordError, TicketError
+from .errors import ConfigError, OutputError, RecordError, TicketError
 from .ledger import Ledger
 from .lock import folder_lock
 from .merge import check_target, merge
@@ -103,7 +103,11 @@ def today() -> date:
     """The issue date of new invoices; ``SOURCE_DATE_EPOCH`` pins it for reproducible runs."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=UTC).date()
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=UTC).date()
+        except (OverflowError, OSError, ValueError):
+            raise ConfigError(f"SOURCE_DATE_EPOCH={epoch[:20]} is not a time in years "
+                              "1970 to 9999") from None
     return date.today()
 
 

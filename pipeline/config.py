@@ -96,6 +96,9 @@ def _normalize(key: str) -> str:
 
 
 _TRUE = ("1", "true", "yes", "on")
+# Ten years of payment terms, a day per invoice: beyond is a typo (and, for the terms, a
+# due date past the calendar).
+_MOST = {"payment_terms_days": 3650, "render_timeout": 86400, "workers": 512}
 _FALSE = ("0", "false", "no", "off", "")
 
 
@@ -124,7 +127,7 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
                                                    and not value.strip().isdigit()):
                 raise ValueError(value)
             number = int(value)
-            if number < (1 if name == "workers" else 0):
+            if not (1 if name == "workers" else 0) <= number <= _MOST.get(name, 10**6):
                 raise ValueError(number)
             return number
     except (TypeError, ValueError):

@@ -19,7 +19,12 @@ MANAGED = ("invoices", "launch", "manifest.csv", "report.json", FILE_NAME,
 
 
 def check_target(folder: Path, target: Path) -> None:
-    """:class:`ConfigError` when ``target`` is one of the folder's own files."""
+    """:class:`ConfigError` when ``target`` is one of the folder's own files, or anything
+    but a regular file or a new name: the merged file replaces what is there, and a device,
+    a FIFO or a link's target must not be replaced (as root, /dev/null would be)."""
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise ConfigError("is not a regular file; write the merged PDF to a new file or a "
+                          "regular one", source=target)
     resolved = target.resolve()
     for name in MANAGED:
         managed = (folder / name).resolve()

@@ -41,7 +41,7 @@ def to_decimal(value: object) -> Decimal:
         raise ValueError(f"{text!r} is not a finite amount below {LARGEST:,.0f}")
     if number.as_tuple().exponent < -6:  # type: ignore[operator]
         raise ValueError(f"{text!r} has more than 6 decimal places")
-    return number
+    return number or abs(number)  # "-0" is 0: never "-$0.00" on the invoice
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:

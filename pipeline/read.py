@@ -20,6 +20,9 @@ from .errors import InputError
 from .models import Problem, RawRecord
 
 REQUIRED_COLUMNS = ("service_ticket", "customer", "location", "confirmed")
+# csv's default cell limit (128 KiB) would make one oversized cell fail the whole file;
+# validation rejects that record alone (no field may exceed 4,000 characters).
+csv.field_size_limit(1 << 30)
 SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 # Integers too: Decimal has no digit limit, while int() refuses more than 4,300 digits

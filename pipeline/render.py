@@ -97,6 +97,18 @@ def qr_code(url: str) -> tuple[str, float]:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), width
 
 
+def _not_utf8(folder: Path | None) -> Path | None:
+    """The override template that is not UTF-8 (Jinja's error does not name it)."""
+    for name in (INVOICE_TEMPLATE, STYLESHEET):
+        path = folder / name if folder else None
+        if path and path.is_file():
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                return path
+    return folder
+
+
 def data_uri(path: Path) -> str:
     """An operator's file (the logo) inlined, so the fetcher never needs a path outside."""
     mime = mimetypes.guess_type(path.name)[0]
@@ -239,6 +251,9 @@ class Renderer:
             where, line, message = template_error(error, self.folders)
             raise ConfigError(f"template error: {message}", source=where, line=line) \
                 from None
+        except UnicodeDecodeError:
+            raise ConfigError("not UTF-8; save the template as UTF-8",
+                              source=_not_utf8(templates)) from None
         self.css = CSS(string=stylesheet, base_url=self.base_url, url_fetcher=self.fetcher,
                        font_config=self.font_config)
         self.date_pattern = numeric_date_pattern(self.locale)

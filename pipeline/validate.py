@@ -33,6 +33,7 @@ LAUNCH_FIELDS = (*LAUNCH_TEXT, "tags")
 MAX_TEXT = {"service_ticket": 100, "share_id": 200, "invoice_number": 100, "notes": 4000}
 MAX_OTHER_TEXT = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0/C1 controls but tab and newline
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
@@ -125,7 +126,13 @@ class _Record:
         try:
             # The pattern first: fromisoformat alone also takes 20261129 and 2026-W48-7.
             if _ISO_DATE.fullmatch(text):
-                return date.fromisoformat(text)
+                day = date.fromisoformat(text)
+                # 9999-12-31 plus the payment terms is no date at all: an overflow later.
+                if not FIRST_YEAR <= day.year <= LAST_YEAR:
+                    self.fail(field, f"{text!r} is not a plausible invoice date (years "
+                              f"{FIRST_YEAR} to {LAST_YEAR})")
+                    return None
+                return day
         except ValueError:
             pass
         shown = repr(text) if isinstance(value, str) else json.dumps(value, default=str)

@@ -229,6 +229,17 @@ def test_many_and_long_tags_wrap_on_the_page(tmp_path: Path, settings: Settings)
 
 # --- 2. Template overrides ----------------------------------------------------------------
 
+def test_override_template_not_utf8_is_one_error_line(runner: CliRunner,
+                                                      tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine/invoice.html").write_bytes(b"\xff\xfe<html>")
+    result = cli(runner, "run", source, "--templates", "mine", "--workers", "1")
+    assert result.exit_code == 2
+    assert "Error: mine/invoice.html: not UTF-8; save the template as UTF-8" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_override_stylesheet_only_falls_back_to_built_in_html(runner: CliRunner,
                                                               tmp_path: Path) -> None:
     stylesheet = (BUILT_IN / STYLESHEET).read_text()

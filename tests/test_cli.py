@@ -196,7 +196,8 @@ def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, args: tuple[str,
                                   "bogus_key = 'x'\n", "[company]\ncolour = 'red'\n",
                                   "locale = 'xx_YY'\n", "out = 3\n", "currency = 'XYZ'\n",
                                   "render_timeout = 1e999\n", "workers = 1.5\n",
-                                  "workers = true\n", "quiet = 'maybe'\n"])
+                                  "workers = true\n", "quiet = 'maybe'\n",
+                                  "[company]\npayment_terms_days = 99999999\n"])
 def test_bad_toml_config_exits_2(runner: CliRunner, tmp_path: Path, toml: str) -> None:
     write_csv(tmp_path / "in.csv", [order("WO-1")])
     (tmp_path / "bad.toml").write_text(toml, encoding="utf-8")
@@ -568,3 +569,29 @@ def test_every_output_file_follows_the_umask(runner: CliRunner, tmp_path: Path) 
     modes = {path.name: path.stat().st_mode & 0o777
              for path in (tmp_path / "output").rglob("*") if path.is_file()}
     assert modes and set(modes.values()) == {0o664}, modes
+
+
+def test_source_date_epoch_beyond_the_calendar_is_one_error_line(
+        runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "253402300800")
+    result = invoke(runner, "run", "in.csv", "--workers", "1")
+    assert result.exit_code == 2
+    assert error_line(result) == ("Error: SOURCE_DATE_EPOCH=253402300800 is not a time in "
+                                  "years 1970 to 9999")
+
+
+def test_merged_file_never_replaces_a_device_fifo_or_link(runner: CliRunner,
+                                                          tmp_path: Path) -> None:
+    """Written as root, a merge onto /dev/null would have replaced the device."""
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    assert invoke(runner, "run", "in.csv", "--workers", "1").exit_code == 0
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "real.pdf").write_text("keep")
+    (tmp_path / "link.pdf").symlink_to(tmp_path / "real.pdf")
+    for target in ("fifo", "link.pdf", "/dev/null"):
+        result = invoke(runner, "merge", target)
+        assert result.exit_code == 2
+        assert error_line(result) == f"Error: {target}: is not a regular file; write the " \
+            "merged PDF to a new file or a regular one"
+    assert (tmp_path / "fifo").is_fifo() and (tmp_path / "real.pdf").read_text() == "keep"

@@ -172,6 +172,11 @@ def test_unit_prices_and_quantities_print_every_digit_amounts_the_minor_unit(
     assert any("8.8755" in line for line in lines)
 
 
+def test_negative_zero_is_zero() -> None:
+    assert str(money.to_decimal("-0")) == "0" and str(money.to_decimal("-0.00")) == "0.00"
+    assert money.format_money(money.to_decimal("-0"), "USD", exact=True) == "$0.00"
+
+
 def test_format_money() -> None:
     assert money.format_money(Decimal("1593.44"), "USD") == "$1,593.44"
     assert money.format_money(Decimal("19.995"), "USD", exact=True) == "$19.995"

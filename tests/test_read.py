@@ -116,6 +116,16 @@ def test_csv_ticket_with_a_row_too_long_to_read_is_rejected_whole(tmp_path: Path
         4, "P-1", "row has 7 cells, the header has 6; none of the ticket's rows is invoiced")
 
 
+def test_csv_cell_beyond_the_csv_module_limit_is_one_record_problem(tmp_path: Path) -> None:
+    """csv refuses cells over 128 KiB by default: the whole file would be unreadable."""
+    path = tmp_path / "in.csv"
+    path.write_text(f"{REQUIRED},notes\nB1,A,L,yes,{'x' * 200_000}\nB2,B,L,yes,ok\n",
+                    encoding="utf-8")
+    first, second = records(path)
+    assert isinstance(first, RawRecord) and len(first.rows[0][1]["notes"]) == 200_000
+    assert isinstance(second, RawRecord)
+
+
 def test_csv_header_only_is_no_records(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text(REQUIRED + "\n", encoding="utf-8")

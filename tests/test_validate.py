@@ -209,6 +209,13 @@ def test_dates_only_as_yyyy_mm_dd_text(value: Any, shown: str) -> None:
     assert problem.reason == f"invoice_date: {shown} is not an ISO date (YYYY-MM-DD)"
 
 
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "1899-12-31", "3000-01-01"])
+def test_dates_outside_any_invoice_are_rejected(value: str) -> None:
+    """9999-12-31 plus the payment terms would overflow the calendar mid-run."""
+    assert bad(base(invoice_date=value)).reason == f"invoice_date: {value!r} is not a " \
+        "plausible invoice date (years 1900 to 2999)"
+
+
 def test_due_date_before_invoice_date() -> None:
     problem = bad(base(invoice_date="2026-11-28", due_date="2026-11-01"))
     assert problem.reason.startswith("due_date: ")
