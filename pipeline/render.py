@@ -97,6 +97,22 @@ def qr_code(url: str) -> tuple[str, float]:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), width
 
 
+def _check_contract(document: Any, invoice: Invoice) -> None:
+    """:class:`RenderError` when an override template left out what every PDF must carry.
+
+    Cheap, from the laid-out document: its title and link targets. (The QR code and the
+    text are the template's to keep, docs/templates.md says how.)
+    """
+    title = f"Invoice {invoice.order.invoice_number}"
+    links = {target for page in document.pages for _, target, *_ in page.links}
+    missing = [what for what, present in (
+        (f"the title {title!r}", document.metadata.title == title),
+        (f"a link to {invoice.share_url}", invoice.share_url in links)) if not present]
+    if missing:
+        raise RenderError(f"the template leaves out {' and '.join(missing)}; see "
+                          "docs/templates.md", ticket=invoice.ticket)
+
+
 def _not_utf8(folder: Path | None) -> Path | None:
     """The override template that is not UTF-8 (Jinja's error does not name it)."""
     for name in (INVOICE_TEMPLATE, STYLESHEET):
@@ -336,6 +352,7 @@ class Renderer:
         html = self.html(invoice)
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
             stylesheets=[self.css], font_config=self.font_config)
+        _check_contract(document, invoice)
         variant = self.settings.pdf_variant
         options: dict[str, Any] = {"pdf_variant": variant} if variant else {}
         if variant == "pdf/a-3b":

@@ -229,6 +229,20 @@ def test_many_and_long_tags_wrap_on_the_page(tmp_path: Path, settings: Settings)
 
 # --- 2. Template overrides ----------------------------------------------------------------
 
+def test_override_that_drops_the_link_or_title_fails_its_invoices(runner: CliRunner,
+                                                                  tmp_path: Path) -> None:
+    """Never a PDF in the manifest that lacks what the contract asks of every invoice."""
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine/invoice.html").write_text("<html><body>hello {{ invoice.number }}")
+    result = cli(runner, "run", source, "--templates", "mine", "--workers", "1")
+    assert result.exit_code == 1
+    assert report(tmp_path / "output")["failed"] == [{"service_ticket": "WO-1", "reason": (
+        f"the template leaves out the title 'Invoice INV-WO-1' and a link to "
+        f"{share_url('WO-1')}; see docs/templates.md")}]
+    assert manifest(tmp_path / "output") == []
+
+
 def test_override_template_not_utf8_is_one_error_line(runner: CliRunner,
                                                       tmp_path: Path) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
