@@ -162,13 +162,16 @@ class Batch:
             recorded_numbers=ledger.invoice_numbers() if ledger else {},
         )
         urls = ShareUrlBuilder.from_settings(self.settings)
+        # A published link never changes, not even when base_url or the URL template does:
+        # it is printed on paper. Only tickets not yet invoiced get the new form.
+        published = ledger.share_urls() if ledger else {}
         issued = ledger.issued_dates() if ledger else {}
         invoices = []
         for order in orders:
             try:
                 share_id = registry.claim(order.service_ticket, order.share_id,
                                           order.invoice_number)
-                url = urls.url(share_id)
+                url = published.get(order.service_ticket) or urls.url(share_id)
             except RecordError as error:
                 self.reject(Problem(order.source, order.line, order.service_ticket,
                                     f"{error.field}: {error.message}"))

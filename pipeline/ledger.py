@@ -90,6 +90,11 @@ class Ledger:
         return dict(self.db.execute("SELECT service_ticket, share_id FROM invoices"))
 
     @_reported
+    def share_urls(self) -> dict[str, str]:
+        """Ticket → the share URL its invoice was published with."""
+        return dict(self.db.execute("SELECT service_ticket, share_url FROM invoices"))
+
+    @_reported
     def invoice_numbers(self) -> dict[str, str]:
         """Invoice number → the ticket that owns it."""
         return dict(self.db.execute("SELECT invoice_number, service_ticket FROM invoices"))

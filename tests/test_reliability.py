@@ -149,6 +149,17 @@ def test_published_link_survives_a_new_share_secret(tmp_path: Path, settings: Se
     assert manifest(settings.out)[0]["share_url"] == published
 
 
+def test_published_url_survives_a_new_base_url(tmp_path: Path, settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    _run(source, settings)
+    published = manifest(settings.out)[0]["share_url"]
+    moved = Settings(**{**settings.__dict__, "base_url": "https://other.example"})
+    assert _run(source, moved, force=True).rendered == ["WO-1"]
+    assert manifest(settings.out)[0]["share_url"] == published
+    _run(write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")]), moved)
+    assert manifest(settings.out)[1]["share_url"].startswith("https://other.example/share/")
+
+
 def test_invoice_number_of_another_ticket_rejected(tmp_path: Path, settings: Settings) -> None:
     _run(write_csv(tmp_path / "in.csv", [order("WO-1", invoice_number="A-100")]), settings)
     outcome = _run(write_csv(tmp_path / "in2.csv", [order("WO-2", invoice_number="A-100")]),
