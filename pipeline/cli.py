@@ -21,6 +21,7 @@ from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, OutputError, XoiError
 from .lock import folder_lock
 from .merge import merge
 from .share import published_link, share_id_warning
+from .validate import utf8
 from .verify import verify as verify_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -239,6 +240,8 @@ def share_url(ticket: str, share_id: str | None, out: Path | None,
     settings.require_partner_id()
     if not ticket.strip():
         raise ConfigError("TICKET is blank")
+    if not utf8(ticket + (share_id or "")):
+        raise ConfigError("TICKET and --share-id must be UTF-8 text")
     if share_id is not None and not share_id.strip():
         raise ConfigError("--share-id is blank; leave it out to derive the share ID")
     identifier, url, invoice = published_link(

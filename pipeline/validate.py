@@ -76,6 +76,9 @@ class _Record:
         if _CONTROL.search(text):
             self.fail(field, "holds control characters")
             return ""
+        if not utf8(text):  # undecodable bytes of a command-line argument
+            self.fail(field, "is not UTF-8 text")
+            return ""
         if "\n" in text and field in ("service_ticket", "share_id", "invoice_number"):
             self.fail(field, "holds a line break")
             return ""
@@ -113,6 +116,9 @@ class _Record:
         items = value.split("|") if isinstance(value, str) and self.record.from_csv else value
         if not isinstance(items, list) or not all(isinstance(tag, str) for tag in items):
             self.fail("tags", "expected a list of strings")
+            return ()
+        if not all(utf8(tag) for tag in items):
+            self.fail("tags", "is not UTF-8 text")
             return ()
         return tuple(tag.strip() for tag in items if tag.strip())
 
@@ -247,6 +253,15 @@ class _Record:
                     self.fail(field, f"{_shown(value)} disagrees with "
                               f"{_shown(first.get(field))} on line {self.record.line} of "
                               "the same ticket", line)
+
+
+def utf8(text: str) -> bool:
+    """Whether ``text`` is text: Python keeps undecodable bytes of an argument as surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _shown(value: object, limit: int = 60) -> str:

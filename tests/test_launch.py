@@ -272,3 +272,14 @@ def test_launch_keeps_the_share_id_an_invoice_published(tmp_path: Path,
     assert single_page.exit_code == 1 and "share IDs are immutable" in single_page.stderr
     derived = runner.invoke(main, ["launch", *single(extra=("--stdout",))])
     assert ("shareId", "first-0123456789abc") in Page(derived.stdout).hidden_fields
+
+
+def test_undecodable_argument_bytes_are_refused(runner: CliRunner) -> None:
+    """Python keeps bytes that are not UTF-8 as surrogates; a page must not carry them."""
+    result = runner.invoke(main, ["launch", *single(extra=("--share-id", "\udced\udcb3x" * 8,
+                                                           "--stdout"))])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "share_id: is not UTF-8 text" in result.stderr
+    url = runner.invoke(main, ["share-url", "WO-\udcff"])
+    assert url.exit_code == 2
+    assert "Error: TICKET and --share-id must be UTF-8 text" in url.stderr
