@@ -20,8 +20,8 @@ from .console import JSON_LOG, Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, OutputError, XoiError
 from .lock import folder_lock
 from .merge import merge
+from .read import utf8
 from .share import published_link, share_id_warning
-from .validate import utf8
 from .verify import verify as verify_folder
 
 F = TypeVar("F", bound=Callable[..., Any])

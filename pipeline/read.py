@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +32,6 @@ _decoder = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal,
 # last decode started: Python's json would silently keep the last.
 _twice: list[str] = []
 _WHITESPACE = " \t\r\n"
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def field_name(key: object) -> str:
@@ -264,11 +262,21 @@ def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
     return RawRecord(source, line, ((line, value),))
 
 
+def utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: not so with a lone surrogate, which a JSON
+    ``\\ud800`` escape or an undecodable command-line byte leaves in a Python string."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _lone_surrogate(record: dict[str, Any]) -> str | None:
     """The first field holding an unpaired surrogate, which only a ``\\u`` escape makes."""
     def broken(value: Any) -> bool:
         if isinstance(value, str):
-            return not value.isascii() and _SURROGATE.search(value) is not None
+            return not value.isascii() and not utf8(value)
         if isinstance(value, dict):
             return any(broken(key) or broken(item) for key, item in value.items())
         return isinstance(value, list) and any(broken(item) for item in value)

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import money
 from .models import LineItem, Problem, RawRecord, WorkOrder
+from .read import utf8
 
 YES = frozenset({"yes", "y", "true", "1"})
 NO = frozenset({"no", "n", "false", "0"})
@@ -253,15 +254,6 @@ class _Record:
                     self.fail(field, f"{_shown(value)} disagrees with "
                               f"{_shown(first.get(field))} on line {self.record.line} of "
                               "the same ticket", line)
-
-
-def utf8(text: str) -> bool:
-    """Whether ``text`` is text: Python keeps undecodable bytes of an argument as surrogates."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _shown(value: object, limit: int = 60) -> str:
