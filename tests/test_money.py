@@ -121,15 +121,16 @@ def test_to_decimal_refuses_floats_and_non_numbers(value: Any) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("12.50", "12.50"), (" 7 ", "7"), (3, "3"), (Decimal("0.1"), "0.1"), ("1_000", "1000"),
-    ("-4.25", "-4.25"), ("1E+3", "1E+3"), ("0.000001", "0.000001"),
+    ("12.50", "12.50"), (" 7 ", "7"), (3, "3"), (Decimal("0.1"), "0.1"), (".5", "0.5"),
+    ("-4.25", "-4.25"), ("1E+3", "1E+3"), ("0.000001", "0.000001"), ("+2", "2"),
 ])
 def test_to_decimal_accepts_text_ints_and_decimals(value: Any, expected: str) -> None:
     exactly(money.to_decimal(value), expected)
 
 
 @pytest.mark.parametrize("value", ["NaN", "-Infinity", "1e12", "-1000000000000", "1e-7",
-                                   "0.0000001", "12,50", "$5", ""])
+                                   "0.0000001", "12,50", "$5", "", "1_000", "\u0663",
+                                   "\uff11", "1 000", "0x10"])
 def test_to_decimal_rejects_what_no_invoice_holds(value: str) -> None:
     with pytest.raises(ValueError):
         money.to_decimal(value)

@@ -327,7 +327,8 @@ def test_json_line_item_problem_names_the_field() -> None:
     problem = bad(base(line_items=[{"description": "Labor", "quantity": "x",
                                     "unit_price": 5}]))
     assert (problem.line, problem.service_ticket) == (7, "WO-1")
-    assert problem.reason == "line_items[1].quantity: 'x' is not a number"
+    assert problem.reason == "line_items[1].quantity: 'x' is not a number (digits 0-9, a " \
+        "point for decimals)"
 
 
 @pytest.mark.parametrize("items", ["Labor", [1, 2], {"description": "x"}, [["Labor"]]])
@@ -385,6 +386,18 @@ def test_disagreement_quotes_long_values_cut_short() -> None:
     problem = bad(base(**item("Labor"), notes="n" * 300), base(**item("Filter"), notes="m"))
     assert problem.reason == f"notes: 'm' disagrees with '{'n' * 55}...' on line 7 of the " \
         "same ticket"
+
+
+@pytest.mark.parametrize("value", ["Acme\x00", "Acme\x1b[31m", "Acme \u202eTNUOMA\u202c",
+                                   "\u202aAcme"])
+def test_control_and_bidi_override_characters_are_rejected(value: str) -> None:
+    """An override shows text in another order than it is stored: a spoofed name."""
+    assert bad(base(customer=value)).reason == "customer: holds control characters"
+
+
+def test_right_to_left_names_need_no_override() -> None:
+    assert good(base(customer="شركة الرياض \u200fللتكييف")).customer == \
+        "شركة الرياض \u200fللتكييف"
 
 
 def test_blank_repeats_agree() -> None:
