@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
@@ -11,7 +10,6 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 # Far beyond any invoice, small enough that arithmetic on it stays exact and instant.
 LARGEST = Decimal("1e12")
 HUNDRED = Decimal(100)
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 @cache
@@ -37,7 +35,7 @@ def to_decimal(value: object) -> Decimal:
     text = str(value).strip()
     # Decimal() alone also reads 1_000 and Arabic-Indic or full-width digits: in an export
     # those are typos or another convention, not amounts to bill.
-    if isinstance(value, str) and not _NUMBER.fullmatch(text):
+    if isinstance(value, str) and (not text.isascii() or "_" in text):
         raise ValueError(f"{text!r} is not a number (digits 0-9, a point for decimals)")
     try:
         number = Decimal(text)

@@ -120,7 +120,7 @@ class _Record:
         if not isinstance(items, list) or not all(isinstance(tag, str) for tag in items):
             self.fail("tags", "expected a list of strings")
             return ()
-        if not all(utf8(tag) for tag in items):
+        if not utf8("".join(items)):
             self.fail("tags", "is not UTF-8 text")
             return ()
         return tuple(tag.strip() for tag in items if tag.strip())

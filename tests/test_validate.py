@@ -327,8 +327,7 @@ def test_json_line_item_problem_names_the_field() -> None:
     problem = bad(base(line_items=[{"description": "Labor", "quantity": "x",
                                     "unit_price": 5}]))
     assert (problem.line, problem.service_ticket) == (7, "WO-1")
-    assert problem.reason == "line_items[1].quantity: 'x' is not a number (digits 0-9, a " \
-        "point for decimals)"
+    assert problem.reason == "line_items[1].quantity: 'x' is not a number"
 
 
 @pytest.mark.parametrize("items", ["Labor", [1, 2], {"description": "x"}, [["Labor"]]])
