@@ -33,19 +33,21 @@ def to_decimal(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(f"{value!r} is not a number")
     text = str(value).strip()
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")  # one readable line
     # Decimal() alone also reads 1_000 and Arabic-Indic or full-width digits: in an export
     # those are typos or another convention, not amounts to bill.
     if isinstance(value, str) and (not text.isascii() or "_" in text):
-        raise ValueError(f"{text!r} is not a number (digits 0-9, a point for decimals)")
+        raise ValueError(f"{shown} is not a number (digits 0-9, a point for decimals)")
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite() or abs(number) >= LARGEST:
-        raise ValueError(f"{text!r} is not a finite amount below {LARGEST:,.0f}")
+        raise ValueError(f"{shown} is not a number") from None
+    # copy_abs(), not abs(): abs() rounds in the context and overflows on 1e1000000.
+    if not number.is_finite() or number.copy_abs() >= LARGEST:
+        raise ValueError(f"{shown} is not a finite amount below {LARGEST:,.0f}")
     if number.as_tuple().exponent < -6:  # type: ignore[operator]
-        raise ValueError(f"{text!r} has more than 6 decimal places")
-    return number or abs(number)  # "-0" is 0: never "-$0.00" on the invoice
+        raise ValueError(f"{shown} has more than 6 decimal places")
+    return number or number.copy_abs()  # "-0" is 0: never "-$0.00" on the invoice
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:

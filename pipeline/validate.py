@@ -33,9 +33,9 @@ LAUNCH_TEXT = ("service_ticket", "customer", "location", "share_id")
 LAUNCH_FIELDS = (*LAUNCH_TEXT, "tags")
 MAX_TEXT = {"service_ticket": 100, "share_id": 200, "invoice_number": 100, "notes": 4000}
 MAX_OTHER_TEXT = 1000
-# C0/C1 controls but tab and newline, and the bidi embeddings and overrides that make an
-# invoice show text in another order than it is stored (a spoofed amount or name).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+# C0/C1 controls but tab and newline, and the bidi embeddings, overrides and isolates that
+# make an invoice show text in another order than it is stored (a spoofed amount or name).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
@@ -120,8 +120,9 @@ class _Record:
         if not isinstance(items, list) or not all(isinstance(tag, str) for tag in items):
             self.fail("tags", "expected a list of strings")
             return ()
-        if not utf8("".join(items)):
-            self.fail("tags", "is not UTF-8 text")
+        joined = "".join(items)
+        if not utf8(joined) or _CONTROL.search(joined):
+            self.fail("tags", "holds control characters or is not UTF-8 text")
             return ()
         return tuple(tag.strip() for tag in items if tag.strip())
 

@@ -130,8 +130,9 @@ def test_to_decimal_accepts_text_ints_and_decimals(value: Any, expected: str) ->
 
 @pytest.mark.parametrize("value", ["NaN", "-Infinity", "1e12", "-1000000000000", "1e-7",
                                    "0.0000001", "12,50", "$5", "", "1_000", "\u0663",
-                                   "\uff11", "1 000", "0x10"])
-def test_to_decimal_rejects_what_no_invoice_holds(value: str) -> None:
+                                   "\uff11", "1 000", "0x10", "1e1000000",
+                                   Decimal("-1e1000000")])
+def test_to_decimal_rejects_what_no_invoice_holds(value: object) -> None:
     with pytest.raises(ValueError):
         money.to_decimal(value)
 

@@ -394,6 +394,11 @@ def test_control_and_bidi_override_characters_are_rejected(value: str) -> None:
     assert bad(base(customer=value)).reason == "customer: holds control characters"
 
 
+@pytest.mark.parametrize("tags", ["abc\u202edef|x", ["ab\u2066cd"], "bell\x07"])
+def test_tags_with_control_or_bidi_characters_are_rejected(tags: object) -> None:
+    assert bad(base(tags=tags)).reason == "tags: holds control characters or is not UTF-8 text"
+
+
 def test_right_to_left_names_need_no_override() -> None:
     assert good(base(customer="شركة الرياض \u200fللتكييف")).customer == \
         "شركة الرياض \u200fللتكييف"
