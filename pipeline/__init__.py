@@ -4,6 +4,7 @@ The stages, one module each, in the order the data flows::
 
     read.py      files → raw records with line numbers
     validate.py  raw record → WorkOrder (or a Problem naming file, line, field)
+    inputs.py    both over every input file: confirmed, unconfirmed, problems
     share.py     WorkOrder → share ID and share URL (immutable, unique)
     render.py    Invoice → PDF bytes (Jinja2 + WeasyPrint), workers.py runs it in parallel
     write.py     atomic files with safe names;  history.py keeps re-issued PDFs
@@ -12,7 +13,7 @@ The stages, one module each, in the order the data flows::
 ``batch.run`` ties them together; ``cli.py`` is a thin layer over it.
 """
 
-from .batch import check, check_all, run
+from .batch import check_all, run
 from .config import DEFAULTS, Company, Settings, resolve
 from .errors import (
     ConfigError,
@@ -24,6 +25,7 @@ from .errors import (
     TicketError,
     XoiError,
 )
+from .inputs import check
 from .models import Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
 
 __all__ = [

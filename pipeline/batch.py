@@ -6,13 +6,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -21,14 +19,13 @@ from pathlib import Path
 from . import history, record
 from .config import Settings
 from .errors import ConfigError, OutputError, RecordError, TicketError
+from .inputs import Checked, check, without_cycle_collector
 from .ledger import Ledger
 from .lock import folder_lock
 from .merge import check_target, merge
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
-from .read import read_file
 from .share import LinkRegistry, ShareUrlBuilder, share_id_warning
 from .template_files import BUILT_IN, TEMPLATE_FILES
-from .validate import validate
 from .write import atomic_write, make_folder, safe_name, sha256_file, sweep, writable
 
 INVOICES = "invoices"
@@ -37,66 +34,6 @@ Progress = Callable[[str, dict[str, object]], None]
 
 def _quiet(event: str, data: dict[str, object]) -> None:
     """The default progress callback: say nothing."""
-
-
-@dataclass
-class Checked:
-    """The work orders of all inputs, sorted into the contract's buckets."""
-
-    confirmed: list[WorkOrder] = field(default_factory=list)
-    unconfirmed: list[WorkOrder] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    read: int = 0
-
-
-@contextlib.contextmanager
-def _without_cycle_collector() -> Iterator[None]:
-    """Pause Python's cycle collector while records pile up.
-
-    Reading builds millions of small objects and no reference cycles; the collector would
-    scan the growing heap again and again: a quarter of ``validate``'s time on 100,000
-    rows. Reference counting still frees everything as usual.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@_without_cycle_collector()
-def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = False) -> Checked:
-    """Read and validate every input; an unreadable file raises :class:`InputError`.
-
-    ``for_launch`` checks only what launch pages carry (see :func:`validate`).
-    """
-    checked = Checked()
-    seen: dict[str, WorkOrder] = {}
-    files: set[Path] = set()
-    for path in inputs:
-        # The same file named twice (a glob and a path) is one file, not duplicate tickets.
-        if Path(path).resolve() in files:
-            continue
-        files.add(Path(path).resolve())
-        for item in read_file(Path(path)):
-            checked.read += 1
-            result = item if isinstance(item, Problem) else validate(
-                item, settings.currency, for_launch=for_launch)
-            if isinstance(result, Problem):
-                checked.problems.append(result)
-                continue
-            first = seen.get(result.service_ticket)
-            if first is not None:
-                checked.problems.append(Problem(
-                    result.source, result.line, result.service_ticket,
-                    f"service_ticket: also on {first.source}:{first.line}; "
-                    "a ticket may appear in one record only"))
-                continue
-            seen[result.service_ticket] = result
-            (checked.confirmed if result.confirmed else checked.unconfirmed).append(result)
-    return checked
 
 
 def today() -> date:
@@ -153,7 +90,7 @@ class Batch:
     progress: Progress
     outcome: Outcome = field(default_factory=Outcome)
 
-    @_without_cycle_collector()
+    @without_cycle_collector()
     def invoices(self, orders: list[WorkOrder], ledger: Ledger | None) -> list[Invoice]:
         """Give each order its share link; a ledger makes earlier links binding."""
         registry = LinkRegistry(

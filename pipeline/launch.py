@@ -23,9 +23,9 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
-from .batch import check
 from .config import Settings
 from .errors import ConfigError, RecordError
+from .inputs import check
 from .ledger import published_share_ids
 from .lock import folder_lock
 from .models import Problem, RawRecord, Warning_, WorkOrder
