@@ -6,7 +6,8 @@ The stages, one module each, in the order the data flows::
     validate.py  raw record → WorkOrder (or a Problem naming file, line, field)
     inputs.py    both over every input file: confirmed, unconfirmed, problems
     share.py     WorkOrder → share ID and share URL (immutable, unique)
-    render.py    Invoice → PDF bytes (Jinja2 + WeasyPrint), workers.py runs it in parallel
+    render.py    Invoice → PDF bytes (Jinja2 + WeasyPrint), workers.py runs it in parallel;
+                 layout.py sizes the QR code, the printed URL and the table columns
     write.py     atomic files with safe names;  history.py keeps re-issued PDFs
     record.py    manifest.csv and report.json;  ledger.py remembers what was issued
 

@@ -61,7 +61,7 @@ def _versions() -> str:
 
 # The modules whose code decides what a PDF shows: an edit without a version bump (a
 # development checkout) still re-renders.
-RENDER_CODE = ("render.py", "labels.py", "money.py", "models.py")
+RENDER_CODE = ("render.py", "layout.py", "labels.py", "money.py", "models.py")
 
 
 def run_fingerprint(settings: Settings) -> str:

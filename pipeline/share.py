@@ -26,7 +26,7 @@ PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
 _NOT_IN_URLS = frozenset(' "<>\\^`{|}')
 SHORT_SHARE_ID = 16  # below this many characters a public ID is easy to enumerate
 # A QR code of this many characters is 113 modules wide: 90 mm at the module size a 150 dpi
-# print still scans (render.QR_MODULE_MM); longer would crowd the invoice's XOi section.
+# print still scans (layout.QR_MODULE_MM); longer would crowd the invoice's XOi section.
 MAX_SHARE_URL = 1000
 
 

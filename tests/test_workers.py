@@ -22,7 +22,7 @@ from pypdf import PdfReader
 
 from pipeline import batch, workers
 from pipeline.config import Settings
-from pipeline.render import column_widths
+from pipeline.layout import column_widths
 from tests.conftest import order, write_csv
 
 
