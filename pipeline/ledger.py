@@ -16,7 +16,7 @@ import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -155,12 +155,24 @@ def _rendered(row: tuple[object, ...]) -> Rendered:
     return Rendered(**values)  # type: ignore[arg-type]
 
 
-def published_share_ids(folder: Path) -> dict[str, str]:
-    """Ticket → share ID issued from ``folder``; empty when nothing was (no ledger yet)."""
+@contextlib.contextmanager
+def existing(folder: Path) -> Iterator[Ledger | None]:
+    """The folder's ledger if it has one, else ``None``; never creates one.
+
+    For commands that only look (share-url, launch, verify, merge): they must not leave a
+    ledger in a folder no run has written.
+    """
     if not (folder / FILE_NAME).is_file():
-        return {}
+        yield None
+        return
     ledger = Ledger(folder)
     try:
-        return ledger.share_ids()
+        yield ledger
     finally:
         ledger.close()
+
+
+def published_share_ids(folder: Path) -> dict[str, str]:
+    """Ticket → share ID issued from ``folder``; empty when nothing was (no ledger yet)."""
+    with existing(folder) as ledger:
+        return ledger.share_ids() if ledger else {}

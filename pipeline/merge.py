@@ -9,7 +9,7 @@ from pathlib import Path
 from pypdf import PdfWriter
 
 from .errors import ConfigError, InputError
-from .ledger import FILE_NAME, Ledger
+from .ledger import FILE_NAME, existing
 from .write import atomic_write
 
 # What the output folder manages: a merged file written over one of these would destroy
@@ -36,14 +36,11 @@ def check_target(folder: Path, target: Path) -> None:
 def merge(folder: Path, target: Path, tickets: Iterable[str] | None = None) -> int:
     """Write ``target`` from the folder's invoices (only ``tickets`` if given); page count."""
     check_target(folder, target)
-    if not (folder / FILE_NAME).is_file():
-        raise InputError("no invoices here yet (no ledger); run `xoi-invoices run` first",
-                         source=folder)
-    ledger = Ledger(folder)
-    try:
+    with existing(folder) as ledger:
+        if ledger is None:
+            raise InputError("no invoices here yet (no ledger); run `xoi-invoices run` "
+                             "first", source=folder)
         invoices = ledger.all()  # sorted by service_ticket, as the manifest is
-    finally:
-        ledger.close()
     if tickets is not None:
         wanted = set(tickets)
         invoices = [invoice for invoice in invoices if invoice.service_ticket in wanted]

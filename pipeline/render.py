@@ -38,10 +38,12 @@ from .errors import ConfigError, RenderError
 from .labels import labels_for
 from .layout import column_widths, qr_code, share_url_size
 from .models import Invoice
-from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
+from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET, TEMPLATE_FILES
 
 EMBEDDED_DATA = "invoice.json"
 LETTER_TERRITORIES = ("_US", "_CA", "_MX", "_PH", "_CL", "_CO", "_VE")
+
+
 class AssetFetcher(URLFetcher):  # type: ignore[misc]
     """Serves ``data:`` URIs and files inside the template folders; refuses the rest."""
 
@@ -80,7 +82,7 @@ def _check_contract(document: Any, invoice: Invoice) -> None:
 
 def _not_utf8(folder: Path | None) -> Path | None:
     """The override template that is not UTF-8 (Jinja's error does not name it)."""
-    for name in (INVOICE_TEMPLATE, STYLESHEET):
+    for name in TEMPLATE_FILES:
         path = folder / name if folder else None
         if path and path.is_file():
             try:

@@ -18,8 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from .config import Settings
 from .errors import ConfigError, ShareLinkError
-from .ledger import FILE_NAME as LEDGER_FILE
-from .ledger import Ledger
+from .ledger import existing
 from .write import safe_name
 
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
@@ -201,18 +200,12 @@ def published_link(settings: Settings, ticket: str,
     A ticket already invoiced there has the ones its ledger recorded (the URL template
     may have changed since); any other ticket, the ones a run would give it.
     """
-    if (settings.out / LEDGER_FILE).is_file():
-        ledger = Ledger(settings.out)
-        try:
-            recorded = ledger.get(ticket)
-            withdrawn = ledger.withdrawn(ticket)
-        finally:
-            ledger.close()
-        if recorded is not None:
+    with existing(settings.out) as ledger:
+        if ledger is not None and (recorded := ledger.get(ticket)) is not None:
             if given and given != recorded.share_id:
                 raise _changed(given, recorded.share_id)
-            return (recorded.share_id, recorded.share_url,
-                    "withdrawn" if withdrawn else "issued")
+            state = "withdrawn" if ledger.withdrawn(ticket) else "issued"
+            return recorded.share_id, recorded.share_url, state
     if not given and not settings.share_secret:
         raise ConfigError("no --share-id and no share secret to derive one: set "
                           "XOI_SHARE_SECRET or give --share-id")

@@ -11,8 +11,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from .errors import InputError, OutputError
-from .ledger import FILE_NAME as LEDGER_FILE
-from .ledger import Ledger
+from .ledger import existing
 from .record import MANIFEST, MANIFEST_HEADER, spreadsheet_safe
 from .write import sha256_file
 
@@ -42,14 +41,10 @@ def _recorded_digests(folder: Path) -> dict[str, str]:
     run killed between leaves new PDFs that the ledger vouches for and the manifest does
     not: an interruption, not tampering.
     """
-    if not (folder / LEDGER_FILE).is_file():
-        return {}
     try:
-        ledger = Ledger(folder)
-        try:
-            return {rendered.service_ticket: rendered.sha256 for rendered in ledger.all()}
-        finally:
-            ledger.close()
+        with existing(folder) as ledger:
+            return {rendered.service_ticket: rendered.sha256
+                    for rendered in (ledger.all() if ledger else [])}
     except OutputError:
         return {}
 
