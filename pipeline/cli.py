@@ -244,17 +244,17 @@ def share_url(ticket: str, share_id: str | None, out: Path | None,
         raise ConfigError("TICKET and --share-id must be UTF-8 text")
     if share_id is not None and not share_id.strip():
         raise ConfigError("--share-id is blank; leave it out to derive the share ID")
-    identifier, url, invoice = published_link(
-        settings, unicodedata.normalize("NFC", ticket.strip()),
-        share_id.strip() if share_id else None)
+    ticket = unicodedata.normalize("NFC", ticket.strip())  # as validate spells it
+    identifier, url, invoice = published_link(settings, ticket,
+                                              share_id.strip() if share_id else None)
     warning = share_id_warning(identifier)
     if warning:
         click.echo(f"warning: {warning}", err=True)
     if invoice == "none":
-        click.echo(f"note: no invoice for {ticket.strip()} in {settings.out}/ yet: this is the "
+        click.echo(f"note: no invoice for {ticket} in {settings.out}/ yet: this is the "
                    "URL a run would give it (--out names another folder)", err=True)
     elif invoice == "withdrawn":
-        click.echo(f"note: the invoice of {ticket.strip()} in {settings.out}/ was withdrawn "
+        click.echo(f"note: the invoice of {ticket} in {settings.out}/ was withdrawn "
                    "(its work order became unconfirmed); this is the URL it was issued with",
                    err=True)
     click.echo(url)
