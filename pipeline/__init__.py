@@ -5,13 +5,17 @@ The stages, one module each, in the order the data flows::
     read.py      files → raw records with line numbers
     validate.py  raw record → WorkOrder (or a Problem naming file, line, field)
     inputs.py    both over every input file: confirmed, unconfirmed, problems
-    share.py     WorkOrder → share ID and share URL (immutable, unique)
-    render.py    Invoice → PDF bytes (Jinja2 + WeasyPrint), workers.py runs it in parallel;
+    links.py     WorkOrders + what was published → Invoices (share ID, share URL, dates);
+                 share.py makes share IDs and URLs
+    plan.py      Invoices → what to render (new or changed) and what is unchanged
+    executor.py  the render seam: Invoices in, PDFs or failures out as they finish;
+                 workers.py runs render.py (Jinja2 + WeasyPrint) in this process or a pool;
                  layout.py sizes the QR code, the printed URL and the table columns
-    write.py     atomic files with safe names;  history.py keeps re-issued PDFs
-    record.py    manifest.csv and report.json;  ledger.py remembers what was issued
+    folder.py    the output folder: store, withdraw, manifest and report (record.py),
+                 ledger.py remembers what was issued, history.py keeps re-issued PDFs,
+                 write.py makes files appear whole, lock.py lets one run write
 
-``batch.run`` ties them together; ``cli.py`` is a thin layer over it.
+``batch.run`` calls them in that order; ``cli.py`` is a thin layer over it.
 """
 
 from .batch import check_all, run

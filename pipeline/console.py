@@ -9,6 +9,7 @@ on stderr, for log collectors.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from typing import Any
@@ -49,6 +50,12 @@ class Console:
             message = data.get("message") or \
                 f"ticket {data['service_ticket']}: {data['reason']}"
             click.echo(f"{prefix}{message}", err=True)
+        elif event == "others_rejected":
+            self._clear_bar()
+            count = int(str(data["count"]))
+            files = shlex.join(str(path) for path in data["inputs"])  # type: ignore[attr-defined]
+            click.echo(f"{count:,} other record{' has' if count == 1 else 's have'} problems: "
+                       f"xoi-invoices validate {files}", err=True)
         elif event == "start" and not self.quiet and sys.stderr.isatty() and data["total"]:
             self.bar = click.progressbar(length=int(str(data["total"])), label="rendering",
                                          file=sys.stderr, show_pos=True, show_eta=True)

@@ -5,31 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import OutputError
-from .models import Rendered
 from .write import fsync_dir, make_folder
 
-HISTORY = "invoices/history"
 
+def keep_previous(history: Path, previous: Path | None, target: Path, new: bytes) -> None:
+    """Move the ticket's current PDF into ``history`` as ``<name>.<n>.pdf`` if ``new``
+    differs.
 
-def keep_previous(folder: Path, previous: Rendered | None, target: Path, new: bytes) -> None:
-    """Move the ticket's current PDF to ``history/<name>.<n>.pdf`` if ``new`` differs.
-
-    The old file is the one the ledger names (its invoice number may have changed) or,
-    failing that, whatever sits at ``target``.
+    The old file is the one the ledger names (``previous``: its invoice number may have
+    changed) or, failing that, whatever sits at ``target``.
     """
-    candidates = [folder / previous.pdf] if previous else []
+    candidates = [previous] if previous else []
     candidates.append(target)
     for current in candidates:
         if not current.is_file():
             continue
         if current != target or current.read_bytes() != new:
-            archive(folder, current)
+            archive(history, current)
         return
 
 
-def archive(folder: Path, current: Path) -> Path:
-    """Move ``current`` into the history folder under the next free number; its new path."""
-    history = folder / HISTORY
+def archive(history: Path, current: Path) -> Path:
+    """Move ``current`` into ``history`` under the next free number; its new path."""
     make_folder(history)
     number = 1
     while (history / f"{current.stem}.{number}.pdf").exists():
@@ -38,7 +35,7 @@ def archive(folder: Path, current: Path) -> Path:
     try:
         current.replace(kept)
     except OSError as error:
-        raise OutputError(f"cannot move to {HISTORY}/: {error.strerror}",
-                          source=current) from None
+        raise OutputError(f"cannot move to {history.parent.name}/{history.name}/: "
+                          f"{error.strerror}", source=current) from None
     fsync_dir(history)
     return kept

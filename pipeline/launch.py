@@ -4,7 +4,8 @@ XOi's guide begins the integration with an HTML form that POSTs, url-encoded, to
 ``{base_url}/partners/{partner_id}/share`` with ``shareId``, ``serviceTicket``,
 ``customer``, ``location`` and one ``tags`` field per tag. An invoice's link only works
 if the activity was started with the very share ID the invoice carries, so the share ID
-comes from :func:`share.share_id_for`, exactly as in the batch.
+comes from :func:`links.launches`, which the batch's :func:`links.invoices` shares its
+rules with.
 
 Every work order gets a page, confirmed or not: launching comes before the technician
 confirms anything.
@@ -23,43 +24,20 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
+from . import folder, links
 from .config import Settings
-from .errors import ConfigError, RecordError
+from .errors import ConfigError, ShareLinkError
 from .inputs import check
-from .ledger import published_share_ids
-from .lock import folder_lock
-from .models import Problem, RawRecord, Warning_, WorkOrder
-from .share import LinkRegistry, share_id_warning
-from .template_files import BUILT_IN
-from .validate import validate
-from .write import atomic_write, make_folder, safe_name
+from .links import Launch
+from .models import Problem, Warning_, WorkOrder
+from .template_files import BUILT_IN, environment
+from .write import safe_name
 
-FOLDER = "launch"
 INDEX = "index.html"
 PAGE_TEMPLATE = "launch.html"
 INDEX_TEMPLATE = "launch_index.html"
 # Plain http only where it cannot leave the machine: tests and local mock endpoints.
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
-
-
-@dataclass(frozen=True, slots=True)
-class Launch:
-    """One work order and the share ID its activity is started with."""
-
-    order: WorkOrder
-    share_id: str
-
-    @property
-    def fields(self) -> list[tuple[str, str]]:
-        """The form's name/value pairs in the order XOi's guide lists them."""
-        order = self.order
-        return [("shareId", self.share_id), ("serviceTicket", order.service_ticket),
-                ("customer", order.customer), ("location", order.location),
-                *(("tags", tag) for tag in order.tags)]
-
-    @property
-    def file_name(self) -> str:
-        return page_name(self.order.service_ticket)
 
 
 @dataclass
@@ -74,6 +52,14 @@ class LaunchOutcome:
     @property
     def ok(self) -> bool:
         return not self.rejected
+
+
+def form_fields(launch: Launch) -> list[tuple[str, str]]:
+    """The form's name/value pairs in the order XOi's guide lists them."""
+    order = launch.order
+    return [("shareId", launch.share_id), ("serviceTicket", order.service_ticket),
+            ("customer", order.customer), ("location", order.location),
+            *(("tags", tag) for tag in order.tags)]
 
 
 def form_action(settings: Settings) -> str:
@@ -107,38 +93,19 @@ def page_name(ticket: str) -> str:
     return f"{name}.html"
 
 
-def launch_for(order: WorkOrder, settings: Settings) -> Launch:
-    """The order's launch; :class:`ShareLinkError` when it has no share ID and none derives,
-    or another than the one its invoice published."""
-    registry = LinkRegistry(settings, recorded_share_ids=published_share_ids(settings.out))
-    return Launch(order, registry.claim(order.service_ticket, order.share_id))
-
-
-def single_order(settings: Settings, ticket: str, customer: str, location: str,
-                 tags: Iterable[str] = (), share_id: str | None = None) -> WorkOrder:
-    """A work order typed on the command line, checked and normalized like an input row.
-
-    Going through :func:`validate` gives the ticket the same spelling (NFC, trimmed) as in
-    an export, so a derived share ID matches the one the batch derives for it.
-    """
-    fields = {"service_ticket": ticket, "customer": customer, "location": location,
-              "confirmed": "", "share_id": share_id or "", "tags": list(tags)}
-    result = validate(RawRecord("command line", 1, ((1, fields),)), settings.currency,
-                      for_launch=True)
-    if isinstance(result, Problem):
-        raise ConfigError(result.reason)
-    return result
+def launch_for(order: WorkOrder, settings: Settings) -> tuple[Launch, list[Warning_]]:
+    """The order's launch and its warnings; :class:`ShareLinkError` when it has no share ID
+    and none derives, or another than the one its invoice published."""
+    with folder.reading(settings.out, lock=False) as out:
+        linked = links.launches([order], settings, out.published(order.service_ticket))
+    if linked.problems:
+        raise ShareLinkError(linked.problems[0].reason)
+    return linked.items[0], linked.warnings
 
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(BUILT_IN)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return environment([BUILT_IN])
 
 
 def _render(template: str, **context: Any) -> str:
@@ -147,14 +114,14 @@ def _render(template: str, **context: Any) -> str:
 
 def page_html(launch: Launch, action: str) -> str:
     order = launch.order
-    return _render(PAGE_TEMPLATE, action=action, fields=launch.fields,
+    return _render(PAGE_TEMPLATE, action=action, fields=form_fields(launch),
                    ticket=order.service_ticket, customer=order.customer,
                    location=order.location, tags=order.tags, share_id=launch.share_id)
 
 
 def index_html(launches: Iterable[Launch]) -> str:
     entries = [{"ticket": launch.order.service_ticket, "customer": launch.order.customer,
-                "confirmed": launch.order.confirmed, "href": launch.file_name}
+                "confirmed": launch.order.confirmed, "href": page_name(launch.order.service_ticket)}
                for launch in sorted(launches, key=lambda launch: launch.order.service_ticket)]
     return _render(INDEX_TEMPLATE, entries=entries)
 
@@ -167,7 +134,7 @@ def curl_command(launch: Launch, action: str) -> str:
     the form sends them, so support staff reproduce exactly what the button posts.
     """
     words = ["curl", "-X", "POST", action]
-    for name, value in launch.fields:
+    for name, value in form_fields(launch):
         sent = value.replace("\n", "\r\n")
         words += ["--data-urlencode", f"{name}={sent}"]
     return shlex.join(words)
@@ -175,10 +142,10 @@ def curl_command(launch: Launch, action: str) -> str:
 
 def write_page(launch: Launch, settings: Settings) -> Path:
     """Write one launch page into ``settings.out``; the path written."""
-    action = form_action(settings)
-    path = settings.out / FOLDER / launch.file_name
-    _write(settings.out, {path: page_html(launch, action)})
-    return path
+    html = page_html(launch, form_action(settings))
+    name = page_name(launch.order.service_ticket)
+    with folder.writing(settings.out, new_ledger=False) as out:
+        return out.write_pages({name: html}) / name
 
 
 def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
@@ -190,34 +157,16 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     """
     action = form_action(settings)
     checked = check(inputs, settings, for_launch=True)
-    outcome = LaunchOutcome(settings.out / FOLDER, rejected=list(checked.problems))
-    # Seeded from the folder's ledger: a page must name the activity the invoice links to.
-    registry = LinkRegistry(settings, recorded_share_ids=published_share_ids(settings.out))
-    # Confirmed orders claim their share IDs first, so a clash rejects the same ticket
-    # here as in the batch, which sees confirmed orders only.
-    for order in [*checked.confirmed, *checked.unconfirmed]:
-        ticket = order.service_ticket
-        try:
-            launch = Launch(order, registry.claim(ticket, order.share_id))
-        except RecordError as error:
-            outcome.rejected.append(Problem(order.source, order.line, ticket,
-                                            f"{error.field}: {error.message}"))
-            continue
-        warning = share_id_warning(launch.share_id)
-        if warning:
-            outcome.warnings.append(Warning_(order.source, order.line, ticket, warning))
-        outcome.pages.append(launch)
-    files = {outcome.folder / launch.file_name: page_html(launch, action)
-             for launch in outcome.pages}
-    files[outcome.folder / INDEX] = index_html(outcome.pages)
-    _write(settings.out, files)
-    return outcome
-
-
-def _write(out: Path, files: dict[Path, str]) -> None:
-    # Under the folder's lock: a run starting meanwhile sweeps away temporary files,
-    # ours included, and would break a write half done.
-    make_folder(out)
-    with folder_lock(out):
-        for path, html in files.items():
-            atomic_write(path, html.encode())
+    # Under the folder's lock: a run starting meanwhile sweeps away temporary files, ours
+    # included. Checked against its ledger: a page must name the activity the invoice
+    # links to. Confirmed orders claim their share IDs first, so a clash rejects the same
+    # ticket here as in the batch, which sees confirmed orders only.
+    with folder.writing(settings.out, new_ledger=False) as out:
+        linked = links.launches([*checked.confirmed, *checked.unconfirmed], settings,
+                                out.published())
+        pages = {page_name(launch.order.service_ticket): page_html(launch, action)
+                 for launch in linked.items}
+        pages[INDEX] = index_html(linked.items)
+        where = out.write_pages(pages)
+    return LaunchOutcome(where, linked.items, [*checked.problems, *linked.problems],
+                         linked.warnings)

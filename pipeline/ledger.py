@@ -16,7 +16,7 @@ import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,8 +25,6 @@ from .errors import OutputError
 from .models import Rendered
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-FILE_NAME = "ledger.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invoices (
@@ -66,8 +64,8 @@ def _reported(method: F) -> F:
 
 class Ledger:
     @_reported
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / FILE_NAME
+    def __init__(self, path: Path) -> None:
+        self.path = path
         # Created here, not by SQLite (always 0644): a billing group's umask 002 must let
         # the whole group run the batch. The -wal and -shm files copy this file's mode.
         with contextlib.suppress(FileExistsError):
@@ -85,46 +83,23 @@ class Ledger:
         self.db.close()
 
     @_reported
-    def share_ids(self) -> dict[str, str]:
-        """Ticket → share ID for every invoice ever issued from this folder."""
-        return dict(self.db.execute("SELECT service_ticket, share_id FROM invoices"))
-
-    @_reported
-    def share_urls(self) -> dict[str, str]:
-        """Ticket → the share URL its invoice was published with."""
-        return dict(self.db.execute("SELECT service_ticket, share_url FROM invoices"))
-
-    @_reported
-    def invoice_numbers(self) -> dict[str, str]:
-        """Invoice number → the ticket that owns it."""
-        return dict(self.db.execute("SELECT invoice_number, service_ticket FROM invoices"))
-
-    @_reported
-    def issued_dates(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT service_ticket, invoice_date FROM invoices"))
-
-    @_reported
-    def get(self, ticket: str) -> Rendered | None:
-        row = self.db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM invoices WHERE service_ticket = ?",  # noqa: S608
-            (ticket,),
-        ).fetchone()
-        return _rendered(row) if row else None
+    def snapshot(self, ticket: str | None = None) -> dict[str, Rendered]:
+        """Ticket → its invoice, withdrawn ones included (only ``ticket``'s if given): one
+        query, read once per command."""
+        query = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
+                 "withdrawn_at IS NOT NULL FROM invoices")
+        rows = self.db.execute(query) if ticket is None else \
+            self.db.execute(f"{query} WHERE service_ticket = ?", (ticket,))
+        return {row[0]: _rendered(row) for row in rows}
 
     @_reported
     def all(self) -> list[Rendered]:
         """The invoices currently issued (not withdrawn), by ticket: the manifest's rows."""
         rows = self.db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM invoices "  # noqa: S608
+            f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
             "WHERE withdrawn_at IS NULL ORDER BY service_ticket"
         )
         return [_rendered(row) for row in rows]
-
-    @_reported
-    def withdrawn(self, ticket: str) -> bool:
-        row = self.db.execute("SELECT withdrawn_at FROM invoices WHERE service_ticket = ?",
-                              (ticket,)).fetchone()
-        return row is not None and row[0] is not None
 
     @_reported
     def withdraw(self, ticket: str, when: str) -> None:
@@ -134,7 +109,7 @@ class Ledger:
                             (when, ticket))
 
     @_reported
-    def record(self, rendered: Rendered, invoice_date: str) -> None:
+    def record(self, rendered: Rendered) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
@@ -144,35 +119,13 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (rendered.service_ticket, rendered.invoice_number, rendered.customer,
                  rendered.share_id, rendered.share_url, rendered.pdf, rendered.sha256,
-                 rendered.pages, f"{rendered.total:f}", rendered.currency, invoice_date,
-                 rendered.fingerprint, rendered.rendered_at),
+                 rendered.pages, f"{rendered.total:f}", rendered.currency,
+                 rendered.invoice_date, rendered.fingerprint, rendered.rendered_at),
             )
 
 
 def _rendered(row: tuple[object, ...]) -> Rendered:
-    values = dict(zip(_COLUMNS, row, strict=True))
+    values = dict(zip((*_COLUMNS, "invoice_date", "withdrawn"), row, strict=True))
     values["total"] = Decimal(str(values["total"]))
+    values["withdrawn"] = bool(values["withdrawn"])
     return Rendered(**values)  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def existing(folder: Path) -> Iterator[Ledger | None]:
-    """The folder's ledger if it has one, else ``None``; never creates one.
-
-    For commands that only look (share-url, launch, verify, merge): they must not leave a
-    ledger in a folder no run has written.
-    """
-    if not (folder / FILE_NAME).is_file():
-        yield None
-        return
-    ledger = Ledger(folder)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-def published_share_ids(folder: Path) -> dict[str, str]:
-    """Ticket → share ID issued from ``folder``; empty when nothing was (no ledger yet)."""
-    with existing(folder) as ledger:
-        return ledger.share_ids() if ledger else {}

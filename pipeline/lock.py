@@ -12,19 +12,17 @@ from pathlib import Path
 
 from .errors import LockedError
 
-LOCK_FILE = ".lock"
-
 
 @contextmanager
-def folder_lock(folder: Path, *, shared: bool = False) -> Iterator[None]:
-    """Hold the folder's lock; :class:`LockedError` names the holder when another run has it.
+def hold(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the lock file at ``path``; :class:`LockedError` names the holder when another
+    run has it.
 
     ``flock`` belongs to the open file: a run killed with SIGKILL releases it with its last
     descriptor, so a stale lock file never blocks the next run. ``shared`` is for commands
     that only read the folder (``verify``, ``merge``): any number of them at once, none
     while a run writes, and no need to write the folder.
     """
-    path = folder / LOCK_FILE
     if shared:
         try:
             descriptor = os.open(path, os.O_RDONLY)
@@ -39,7 +37,7 @@ def folder_lock(folder: Path, *, shared: bool = False) -> Iterator[None]:
         except BlockingIOError:
             holder = path.read_text(errors="replace").strip() or "another process"
             raise LockedError(f"another run holds the output folder's lock ({holder}); "
-                              "try again when it has finished", source=folder) from None
+                              "try again when it has finished", source=path.parent) from None
         if not shared:
             holder = (f"pid {os.getpid()} on {socket.gethostname()} since "
                       f"{datetime.now(UTC).isoformat(timespec='seconds')}")

@@ -159,6 +159,8 @@ class Rendered:
     currency: str
     fingerprint: str = ""
     rendered_at: str = ""
+    invoice_date: str = ""  # ISO; an issued invoice keeps its date on re-render
+    withdrawn: bool = False  # its work order became unconfirmed; out of the manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +183,20 @@ class Outcome:
     withdrawn: list[str] = field(default_factory=list)
     warnings: list[Warning_] = field(default_factory=list)
     seconds: float = 0.0
+    # Records with problems outside the tickets a command named (``--only``, regenerate):
+    # counted, not listed, so a clerk's command answers about its own tickets.
+    others_rejected: int = 0
+    interrupted: bool = False  # stopped by a signal; ``left`` invoices wait for the next run
+    left: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.rejected and not self.failed
 
     def summary(self) -> str:
+        if self.interrupted:
+            return f"interrupted: {len(self.rendered):,} rendered, {self.left:,} left for " \
+                "the next run"
         return (
             f"rendered {len(self.rendered):,}, unchanged {len(self.unchanged):,}, "
             f"unconfirmed {len(self.unconfirmed):,}, rejected {len(self.rejected):,}, "

@@ -1,18 +1,15 @@
-"""What a run leaves for people and programs: ``manifest.csv`` and ``report.json``."""
+"""What a run leaves for people and programs: the text of ``manifest.csv`` and
+``report.json`` (:mod:`folder` writes them)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from pathlib import Path
 
 from . import money
 from .models import Outcome, Rendered
-from .write import atomic_write
 
-MANIFEST = "manifest.csv"
-REPORT = "report.json"
 MANIFEST_HEADER = ("service_ticket", "invoice_number", "customer", "share_id", "share_url",
                    "pdf", "sha256", "pages", "total", "currency")
 _FORMULA_START = ("=", "+", "-", "@")
@@ -42,12 +39,12 @@ def manifest_rows(invoices: list[Rendered]) -> list[tuple[str, ...]]:
     return rows
 
 
-def write_manifest(folder: Path, invoices: list[Rendered]) -> None:
+def manifest_csv(invoices: list[Rendered]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(MANIFEST_HEADER)
     writer.writerows(manifest_rows(invoices))
-    atomic_write(folder / MANIFEST, buffer.getvalue().encode())
+    return buffer.getvalue().encode()
 
 
 def report_data(outcome: Outcome) -> dict[str, object]:
@@ -62,10 +59,12 @@ def report_data(outcome: Outcome) -> dict[str, object]:
                    for failure in sorted(outcome.failed, key=lambda f: f.service_ticket)],
         "withdrawn": sorted(outcome.withdrawn),
         "warnings": [warning.as_report() for warning in outcome.warnings],
+        "others_rejected": outcome.others_rejected,
+        "interrupted": outcome.interrupted,
+        "left": outcome.left,
         "seconds": round(outcome.seconds, 3),
     }
 
 
-def write_report(folder: Path, outcome: Outcome) -> None:
-    text = json.dumps(report_data(outcome), indent=2, ensure_ascii=False) + "\n"
-    atomic_write(folder / REPORT, text.encode())
+def report_json(outcome: Outcome) -> bytes:
+    return (json.dumps(report_data(outcome), indent=2, ensure_ascii=False) + "\n").encode()

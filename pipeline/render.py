@@ -38,7 +38,7 @@ from .errors import ConfigError, RenderError
 from .labels import labels_for
 from .layout import column_widths, qr_code, share_url_size
 from .models import Invoice
-from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET, TEMPLATE_FILES
+from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET, TEMPLATE_FILES, environment
 
 EMBEDDED_DATA = "invoice.json"
 LETTER_TERRITORIES = ("_US", "_CA", "_MX", "_PH", "_CL", "_CO", "_VE")
@@ -165,15 +165,7 @@ class Renderer:
         self.labels = labels_for(self.locale)
         templates = settings.templates
         folders = [templates, BUILT_IN] if templates else [BUILT_IN]
-        self.environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
-            # HTML-escaping suits the invoice, not the stylesheet: there "&" would print
-            # as "&amp;". Stylesheet values are escaped for CSS instead (css_string).
-            autoescape=jinja2.select_autoescape(disabled_extensions=("css",), default=True),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.environment = environment(folders)
         self.folders = [folder for folder in folders if folder]
         self.fetcher = AssetFetcher(self.folders)
         self.base_url = (templates or BUILT_IN).resolve().as_uri() + "/"

@@ -1,11 +1,10 @@
-"""Share IDs and share URLs: the one place that decides what link a customer gets.
+"""Share IDs and share URLs: how they are made (:mod:`links` decides which one a ticket gets).
 
 XOi's guide asks for a share ID per activity that is unique, immutable for the same
 activity and not sequential, because it becomes part of a public URL. The input's
 ``share_id`` wins; otherwise the ID is an HMAC-SHA256 of the partner id and the service
 ticket under the operator's secret: stable for the ticket, 128 bits, URL-safe, and
-unguessable without the secret. The launch page and the invoice both call
-:func:`share_id_for`, so they always agree.
+unguessable without the secret.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from urllib.parse import quote, urlsplit
 
 from .config import Settings
 from .errors import ConfigError, ShareLinkError
-from .ledger import existing
-from .write import safe_name
 
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
 _NOT_IN_URLS = frozenset(' "<>\\^`{|}')
@@ -134,90 +131,3 @@ class ShareUrlBuilder:
         # link but not in the printed URL or the QR code, and the three would differ.
         if not url.isascii() or not url.isprintable() or any(ch in _NOT_IN_URLS for ch in url):
             raise ShareLinkError(f"{url!r} holds characters a URL cannot", field="share_url")
-
-
-class LinkRegistry:
-    """Keeps share IDs and invoice numbers unique across tickets and immutable per ticket.
-
-    Seeded from the ledger, so a link published by an earlier run can never change or
-    move to another ticket. The batch and the launch pages share it, so both reject the
-    same ticket when two claim one share ID.
-    """
-
-    def __init__(self, settings: Settings, *, recorded_share_ids: dict[str, str] | None = None,
-                 recorded_numbers: dict[str, str] | None = None) -> None:
-        self.settings = settings
-        self.recorded = recorded_share_ids or {}
-        self.ticket_of_share = {share: ticket for ticket, share in self.recorded.items()}
-        # Keyed by the PDF's file name, compared without letter case: "INV-a" and "INV-A"
-        # are one file on the file systems billing folders are often shared from.
-        self.owner_of_file: dict[str, tuple[str, str]] = {
-            _file_key(number): (ticket, number)
-            for number, ticket in (recorded_numbers or {}).items()}
-        self.issued_number = {ticket: number
-                              for number, ticket in (recorded_numbers or {}).items()}
-
-    def claim(self, ticket: str, given: str | None, invoice_number: str | None = None) -> str:
-        """The ticket's share ID; :class:`ShareLinkError` when it cannot have it.
-
-        A ticket published before keeps its share ID when the input gives none, even if
-        the secret that derived it has changed since.
-        """
-        earlier = self.recorded.get(ticket)
-        share_id = share_id_for(self.settings, ticket, given or earlier)
-        if earlier is not None and earlier != share_id:
-            raise _changed(share_id, earlier)
-        owner = self.ticket_of_share.get(share_id)
-        if owner is not None and owner != ticket:
-            raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
-                                 field="share_id")
-        if invoice_number is not None:
-            issued = self.issued_number.get(ticket, invoice_number)
-            if issued != invoice_number:
-                # Accounting keeps an issued number; a correction is a credit note.
-                raise ShareLinkError(
-                    f"{invoice_number!r} differs from {issued!r}, the invoice number already "
-                    "issued for this ticket (invoice numbers are immutable)",
-                    field="invoice_number")
-            key = _file_key(invoice_number)
-            owner, number = self.owner_of_file.get(key, (ticket, ""))
-            if owner != ticket:
-                raise ShareLinkError(
-                    f"{invoice_number!r} is already the invoice number of ticket {owner}"
-                    if number == invoice_number else f"{invoice_number!r} and {number!r}, "
-                    f"the invoice number of ticket {owner}, differ only in letter case: "
-                    "one PDF file on many file systems", field="invoice_number")
-            self.owner_of_file[key] = (ticket, invoice_number)
-        self.ticket_of_share[share_id] = ticket
-        return share_id
-
-
-def published_link(settings: Settings, ticket: str,
-                   given: str | None) -> tuple[str, str, str]:
-    """The share ID and URL of ``ticket`` as its invoice carries them, and its invoice's
-    state in ``settings.out``: ``issued``, ``withdrawn`` or ``none``.
-
-    A ticket already invoiced there has the ones its ledger recorded (the URL template
-    may have changed since); any other ticket, the ones a run would give it.
-    """
-    with existing(settings.out) as ledger:
-        if ledger is not None and (recorded := ledger.get(ticket)) is not None:
-            if given and given != recorded.share_id:
-                raise _changed(given, recorded.share_id)
-            state = "withdrawn" if ledger.withdrawn(ticket) else "issued"
-            return recorded.share_id, recorded.share_url, state
-    if not given and not settings.share_secret:
-        raise ConfigError("no --share-id and no share secret to derive one: set "
-                          "XOI_SHARE_SECRET or give --share-id")
-    share_id = share_id_for(settings, ticket, given)
-    return share_id, ShareUrlBuilder.from_settings(settings).url(share_id), "none"
-
-
-def _changed(share_id: str, earlier: str) -> ShareLinkError:
-    return ShareLinkError(f"{share_id!r} differs from {earlier!r}, the share ID already "
-                          "published for this ticket (share IDs are immutable)",
-                          field="share_id")
-
-
-def _file_key(invoice_number: str) -> str:
-    return safe_name(invoice_number).lower()

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import money
+from .errors import ConfigError
 from .models import LineItem, Problem, RawRecord, WorkOrder
 from .read import utf8
 
@@ -333,3 +334,29 @@ def validate(record: RawRecord, default_currency: str, *,
         tax=tax,
         total=subtotal + tax,
     )
+
+
+def canonical_ticket(value: str) -> str:
+    """A ticket named on the command line, spelled as a validated export spells it (NFC,
+    trimmed): share-url, launch, regenerate and ``--only`` all find it by this key."""
+    check = _Record(RawRecord("command line", 1, ((1, {"service_ticket": value}),)))
+    ticket = check.text("service_ticket")
+    if check.problems:
+        reason = check.problems[0][1].removeprefix("service_ticket: ")
+        raise ConfigError(f"TICKET {value.strip()[:40]!r}: {reason}")
+    if not ticket:
+        raise ConfigError("TICKET is blank")
+    return ticket
+
+
+def command_line_order(ticket: str, customer: str, location: str, tags: tuple[str, ...] = (),
+                       share_id: str | None = None) -> WorkOrder:
+    """A work order typed on the command line (``launch --ticket``), checked like an
+    input row for what a launch page carries; :class:`ConfigError` says what is wrong."""
+    fields = {"service_ticket": canonical_ticket(ticket), "customer": customer,
+              "location": location, "confirmed": "", "share_id": share_id or "",
+              "tags": list(tags)}
+    result = validate(RawRecord("command line", 1, ((1, fields),)), "USD", for_launch=True)
+    if isinstance(result, Problem):
+        raise ConfigError(result.reason)
+    return result

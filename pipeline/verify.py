@@ -10,9 +10,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from . import folder as output
 from .errors import InputError, OutputError
-from .ledger import existing
-from .record import MANIFEST, MANIFEST_HEADER, spreadsheet_safe
+from .record import MANIFEST_HEADER, spreadsheet_safe
 from .write import sha256_file
 
 
@@ -42,16 +42,18 @@ def _recorded_digests(folder: Path) -> dict[str, str]:
     not: an interruption, not tampering.
     """
     try:
-        with existing(folder) as ledger:
-            return {rendered.service_ticket: rendered.sha256
-                    for rendered in (ledger.all() if ledger else [])}
+        with output.reading(folder, lock=False) as opened:  # the caller holds the lock
+            return {rendered.service_ticket: rendered.sha256 for rendered in opened.issued()}
     except OutputError:
         return {}
 
 
 def verify(folder: Path) -> Iterator[str]:
-    """Yield one line per problem; nothing when every invoice checks out."""
-    manifest = folder / MANIFEST
+    """Yield one line per problem; nothing when every invoice checks out.
+
+    The caller holds the folder's lock (shared): a run rewrites the manifest when it ends.
+    """
+    manifest = folder / output.MANIFEST
     try:
         text = manifest.read_text(encoding="utf-8")
     except OSError:

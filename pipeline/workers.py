@@ -1,4 +1,5 @@
-"""Render invoices in a pool of worker processes, each with its own reusable Renderer.
+"""The executors of this machine (see :mod:`executor`): in this process, or in a pool of
+worker processes, each with its own reusable Renderer.
 
 Results come back as they finish; the caller writes files and records them, so the
 output stays deterministic whatever order the workers finish in.
@@ -11,7 +12,11 @@ A nightly run must end, whatever one invoice does:
   invoices it had in flight are rendered again, each alone in a pool of its own: the
   innocent ones succeed, the one that kills its worker again is reported as failed, and
   the rest of the run goes on in a new pool;
-- a run that is killed takes its workers with it (:func:`_exit_with_run`).
+- a run that is killed takes its workers with it (:func:`_exit_with_run`);
+- a run that is asked to stop (``stop``) starts no more invoices, lets those in flight
+  finish for :data:`executor.GRACE` seconds, then ends the workers. Workers ignore
+  SIGINT, which a terminal's Ctrl-C sends to every process of the run: the run decides
+  when they stop. Not SIGTERM: the pool itself ends broken workers with it.
 
 Workers are recycled after :data:`TASKS_PER_WORKER` invoices each, by starting a fresh
 pool for every ``workers * TASKS_PER_WORKER`` invoices. Not with ``max_tasks_per_child``:
@@ -30,8 +35,9 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
@@ -40,15 +46,13 @@ from types import FrameType
 
 from .config import Settings
 from .errors import XoiError
+from .executor import GRACE, RenderedPdf, RenderFailure, Result, Stop
 from .models import Invoice
 from .render import Renderer
 
 TASKS_PER_WORKER = 1000
-# Result: (invoice, pdf bytes, page count) or (invoice, None, reason of failure)
-Result = tuple[Invoice, bytes | None, int | str]
 CRASHED = "its render process died while rendering it (killed, out of memory or crashed)"
-
-_renderer: Renderer | None = None
+_POLL = 0.2  # seconds between looks at ``stop`` while waiting for results
 
 
 class _TimedOut(BaseException):
@@ -82,14 +86,51 @@ def _deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _start(settings: Settings) -> None:
-    global _renderer
-    _renderer = Renderer(settings)
+class _Rendering:
+    """A Renderer that holds the run's deadline for each invoice."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.renderer = Renderer(settings)  # a broken template fails here, once
+
+    def __call__(self, invoice: Invoice) -> Result:
+        timeout = self.settings.render_timeout
+        try:
+            with _deadline(timeout):
+                pdf, pages = self.renderer.pdf(invoice)
+        except _TimedOut:
+            # The interrupted render may have left caches half-built.
+            self.renderer = Renderer(self.settings)
+            return RenderFailure(invoice, f"rendering took longer than {timeout} s "
+                                 "(render_timeout)")
+        except XoiError as error:
+            return RenderFailure(invoice, error.message)
+        except Exception as error:
+            return RenderFailure(invoice, f"cannot render: {type(error).__name__}: {error}")
+        return RenderedPdf(invoice, pdf, pages)
+
+
+class InProcess:
+    """Renders in this process, one invoice after another."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rendering = _Rendering(settings)
+
+    def render(self, invoices: Sequence[Invoice], stop: Stop) -> Iterator[Result]:
+        for invoice in invoices:
+            if stop.is_set():
+                return
+            yield self.rendering(invoice)
+
+
+_rendering: _Rendering | None = None  # a pool worker's own
 
 
 def _start_worker(settings: Settings, lifeline: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_run, args=(lifeline,), daemon=True).start()
-    _start(settings)
+    global _rendering
+    _rendering = _Rendering(settings)
 
 
 def _exit_with_run(lifeline: Connection) -> None:
@@ -106,56 +147,48 @@ def _exit_with_run(lifeline: Connection) -> None:
 
 
 def _render(invoice: Invoice) -> Result:
-    assert _renderer is not None
-    settings = _renderer.settings
-    try:
-        with _deadline(settings.render_timeout):
-            pdf, pages = _renderer.pdf(invoice)
-    except _TimedOut:
-        _start(settings)  # the interrupted render may have left caches half-built
-        return invoice, None, (f"rendering took longer than {settings.render_timeout} s "
-                               "(render_timeout)")
-    except XoiError as error:
-        return invoice, None, error.message
-    except Exception as error:
-        return invoice, None, f"cannot render: {type(error).__name__}: {error}"
-    return invoice, pdf, pages
+    assert _rendering is not None
+    return _rendering(invoice)
 
 
-def render_all(invoices: list[Invoice], settings: Settings) -> Iterator[Result]:
-    """Yield one result per invoice, in the order they finish."""
-    workers = settings.workers
-    if not invoices:
-        return
-    if workers <= 1 or len(invoices) == 1:
-        _start(settings)
-        for invoice in invoices:
-            yield _render(invoice)
-        return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipeline.render"])
-    lifeline, held = context.Pipe(duplex=False)
-    queue = deque(invoices)
-    try:
-        while queue:
-            suspects = yield from _pool(queue, settings, workers, context, lifeline)
-            for invoice in suspects:
-                if (yield from _pool(deque([invoice]), settings, 1, context, lifeline)):
-                    yield invoice, None, CRASHED
-    finally:
-        lifeline.close()
-        held.close()
+class ProcessPool:
+    """Renders in ``settings.workers`` processes started from a forkserver."""
+
+    def __init__(self, settings: Settings) -> None:
+        Renderer(settings)  # a broken template or logo fails here, before any worker starts
+        self.settings = settings
+
+    def render(self, invoices: Sequence[Invoice], stop: Stop) -> Iterator[Result]:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["pipeline.render"])
+        lifeline, held = context.Pipe(duplex=False)
+        queue = deque(invoices)
+        workers = self.settings.workers
+        try:
+            while queue and not stop.is_set():
+                suspects = yield from _pool(queue, self.settings, workers, context, lifeline,
+                                            stop)
+                for invoice in suspects:
+                    if stop.is_set():
+                        break
+                    if (yield from _pool(deque([invoice]), self.settings, 1, context,
+                                         lifeline, stop)):
+                        yield RenderFailure(invoice, CRASHED)
+        finally:
+            lifeline.close()
+            held.close()
 
 
 def _pool(queue: deque[Invoice], settings: Settings, workers: int, context: ForkServerContext,
-          lifeline: Connection) -> Generator[Result, None, list[Invoice]]:
+          lifeline: Connection, stop: Stop) -> Generator[Result, None, list[Invoice]]:
     """Render up to ``workers * TASKS_PER_WORKER`` invoices of ``queue`` in fresh workers.
 
-    Returns the invoices that were in flight when a worker died (none if none did); what
-    was not yet handed to a worker stays in ``queue``.
+    Returns the invoices that were in flight when a worker died (none if none did, or
+    when the run was stopped); what was not yet handed to a worker stays in ``queue``.
     """
     budget = workers * TASKS_PER_WORKER
     in_flight: dict[Future[Result], Invoice] = {}
+    deadline: float | None = None
     with ProcessPoolExecutor(
         max_workers=min(workers, len(queue)), mp_context=context,
         initializer=_start_worker, initargs=(settings, lifeline),
@@ -172,13 +205,30 @@ def _pool(queue: deque[Invoice], settings: Settings, workers: int, context: Fork
         for _ in range(workers * 4):
             submit()
         while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            done, _ = wait(in_flight, timeout=_POLL, return_when=FIRST_COMPLETED)
+            if stop.is_set() and deadline is None:
+                deadline, budget = time.monotonic() + GRACE, 0
+                for future in [future for future in in_flight if future.cancel()]:
+                    queue.appendleft(in_flight.pop(future))
             for future in done:
                 try:
                     result = future.result()
                 except BrokenProcessPool:
-                    return list(in_flight.values())
+                    return [] if deadline else list(in_flight.values())
                 del in_flight[future]
                 yield result
                 submit()
+            if deadline is not None and time.monotonic() > deadline and in_flight:
+                _end_workers(pool)
+                return []
     return []
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers: the invoices they hold past the grace time are dropped.
+
+    ``concurrent.futures`` has no public way before Python 3.14 (``terminate_workers``).
+    """
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(OSError):
+            process.kill()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 from pypdf import PdfReader
 
+from pipeline import verify
 from pipeline.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +69,7 @@ def write_json(path: Path, records: Any) -> Path:
 
 
 def link_uris(pdf: Path) -> list[str]:
-    uris = []
-    for page in PdfReader(pdf).pages:
-        for annotation in page.get("/Annots") or []:
-            action = annotation.get_object().get("/A")
-            if action is not None and "/URI" in action:
-                uris.append(str(action["/URI"]))
-    return uris
+    return verify.link_uris(PdfReader(pdf))
 
 
 def pdf_text(pdf: Path) -> str:
@@ -106,5 +101,5 @@ def report(out: Path) -> dict[str, Any]:
     """The run's report.json; every record read is in exactly one bucket."""
     data: dict[str, Any] = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["read"] == data["confirmed"] + len(data["unconfirmed"]) + \
-        len(data["rejected"]), data
+        len(data["rejected"]) + data["others_rejected"], data
     return data

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import batch, money
+from pipeline import batch, inputs, money
 from pipeline.config import Settings
 from pipeline.models import RawRecord, WorkOrder
 from pipeline.validate import validate
@@ -91,7 +91,7 @@ def test_json_numbers_are_parsed_as_decimal_never_float(tmp_path: Path,
                     '{"description": "Washer", "quantity": 3, "unit_price": 0.1},'
                     '{"description": "Bolt", "quantity": 1.1, "unit_price": 1.1}]}]',
                     encoding="utf-8")
-    (work,) = batch.check([path], settings).confirmed
+    (work,) = inputs.check([path], settings).confirmed
     assert [item.unit_price for item in work.line_items] == [Decimal("0.1"), Decimal("1.1")]
     assert [str(item.amount) for item in work.line_items] == ["0.30", "1.21"]
     exactly(work.subtotal, "1.51")
@@ -107,7 +107,7 @@ def test_csv_file_totals(tmp_path: Path, settings: Settings) -> None:
               tax_rate="10"),
         order("WO-1", tax_rate="8.25", item_quantity="1.5", item_unit_price="33.33"),
     ])
-    checked = batch.check([path], settings)
+    checked = inputs.check([path], settings)
     assert not checked.problems
     totals = {work.service_ticket: (str(work.subtotal), str(work.tax), str(work.total))
               for work in checked.confirmed}

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipeline import batch
+from pipeline import batch, inputs
 from pipeline.config import Settings
 from pipeline.errors import InputError
 from pipeline.models import Problem, RawRecord, WorkOrder
@@ -241,9 +241,9 @@ def assert_sound(path: Path, text: str) -> None:
 
 
 def assert_checks(paths: list[Path], config: Settings) -> None:
-    """batch.check and batch.check_all: InputError or an account of every record read."""
+    """inputs.check and batch.check_all: InputError or an account of every record read."""
     try:
-        checked = batch.check(paths, config)
+        checked = inputs.check(paths, config)
         outcome = batch.check_all(paths, config)
     except InputError:
         return

@@ -13,15 +13,17 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from pipeline import batch
+from pipeline import batch, plan
 from pipeline.cli import main
 from pipeline.config import Settings
-from pipeline.lock import folder_lock
+from pipeline.folder import OutputFolder
+from pipeline.models import Outcome
+from pipeline.template_files import BUILT_IN
 
 from .conftest import ENV, SECRET, manifest, order, report, write_csv
 
 
-def _run(source: Path, settings: Settings, **kwargs: object) -> batch.Outcome:
+def _run(source: Path, settings: Settings, **kwargs: object) -> Outcome:
     return batch.run([source], settings, **kwargs)  # type: ignore[arg-type]
 
 
@@ -57,20 +59,28 @@ def test_force_and_only(tmp_path: Path, settings: Settings) -> None:
 
 
 def test_only_checks_links_against_the_whole_input(tmp_path: Path, runner: CliRunner) -> None:
-    """A ticket outside the selection still owns its share ID and invoice number."""
+    """A ticket outside the selection still owns its share ID and invoice number; the
+    command reports the named ticket's problem and counts the others."""
     source = write_csv(tmp_path / "in.csv", [
         order("WO-1", share_id="sharedSHAREid0123456"),
         order("WO-9", share_id="sharedSHAREid0123456"),
         order("WO-5", invoice_number="INV-WO-1")])
-    for command in (["run", str(source), "--only", "WO-9"],
-                    ["regenerate", "WO-9", "--input", str(source)],
-                    ["regenerate", "WO-5", "--input", str(source)]):
+    mine = {"WO-9": "in.csv:3: ticket WO-9: share_id: 'sharedSHAREid0123456' is already the "
+                    "share ID of ticket WO-1",
+            "WO-5": "in.csv:4: ticket WO-5: invoice_number: 'INV-WO-1' is already the "
+                    "invoice number of ticket WO-1"}
+    for ticket, command in (("WO-9", ["run", str(source), "--only", "WO-9"]),
+                            ("WO-9", ["regenerate", "WO-9", "--input", str(source)]),
+                            ("WO-5", ["regenerate", "WO-5", "--input", str(source)])):
         result = runner.invoke(main, [*command, "--workers", "1", "--quiet"])
         assert result.exit_code == 1, result.output
-        assert "in.csv:3: ticket WO-9: share_id: 'sharedSHAREid0123456' is already the " \
-            "share ID of ticket WO-1" in result.output
-        assert "in.csv:4: ticket WO-5: invoice_number: 'INV-WO-1' is already the invoice " \
-            "number of ticket WO-1" in result.output
+        other = next(text for name, text in mine.items() if name != ticket)
+        assert mine[ticket] in result.stderr and other not in result.stderr
+        assert f"1 other record has problems: xoi-invoices validate {source}\n" \
+            in result.stderr
+        done = report(tmp_path / "output")
+        assert [problem["service_ticket"] for problem in done["rejected"]] == [ticket]
+        assert done["others_rejected"] == 1
     assert not (tmp_path / "output" / "invoices").exists()
 
 
@@ -120,9 +130,9 @@ def test_new_render_code_or_library_version_rerenders(
         tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
     _run(source, settings)
-    monkeypatch.setattr(batch, "RENDER_CODE", batch.RENDER_CODE[1:])  # render.py "changed"
+    monkeypatch.setattr(plan, "RENDER_CODE", plan.RENDER_CODE[1:])  # render.py "changed"
     assert _run(source, settings).rendered == ["WO-1"]
-    monkeypatch.setattr(batch, "_versions", lambda: "weasyprint 71.0")
+    monkeypatch.setattr(plan, "versions", lambda: "weasyprint 71.0")
     assert _run(source, settings).rendered == ["WO-1"]
     assert _run(source, settings).unchanged == ["WO-1"]
 
@@ -243,7 +253,7 @@ def test_second_run_exits_75_naming_holder(tmp_path: Path, runner: CliRunner) ->
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
     out = tmp_path / "output"
     out.mkdir()
-    with folder_lock(out):
+    with OutputFolder(out).lock():
         result = runner.invoke(main, ["run", str(source)])
     assert result.exit_code == 75
     assert f"pid {os.getpid()}" in result.output and "Error:" in result.output
@@ -261,7 +271,7 @@ def test_failed_invoice_stays_local(tmp_path: Path, runner: CliRunner) -> None:
     templates.mkdir()
     source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", notes="boom")])
     # A template that fails for one work order only, as a broken custom template would.
-    html = (Path(batch.BUILT_IN) / "invoice.html").read_text()
+    html = (Path(BUILT_IN) / "invoice.html").read_text()
     (templates / "invoice.html").write_text(html.replace(
         "<body>", "<body>{% if invoice.notes == 'boom' %}{{ undefined_variable }}{% endif %}"))
     settings = Settings(partner_id="p", share_secret=SECRET, out=tmp_path / "out", workers=1)
@@ -327,7 +337,7 @@ def test_readers_of_the_folder_wait_for_no_run(tmp_path: Path, runner: CliRunner
                                                command: list[str]) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
     runner.invoke(main, ["run", str(source), "--workers", "1"])
-    with folder_lock(tmp_path / "output"):
+    with OutputFolder(tmp_path / "output").lock():
         busy = runner.invoke(main, command)
     assert busy.exit_code == 75 and "another run holds" in busy.stderr
     assert runner.invoke(main, command).exit_code == 0

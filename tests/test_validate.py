@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import batch
+from pipeline import inputs
 from pipeline.config import Settings
 from pipeline.models import Problem, RawRecord, WorkOrder
 from pipeline.validate import validate
@@ -413,7 +413,7 @@ def test_blank_repeats_agree() -> None:
 def test_csv_file_rows_disagreeing_on_customer(tmp_path: Path, settings: Settings) -> None:
     path = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2"),
                                            order("WO-1", customer="Someone Else")])
-    checked = batch.check([path], settings)
+    checked = inputs.check([path], settings)
     assert [o.service_ticket for o in checked.confirmed] == ["WO-2"]
     (problem,) = checked.problems
     assert (problem.source, problem.line, problem.service_ticket) == (str(path), 4, "WO-1")
@@ -429,7 +429,7 @@ def test_ticket_in_two_records_rejects_the_second(tmp_path: Path, settings: Sett
         {"service_ticket": "WO-3", "customer": "C", "location": "L", "confirmed": "yes"},
         {"service_ticket": "WO-2", "customer": "C", "location": "L", "confirmed": "yes"},
     ])
-    checked = batch.check([csv_path, json_path], settings)
+    checked = inputs.check([csv_path, json_path], settings)
     assert [o.service_ticket for o in checked.confirmed] == ["WO-1", "WO-2", "WO-3"]
     assert checked.read == 4
     (problem,) = checked.problems
@@ -442,7 +442,7 @@ def test_ticket_in_two_records_rejects_the_second(tmp_path: Path, settings: Sett
 def test_unconfirmed_and_rejected_are_sorted_apart(tmp_path: Path, settings: Settings) -> None:
     path = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", confirmed=""),
                                            order("WO-3", confirmed="maybe")])
-    checked = batch.check([path], settings)
+    checked = inputs.check([path], settings)
     assert [o.service_ticket for o in checked.confirmed] == ["WO-1"]
     assert [o.service_ticket for o in checked.unconfirmed] == ["WO-2"]
     assert [(p.line, p.service_ticket) for p in checked.problems] == [(4, "WO-3")]

@@ -15,21 +15,29 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from pipeline import batch, workers
+from pipeline import batch, inputs, links, workers
 from pipeline.config import Settings
+from pipeline.executor import RenderedPdf, RenderFailure, Result
 from pipeline.layout import column_widths
+from pipeline.models import Invoice
 from tests.conftest import order, write_csv
 
 
-def _invoices(tmp_path: Path, settings: Settings, count: int) -> list[batch.Invoice]:
-    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(count)])
-    checked = batch.check([source], settings)
-    return batch.Batch(settings, settings.out, batch._quiet).invoices(checked.confirmed, None)
+def _invoices(tmp_path: Path, settings: Settings, count: int, name: str = "in.csv",
+              rows: list[dict[str, str]] | None = None) -> list[Invoice]:
+    source = write_csv(tmp_path / name, rows or [order(f"WO-{n}") for n in range(count)])
+    checked = inputs.check([source], settings)
+    return links.invoices(checked.confirmed, settings, {}, date(2026, 12, 1)).items
+
+
+def _pooled(invoices: list[Invoice], settings: Settings) -> list[Result]:
+    return list(workers.ProcessPool(settings).render(invoices, threading.Event()))
 
 
 def test_two_workers_write_the_bytes_one_worker_writes(tmp_path: Path,
@@ -50,12 +58,12 @@ def test_pools_are_replaced_and_every_invoice_comes_back(tmp_path: Path, setting
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workers, "TASKS_PER_WORKER", 1)  # a fresh pool every 2 invoices
     invoices = _invoices(tmp_path, replace(settings, workers=2), 5)
-    results = list(workers.render_all(invoices, replace(settings, workers=2)))
-    assert sorted(invoice.ticket for invoice, _, _ in results) == \
+    results = _pooled(invoices, replace(settings, workers=2))
+    assert sorted(result.invoice.ticket for result in results) == \
         sorted(invoice.ticket for invoice in invoices)
-    for invoice, pdf, pages in results:
-        assert pdf is not None and pages == 1
-        assert invoice.share_url in PdfReader(io.BytesIO(pdf)).pages[0] \
+    for result in results:
+        assert isinstance(result, RenderedPdf) and result.pages == 1
+        assert result.invoice.share_url in PdfReader(io.BytesIO(result.pdf)).pages[0] \
             .extract_text().replace("\n", "")
 
 
@@ -80,16 +88,16 @@ def test_a_worker_killed_mid_run_costs_no_invoice(tmp_path: Path, settings: Sett
     pooled = replace(settings, workers=2)
     invoices = _invoices(tmp_path, pooled, 12)
     results = []
-    for result in workers.render_all(invoices, pooled):
+    for result in workers.ProcessPool(pooled).render(invoices, threading.Event()):
         if not results:
             # The forkserver is our child; the pool workers are its children.
             forkserver = next(p for p in _descendants(os.getpid())
                               if _descendants(p))
             os.kill(_descendants(forkserver)[0], signal.SIGKILL)
         results.append(result)
-    assert sorted(invoice.ticket for invoice, _, _ in results) == \
+    assert sorted(result.invoice.ticket for result in results) == \
         sorted(invoice.ticket for invoice in invoices)
-    assert all(pdf is not None for _, pdf, _ in results), [r[2] for r in results]
+    assert all(isinstance(result, RenderedPdf) for result in results), results
 
 
 def test_an_invoice_that_kills_its_worker_every_time_fails_alone(
@@ -99,8 +107,7 @@ def test_an_invoice_that_kills_its_worker_every_time_fails_alone(
     pooled = replace(settings, workers=2)
     small = _invoices(tmp_path, pooled, 6)
     rows = [order("WO-BIG", item_description=f"Part {n}") for n in range(2000)]
-    checked = batch.check([write_csv(tmp_path / "big.csv", rows)], pooled)
-    big = batch.Batch(pooled, pooled.out, batch._quiet).invoices(checked.confirmed, None)
+    big = _invoices(tmp_path, pooled, 1, "big.csv", rows)
     stop = threading.Event()
 
     def kill_slow_workers() -> None:
@@ -116,13 +123,15 @@ def test_an_invoice_that_kills_its_worker_every_time_fails_alone(
     watcher = threading.Thread(target=kill_slow_workers, daemon=True)
     watcher.start()
     try:
-        results = list(workers.render_all([small[0], *big, *small[1:]], pooled))
+        results = _pooled([small[0], *big, *small[1:]], pooled)
     finally:
         stop.set()
         watcher.join()
-    failed = [(invoice.ticket, reason) for invoice, pdf, reason in results if pdf is None]
+    failed = [(result.invoice.ticket, result.reason) for result in results
+              if isinstance(result, RenderFailure)]
     assert failed == [("WO-BIG", workers.CRASHED)]
-    assert sorted(invoice.ticket for invoice, pdf, _ in results if pdf is not None) == \
+    assert sorted(result.invoice.ticket for result in results
+                  if isinstance(result, RenderedPdf)) == \
         sorted(invoice.ticket for invoice in small)
 
 
@@ -147,10 +156,10 @@ def test_a_render_error_in_a_worker_is_a_failure_not_a_crash(tmp_path: Path,
     templates.mkdir()
     (templates / "invoice.html").write_text("{{ invoice.total }}{{ invoice.nope.deeper }}")
     pooled = replace(settings, workers=2, templates=templates)
-    results = list(workers.render_all(_invoices(tmp_path, pooled, 3), pooled))
+    results = _pooled(_invoices(tmp_path, pooled, 3), pooled)
     assert len(results) == 3
-    for _, pdf, reason in results:
-        assert pdf is None and "invoice.html:1" in str(reason)
+    for result in results:
+        assert isinstance(result, RenderFailure) and "invoice.html:1" in result.reason
 
 
 def test_columns_grow_with_the_longest_value() -> None:
@@ -186,7 +195,7 @@ def test_reading_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, setti
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
     (gc.enable if enabled else gc.disable)()
     try:
-        batch.check([source], settings)
+        inputs.check([source], settings)
         assert gc.isenabled() is enabled
     finally:
         gc.enable()

@@ -1,0 +1,181 @@
+"""The output folder: every name in it and every write to it.
+
+::
+
+    DIR/invoices/<number>.pdf     the issued invoices        (store, withdraw)
+    DIR/invoices/history/         PDFs a re-render replaced  (store, withdraw)
+    DIR/manifest.csv              what is issued now         (finish)
+    DIR/report.json               what the last run did      (finish)
+    DIR/ledger.sqlite3            what was ever published    (store, withdraw)
+    DIR/.lock                     one writer at a time
+    DIR/launch/                   the technicians' launch pages (write_pages)
+
+A command opens the folder once: :func:`writing` makes it, takes the lock exclusively,
+sweeps what a killed run left and opens the ledger; :func:`reading` takes the lock
+shared and opens the ledger only if there is one, so a command that only looks never
+leaves a ledger behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import history, record
+from .errors import ConfigError, OutputError, RenderError
+from .ledger import Ledger
+from .lock import hold
+from .models import Invoice, Outcome, Rendered
+from .write import atomic_write, make_folder, safe_name, sha256_file, sweep
+
+INVOICES = "invoices"
+HISTORY = f"{INVOICES}/history"
+MANIFEST = "manifest.csv"
+REPORT = "report.json"
+LEDGER = "ledger.sqlite3"
+LOCK = ".lock"
+LAUNCH = "launch"
+# A merged file written over one of these would destroy an issued invoice, the manifest
+# or the record of published share IDs.
+MANAGED = (INVOICES, LAUNCH, MANIFEST, REPORT, LEDGER, f"{LEDGER}-wal", f"{LEDGER}-shm", LOCK)
+
+
+@dataclass
+class OutputFolder:
+    """One output folder, open for one command."""
+
+    path: Path
+    ledger: Ledger | None = None
+
+    def published(self, ticket: str | None = None) -> dict[str, Rendered]:
+        """Ticket → the invoice issued for it here (withdrawn ones too; only ``ticket``'s
+        if given); empty when none."""
+        return self.ledger.snapshot(ticket) if self.ledger else {}
+
+    def issued(self) -> list[Rendered]:
+        """The invoices in the folder now, by ticket: the manifest's rows."""
+        return self.ledger.all() if self.ledger else []
+
+    def intact(self, rendered: Rendered) -> bool:
+        """Whether the PDF the ledger names is still the one it recorded."""
+        path = self.path / rendered.pdf
+        return path.is_file() and sha256_file(path) == rendered.sha256
+
+    def store(self, invoice: Invoice, pdf: bytes, pages: int, fingerprint: str,
+              previous: Rendered | None) -> Rendered:
+        """Write one invoice and record it.
+
+        A PDF that cannot be written (most likely a full disk) is :class:`RenderError`,
+        that invoice's failure: the previous PDF and its record stay, the next run writes
+        this one. A ledger that cannot record is :class:`OutputError`, the run's end.
+        """
+        ledger = self._ledger()
+        relative = f"{INVOICES}/{safe_name(invoice.order.invoice_number)}.pdf"
+        target = self.path / relative
+        earlier = self.path / previous.pdf if previous else None
+        try:
+            history.keep_previous(self.path / HISTORY, earlier, target, pdf)
+            atomic_write(target, pdf)
+        except OutputError as error:
+            raise RenderError(str(error), ticket=invoice.ticket) from None
+        order = invoice.order
+        rendered = Rendered(
+            invoice.ticket, order.invoice_number, order.customer, invoice.share_id,
+            invoice.share_url, relative, hashlib.sha256(pdf).hexdigest(), pages, order.total,
+            order.currency, fingerprint, _now(), invoice.invoice_date.isoformat())
+        ledger.record(rendered)
+        return rendered
+
+    def withdraw(self, rendered: Rendered) -> str:
+        """Take an issued invoice out of the folder: its PDF to history/, its ledger row
+        kept (share ID and number stay the ticket's). Where the PDF went, in words."""
+        current = self.path / rendered.pdf
+        kept = history.archive(self.path / HISTORY, current) if current.is_file() else None
+        self._ledger().withdraw(rendered.service_ticket, _now())
+        return f"moved to {kept.relative_to(self.path)}" if kept else "its PDF was gone"
+
+    def write_manifest(self) -> None:
+        atomic_write(self.path / MANIFEST, record.manifest_csv(self.issued()))
+
+    def write_report(self, outcome: Outcome) -> None:
+        atomic_write(self.path / REPORT, record.report_json(outcome))
+
+    def write_pages(self, pages: Mapping[str, str]) -> Path:
+        """Write launch pages (file name → HTML) into launch/; that folder."""
+        folder = self.path / LAUNCH
+        for name, html in pages.items():
+            atomic_write(folder / name, html.encode())
+        return folder
+
+    def check_target(self, target: Path) -> None:
+        """:class:`ConfigError` when a file written at ``target`` (a merged PDF) would
+        replace one of the folder's own files, or anything but a regular file or a new
+        name: a device, a FIFO or a link's target must not be replaced (as root,
+        /dev/null would be)."""
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise ConfigError("is not a regular file; write the merged PDF to a new file or "
+                              "a regular one", source=target)
+        resolved = target.resolve()
+        for name in MANAGED:
+            managed = (self.path / name).resolve()
+            if resolved == managed or resolved.is_relative_to(managed):
+                raise ConfigError(f"the merged file would replace {name} of the output "
+                                  "folder; write it elsewhere", source=target)
+
+    def _ledger(self) -> Ledger:
+        if self.ledger is None:
+            raise OutputError("no ledger here; run `xoi-invoices run` first", source=self.path)
+        return self.ledger
+
+    @contextmanager
+    def lock(self, *, shared: bool = False) -> Iterator[None]:
+        """The folder's lock alone (see :func:`lock.hold`)."""
+        with hold(self.path / LOCK, shared=shared):
+            yield
+
+
+@contextmanager
+def writing(path: Path, *, new_ledger: bool = True) -> Iterator[OutputFolder]:
+    """The folder made, locked for this command alone and swept; with its ledger (a new
+    one unless ``new_ledger`` is false: launch pages publish nothing)."""
+    make_folder(path)
+    folder = OutputFolder(path)
+    with folder.lock():
+        sweep(path)
+        with _ledger(folder, create=new_ledger):
+            yield folder
+
+
+@contextmanager
+def reading(path: Path, *, lock: bool = True) -> Iterator[OutputFolder]:
+    """The folder for a command that only looks: a shared lock (any number of readers,
+    none while a run writes) unless ``lock`` is false, and its ledger if it has one."""
+    folder = OutputFolder(path)
+    if not lock:
+        with _ledger(folder, create=False):
+            yield folder
+        return
+    with folder.lock(shared=True), _ledger(folder, create=False):
+        yield folder
+
+
+@contextmanager
+def _ledger(folder: OutputFolder, *, create: bool) -> Iterator[None]:
+    path = folder.path / LEDGER
+    if not create and not path.is_file():
+        yield
+        return
+    folder.ledger = Ledger(path)
+    try:
+        yield
+    finally:
+        folder.ledger.close()
+        folder.ledger = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

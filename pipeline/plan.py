@@ -1,0 +1,85 @@
+"""Which invoices a run must render: the new, the changed, and those whose PDF went missing.
+
+An invoice's fingerprint is a hash of everything that shapes its PDF: the invoice's own
+facts (:meth:`Invoice.as_data`) and the run's salt, which covers the templates, the
+configuration, the render code and the versions of the libraries that write the bytes.
+An invoice whose fingerprint the ledger recorded, with its PDF still intact, is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from .config import Settings
+from .models import Invoice, Rendered
+from .template_files import BUILT_IN, RENDER_CODE, TEMPLATE_FILES
+
+LIBRARIES = ("xoi-invoices", "weasyprint", "pydyf", "qrcode", "babel")
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An invoice to render, with what its ledger row will say and the row it replaces."""
+
+    invoice: Invoice
+    fingerprint: str
+    previous: Rendered | None
+
+
+@dataclass
+class Plan:
+    todo: list[Planned] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # tickets
+
+
+def versions() -> str:
+    """The versions of this package and of the libraries that write the PDF's bytes."""
+    found = []
+    for package in LIBRARIES:
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package} unknown")
+    return ", ".join(found)
+
+
+def salt(settings: Settings) -> str:
+    """Everything besides the work order that shapes a PDF: templates, configuration, code."""
+    digest = hashlib.sha256(versions().encode())
+    files = [Path(__file__).with_name(name) for name in RENDER_CODE]
+    files += [BUILT_IN / name for name in TEMPLATE_FILES]
+    if settings.templates is not None:
+        files += sorted(path for path in settings.templates.rglob("*") if path.is_file())
+    company = settings.company
+    if company.logo is not None and company.logo.is_file():
+        files.append(company.logo)
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(repr((replace(company, logo=None), settings.locale,
+                        settings.pdf_variant)).encode())
+    return digest.hexdigest()
+
+
+def plan(invoices: Iterable[Invoice], published: Mapping[str, Rendered], settings: Settings,
+         intact: Callable[[Rendered], bool], *, force: bool = False) -> Plan:
+    """Split ``invoices`` into what to render and what is unchanged (``force``: nothing is).
+
+    ``intact`` tells whether a recorded PDF is still the one the ledger names.
+    """
+    run_salt = salt(settings)
+    result = Plan()
+    for invoice in invoices:
+        payload = json.dumps(invoice.as_data(), sort_keys=True, ensure_ascii=False)
+        fingerprint = hashlib.sha256((run_salt + payload).encode()).hexdigest()
+        known = published.get(invoice.ticket)
+        if not force and known is not None and not known.withdrawn \
+                and known.fingerprint == fingerprint and intact(known):
+            result.unchanged.append(invoice.ticket)
+        else:
+            result.todo.append(Planned(invoice, fingerprint, known))
+    return result
