@@ -12,10 +12,10 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from . import money
 from .errors import ConfigError
+from .line_items import CONTROL, MAX_OTHER_TEXT, line_items, number
 from .models import LineItem, Problem, RawRecord, WorkOrder
 from .read import utf8
 
@@ -26,17 +26,12 @@ TEXT_FIELDS = (
     "bill_to_email", "bill_to_address", "technician", "notes", "po_number",
 )
 REQUIRED = ("service_ticket", "customer", "location")
-ITEM_COLUMNS = ("item_description", "item_quantity", "item_unit_price")
 SHARED_FIELDS = (*TEXT_FIELDS, "confirmed", "tags", "invoice_date", "due_date", "currency",
                  "tax_rate")
 # What a launch page carries: checked alone when launch pages are written.
 LAUNCH_TEXT = ("service_ticket", "customer", "location", "share_id")
 LAUNCH_FIELDS = (*LAUNCH_TEXT, "tags")
 MAX_TEXT = {"service_ticket": 100, "share_id": 200, "invoice_number": 100, "notes": 4000}
-MAX_OTHER_TEXT = 1000
-# C0/C1 controls but tab and newline, and the bidi embeddings, overrides and isolates that
-# make an invoice show text in another order than it is stored (a spoofed amount or name).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
@@ -77,7 +72,7 @@ class _Record:
             return ""
         text = unicodedata.normalize("NFC", str(value)).strip()
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if _CONTROL.search(text):
+        if CONTROL.search(text):
             self.fail(field, "holds control characters")
             return ""
         if not utf8(text):  # undecodable bytes of a command-line argument
@@ -122,7 +117,7 @@ class _Record:
             self.fail("tags", "expected a list of strings")
             return ()
         joined = "".join(items)
-        if not utf8(joined) or _CONTROL.search(joined):
+        if not utf8(joined) or CONTROL.search(joined):
             self.fail("tags", "holds control characters or is not UTF-8 text")
             return ()
         return tuple(tag.strip() for tag in items if tag.strip())
@@ -157,91 +152,15 @@ class _Record:
             return default
         return code
 
-    def number(self, field: str, value: Any, line: int | None = None) -> Decimal | None:
-        try:
-            return money.to_decimal(value)
-        except ValueError as error:
-            self.fail(field, str(error), line)
-            return None
-
     def tax_rate(self) -> Decimal:
         value = self.fields.get("tax_rate")
         if value is None or (isinstance(value, str) and not value.strip()):
             return Decimal(0)
-        rate = self.number("tax_rate", value)
+        rate = number(self.fail, "tax_rate", value)
         if rate is not None and not 0 <= rate <= 100:
             self.fail("tax_rate", f"{rate} is not a percentage between 0 and 100")
             return Decimal(0)
         return rate or Decimal(0)
-
-    def line_items(self, currency: str) -> tuple[LineItem, ...]:
-        value = self.fields.get("line_items")
-        if value is not None:
-            if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
-                self.fail("line_items", "expected a list of objects")
-                return ()
-            rows = [(self.record.line, {f"item_{k.strip().lower()}": v
-                                        for k, v in item.items()}) for item in value]
-            # A CSV row without an item is just a ticket row, but a listed JSON item that
-            # names none of the fields (say {"name": ..., "price": ...}) would otherwise
-            # vanish silently from the invoice and its total.
-            for index, (_, row) in enumerate(rows, start=1):
-                if not any(name in row for name in ITEM_COLUMNS):
-                    self.fail("line_items", f"line item {index} has none of description, "
-                              "quantity, unit_price")
-        else:
-            rows = list(self.record.rows)
-        items = []
-        for index, (line, row) in enumerate(rows, start=1):
-            item = self.line_item(index, line, row, currency, value is not None)
-            if item is not None:
-                items.append(item)
-        return tuple(items)
-
-    def line_item(self, index: int, line: int, row: dict[str, Any], currency: str,
-                  listed: bool) -> LineItem | None:
-        """One line item; ``listed``: from a JSON ``line_items`` list, not item columns."""
-        cells = {name: row.get(name) for name in ITEM_COLUMNS}
-        if all(cell is None or str(cell).strip() == "" for cell in cells.values()):
-            return None
-        # Named as the input names them: CSV columns, or the JSON item's own fields.
-        name = {field: f"line_items[{index}].{field}" if listed else f"item_{field}"
-                for field in ("description", "quantity", "unit_price")}
-        where = "" if listed else f"line item {index} "
-        raw = cells["item_description"]
-        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal | None):
-            # str() would print a Python repr like {'x': Decimal('1')} on the invoice.
-            self.fail(name["description"], f"{where}expected text, got "
-                      f"{json.dumps(raw, default=str):.40}", line)
-            return None
-        description = unicodedata.normalize("NFC", str(raw or "")).strip()
-        if _CONTROL.search(description):
-            self.fail(name["description"], f"{where}holds control characters", line)
-            return None
-        if not description:
-            self.fail(name["description"], f"{where}has no description", line)
-        elif len(description) > MAX_OTHER_TEXT:
-            self.fail(name["description"], f"{where}is longer than "
-                      f"{MAX_OTHER_TEXT} characters", line)
-        quantity = self.number(name["quantity"], cells["item_quantity"]
-                               if str(cells["item_quantity"] or "").strip() else "1", line)
-        price = None
-        if cells["item_unit_price"] is None or str(cells["item_unit_price"]).strip() == "":
-            # Not "None is not a number": the clerk needs to hear the price is missing.
-            self.fail(name["unit_price"], f"{where}has no unit price", line)
-        else:
-            price = self.number(name["unit_price"], cells["item_unit_price"], line)
-        if quantity is None or price is None or not description:
-            return None
-        if quantity <= 0:
-            self.fail(name["quantity"], f"{where}quantity {quantity} is not positive", line)
-            return None
-        try:
-            amount = money.line_amount(quantity, price, currency)
-        except ValueError as error:
-            self.fail(name["unit_price"], f"{where}{error}", line)
-            return None
-        return LineItem(description, quantity, price, amount)
 
     def rows_agree(self, fields: tuple[str, ...]) -> None:
         """A CSV ticket's rows repeat its fields; a blank repeat counts as agreement.
@@ -299,7 +218,7 @@ def validate(record: RawRecord, default_currency: str, *,
             check.fail("due_date", f"{due_date} is before the invoice date {invoice_date}")
         currency = check.currency(default_currency)
         tax_rate = check.tax_rate()
-        items = check.line_items(currency)
+        items = line_items(record, check.fields, currency, check.fail)
     subtotal = sum((item.amount for item in items), Decimal(0))
     subtotal = money.round_money(subtotal, currency)
     if abs(subtotal) >= money.LARGEST:  # many lines each below the bound can still add up

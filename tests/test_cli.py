@@ -595,3 +595,41 @@ def test_merged_file_never_replaces_a_device_fifo_or_link(runner: CliRunner,
         assert error_line(result) == f"Error: {target}: is not a regular file; write the " \
             "merged PDF to a new file or a regular one"
     assert (tmp_path / "fifo").is_fifo() and (tmp_path / "real.pdf").read_text() == "keep"
+
+
+@pytest.mark.parametrize("command", [
+    ["regenerate", "T-3 ", "--input", "x.csv"],
+    ["run", "x.csv", "--only", " T-3"],
+])
+def test_a_command_about_one_ticket_answers_about_that_ticket(runner: CliRunner, tmp_path: Path,
+                                                              command: list[str]) -> None:
+    """The ticket is found however it was typed; other records' problems are counted and
+    pointed to, not listed, and do not make the command fail."""
+    write_csv(tmp_path / "x.csv", [order("T-1", customer=""), order("T-3"),
+                                   order("T-5", confirmed="maybe")])
+    result = invoke(runner, *command, "--workers", "1", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "2 other records have problems: xoi-invoices validate x.csv\n"
+    assert result.stdout.startswith("rendered 1, unchanged 0, unconfirmed 0, rejected 0,")
+    done = report(tmp_path / "output")
+    assert done["rendered"] == ["T-3"] and done["rejected"] == []
+    assert done["others_rejected"] == 2
+    assert share_url_of(runner, "T-3") == manifest(tmp_path / "output")[0]["share_url"]
+
+
+def share_url_of(runner: CliRunner, ticket: str) -> str:
+    result = invoke(runner, "share-url", f" {ticket}\t")
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def test_a_ticket_named_on_the_command_line_is_checked_like_one_in_a_file(
+        runner: CliRunner, tmp_path: Path) -> None:
+    write_csv(tmp_path / "x.csv", [order("T-3")])
+    for args in (["regenerate", "T-\x073", "--input", "x.csv"], ["share-url", "T-\x073"],
+                 ["run", "x.csv", "--only", "T-\x073"]):
+        result = invoke(runner, *args)
+        assert result.exit_code == 2
+        assert error_line(result) == "Error: TICKET 'T-\\x073': holds control characters"
+    blank = invoke(runner, "regenerate", " ", "--input", "x.csv")
+    assert blank.exit_code == 2 and error_line(blank) == "Error: TICKET is blank"
