@@ -1,0 +1,210 @@
+"""CSV exports into records: one per ticket, its rows gathered from wherever they are.
+
+A ticket's rows need not be adjacent, so no record is complete before the file's last row
+is read. Rows are gathered in memory up to :data:`IN_MEMORY_BYTES`; beyond that every row
+goes to a temporary SQLite file that groups them on disk, so memory stays flat whatever
+the file's size. Either way the records come out in the order of their first rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import itertools
+import os
+import pickle
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from .errors import InputError, OutputError
+from .input_text import field_name, lines, not_utf8
+from .models import Problem, RawRecord
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+REQUIRED_COLUMNS = ("service_ticket", "customer", "location", "confirmed")
+# Above this estimate of what the rows read so far take in memory, they move to disk.
+# 100,000 typical rows (a 24 MB export) stay in memory: grouping them through SQLite
+# would add a tenth to ``validate``'s time.
+IN_MEMORY_BYTES = 192 * 1024 * 1024
+_CELL_BYTES = 64  # a short str and its slot in the row's list, beyond its characters
+# csv's default cell limit (128 KiB) would make one oversized cell fail the whole file;
+# validation rejects that record alone (no field may exceed 4,000 characters).
+_FIELD_LIMIT = 1 << 30
+_SQLITE_CACHE_KIB = 32 * 1024
+
+
+class _Row(NamedTuple):
+    seq: int  # position among the file's records
+    group: str | int  # the ticket, or the row's own seq when it has no ticket
+    line: int
+    problem: str | None  # why the row cannot be read; it takes its ticket with it
+    cells: list[str]  # empty when the row cannot be read
+
+
+def read_csv(path: Path) -> Iterator[RawRecord | Problem]:
+    """Yield the records of one CSV file in file order (tickets at their first row).
+
+    The whole file is read before the first record: only then is any ticket complete,
+    and an unreadable file raises :class:`InputError` before any record.
+    """
+    source = str(path)
+    with contextlib.ExitStack() as stack:
+        # Set only while this generator reads the file, which it does without yielding:
+        # no caller's code ever runs under our limit.
+        limit = csv.field_size_limit(_FIELD_LIMIT)
+        try:
+            names, groups = _read(path, stack)
+        finally:
+            csv.field_size_limit(limit)
+        for group in groups:
+            yield _record(group, names, source)
+
+
+def _read(path: Path, stack: contextlib.ExitStack) -> tuple[list[str], Iterable[list[_Row]]]:
+    source = str(path)
+    reader = csv.reader(lines(path), strict=True)
+    try:
+        names = _header(next(reader, None))
+        rows = _rows(reader, names)
+        held: dict[str | int, list[_Row]] = {}
+        size = 0
+        for row in rows:
+            held.setdefault(row.group, []).append(row)
+            size += _CELL_BYTES * len(row.cells) + sum(map(len, row.cells))
+            if size > IN_MEMORY_BYTES:
+                index = stack.enter_context(_Index())
+                index.add(itertools.chain.from_iterable(held.values()))
+                held.clear()
+                index.add(rows)
+                return names, index.groups()
+        return names, held.values()
+    except csv.Error as error:
+        # "Not UTF-8" comes first wherever its byte is, as when the whole file was decoded
+        # before parsing.
+        raise not_utf8(path) or InputError(f"malformed CSV: {error}", source=source,
+                                           line=reader.line_num) from None
+    except _HeaderError as error:
+        raise not_utf8(path) or InputError(str(error), source=source, line=1) from None
+
+
+class _HeaderError(Exception):
+    """A header that makes the file unreadable; reported unless the file is not UTF-8."""
+
+
+def _header(header: list[str] | None) -> list[str]:
+    if header is None or not any(cell.strip() for cell in header):
+        raise _HeaderError("empty file: no header row")
+    names = [field_name(cell) for cell in header]
+    duplicated = sorted({name for name in names if name and names.count(name) > 1})
+    if duplicated:
+        raise _HeaderError(f"column {duplicated[0]!r} appears twice")
+    missing = [column for column in REQUIRED_COLUMNS if column not in names]
+    if missing:
+        raise _HeaderError(f"missing required column {', '.join(missing)}")
+    return names
+
+
+def _rows(reader: Reader, names: list[str]) -> Iterator[_Row]:
+    width = len(names)
+    ticket_column = names.index("service_ticket")
+    line = 1
+    for seq, cells in enumerate(reader):
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        ticket = cells[ticket_column].strip() if ticket_column < len(cells) else ""
+        if len(cells) > width:
+            yield _Row(seq, ticket or seq, start,
+                       f"row has {len(cells)} cells, the header has {width}"
+                       + ("; none of the ticket's rows is invoiced" if ticket else ""), [])
+            continue
+        # Trailing cells an exporter left off are blank, not missing.
+        cells += [""] * (width - len(cells))
+        yield _Row(seq, ticket or seq, start, None, cells)
+
+
+def _record(group: list[_Row], names: list[str], source: str) -> RawRecord | Problem:
+    # Invoicing the other rows of a ticket with a row that cannot be read would leave a
+    # line item off the invoice and bill too little, so the whole ticket is rejected.
+    for row in group:
+        if row.problem is not None:
+            ticket = row.group if isinstance(row.group, str) else None
+            return Problem(source, row.line, ticket, row.problem)
+    return RawRecord(source, group[0].line,
+                     tuple((row.line, dict(zip(names, row.cells, strict=True)))
+                           for row in group), from_csv=True)
+
+
+class _Index:
+    """Rows in a temporary SQLite file, read back by ticket in the order of first rows.
+
+    The file is deleted when the index is closed, after an error too.
+    """
+
+    def __enter__(self) -> _Index:
+        with _scratch(Path(tempfile.gettempdir())):
+            descriptor, name = tempfile.mkstemp(prefix="xoi-rows-", suffix=".sqlite3")
+        os.close(descriptor)
+        self.path = Path(name)
+        try:
+            with _scratch(self.path):
+                self.db = sqlite3.connect(name, isolation_level=None)
+                # A scratch file: nothing to recover after a crash, so no journal, no fsync.
+                self.db.executescript(f"""
+                    PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+                    PRAGMA cache_size = -{_SQLITE_CACHE_KIB};
+                    CREATE TABLE rows (seq INTEGER PRIMARY KEY, grp, line INTEGER,
+                                       problem TEXT, cells BLOB NOT NULL);
+                """)
+                self.db.execute("BEGIN")
+        except BaseException:
+            self.path.unlink(missing_ok=True)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.db.close()
+        self.path.unlink(missing_ok=True)
+
+    def add(self, rows: Iterable[_Row]) -> None:
+        # grp has no column type, so a ticket (text) never equals a seq (integer). Cells
+        # are pickled, in half the time JSON takes both ways; safe to load back, as only
+        # this process writes the file (mkstemp makes it private to our user).
+        with _scratch(self.path):
+            self.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", (
+                (row.seq, row.group, row.line, row.problem, pickle.dumps(row.cells))
+                for row in rows))
+
+    def groups(self) -> Iterator[list[_Row]]:
+        with _scratch(self.path):
+            self.db.execute("COMMIT")
+            self.db.executescript("""
+                CREATE INDEX by_group ON rows (grp, seq);
+                CREATE TABLE firsts (seq INTEGER PRIMARY KEY, grp);
+                INSERT INTO firsts SELECT min(seq), grp FROM rows GROUP BY grp;
+            """)
+            # Walks firsts in order and each group through the index: no sort of the rows.
+            cursor = self.db.execute(
+                "SELECT firsts.seq, rows.seq, rows.grp, rows.line, rows.problem, rows.cells "
+                "FROM firsts JOIN rows ON rows.grp = firsts.grp "
+                "ORDER BY firsts.seq, rows.seq")
+            for _, group in itertools.groupby(cursor, itemgetter(0)):
+                yield [_Row(seq, key, line, problem, pickle.loads(cells))  # noqa: S301
+                       for _, seq, key, line, problem, cells in group]
+
+
+@contextlib.contextmanager
+def _scratch(path: Path) -> Iterator[None]:
+    """A temporary file that cannot be written (a full disk) is the command's error."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise OutputError(f"cannot write the temporary index of a large CSV file: {reason}",
+                          source=path) from None
