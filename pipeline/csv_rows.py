@@ -8,6 +8,7 @@ the file's size. Either way the records come out in the order of their first row
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import itertools
@@ -83,7 +84,7 @@ def _read(path: Path, stack: contextlib.ExitStack) -> tuple[list[str], Iterable[
                 held.clear()
                 index.add(rows)
                 return names, index.groups()
-        return names, held.values()
+        return names, _taken(held)
     except csv.Error as error:
         # "Not UTF-8" comes first wherever its byte is, as when the whole file was decoded
         # before parsing.
@@ -91,6 +92,14 @@ def _read(path: Path, stack: contextlib.ExitStack) -> tuple[list[str], Iterable[
                                            line=reader.line_num) from None
     except _HeaderError as error:
         raise not_utf8(path) or InputError(str(error), source=source, line=1) from None
+
+
+def _taken(held: dict[str | int, list[_Row]]) -> Iterator[list[_Row]]:
+    """The groups, each let go of as it is taken: its rows do not outlive its record."""
+    groups = collections.deque(held.values())
+    held.clear()
+    while groups:
+        yield groups.popleft()
 
 
 class _HeaderError(Exception):
