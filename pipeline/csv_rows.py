@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .errors import InputError, OutputError
 from .input_text import field_name, lines, not_utf8
@@ -40,12 +40,11 @@ _FIELD_LIMIT = 1 << 30
 _SQLITE_CACHE_KIB = 32 * 1024
 
 
-class _Row(NamedTuple):
-    seq: int  # position among the file's records
-    group: str | int  # the ticket, or the row's own seq when it has no ticket
-    line: int
-    problem: str | None  # why the row cannot be read; it takes its ticket with it
-    cells: list[str]  # empty when the row cannot be read
+# A row as read: (seq, group, line, problem, cells). seq: its position among the file's
+# records; group: its ticket, or its own seq when it has none; problem: why it cannot be
+# read (it takes its ticket with it), its cells empty then. A plain tuple, not a class:
+# rows are made and pickled by the million.
+_Row = tuple[int, str | int, int, str | None, list[str]]
 
 
 def read_csv(path: Path) -> Iterator[RawRecord | Problem]:
@@ -76,8 +75,9 @@ def _read(path: Path, stack: contextlib.ExitStack) -> tuple[list[str], Iterable[
         held: dict[str | int, list[_Row]] = {}
         size = 0
         for row in rows:
-            held.setdefault(row.group, []).append(row)
-            size += _CELL_BYTES * len(row.cells) + sum(map(len, row.cells))
+            held.setdefault(row[1], []).append(row)
+            cells = row[4]
+            size += _CELL_BYTES * len(cells) + sum(map(len, cells))
             if size > IN_MEMORY_BYTES:
                 index = stack.enter_context(_Index())
                 index.add(itertools.chain.from_iterable(held.values()))
@@ -129,25 +129,24 @@ def _rows(reader: Reader, names: list[str]) -> Iterator[_Row]:
             continue
         ticket = cells[ticket_column].strip() if ticket_column < len(cells) else ""
         if len(cells) > width:
-            yield _Row(seq, ticket or seq, start,
-                       f"row has {len(cells)} cells, the header has {width}"
-                       + ("; none of the ticket's rows is invoiced" if ticket else ""), [])
+            yield (seq, ticket or seq, start,
+                   f"row has {len(cells)} cells, the header has {width}"
+                   + ("; none of the ticket's rows is invoiced" if ticket else ""), [])
             continue
         # Trailing cells an exporter left off are blank, not missing.
         cells += [""] * (width - len(cells))
-        yield _Row(seq, ticket or seq, start, None, cells)
+        yield seq, ticket or seq, start, None, cells
 
 
 def _record(group: list[_Row], names: list[str], source: str) -> RawRecord | Problem:
     # Invoicing the other rows of a ticket with a row that cannot be read would leave a
     # line item off the invoice and bill too little, so the whole ticket is rejected.
-    for row in group:
-        if row.problem is not None:
-            ticket = row.group if isinstance(row.group, str) else None
-            return Problem(source, row.line, ticket, row.problem)
-    return RawRecord(source, group[0].line,
-                     tuple((row.line, dict(zip(names, row.cells, strict=True)))
-                           for row in group), from_csv=True)
+    for _, key, line, problem, _ in group:
+        if problem is not None:
+            return Problem(source, line, key if isinstance(key, str) else None, problem)
+    return RawRecord(source, group[0][2],
+                     tuple((line, dict(zip(names, cells, strict=True)))
+                           for _, _, line, _, cells in group), from_csv=True)
 
 
 class _Index:
@@ -168,8 +167,7 @@ class _Index:
                 self.db.executescript(f"""
                     PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
                     PRAGMA cache_size = -{_SQLITE_CACHE_KIB};
-                    CREATE TABLE rows (seq INTEGER PRIMARY KEY, grp, line INTEGER,
-                                       problem TEXT, cells BLOB NOT NULL);
+                    CREATE TABLE rows (seq INTEGER PRIMARY KEY, grp, row BLOB NOT NULL);
                 """)
                 self.db.execute("BEGIN")
         except BaseException:
@@ -182,13 +180,12 @@ class _Index:
         self.path.unlink(missing_ok=True)
 
     def add(self, rows: Iterable[_Row]) -> None:
-        # grp has no column type, so a ticket (text) never equals a seq (integer). Cells
+        # grp has no column type, so a ticket (text) never equals a seq (integer). Rows
         # are pickled, in half the time JSON takes both ways; safe to load back, as only
         # this process writes the file (mkstemp makes it private to our user).
         with _scratch(self.path):
-            self.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", (
-                (row.seq, row.group, row.line, row.problem, pickle.dumps(row.cells))
-                for row in rows))
+            self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)",
+                                ((row[0], row[1], pickle.dumps(row)) for row in rows))
 
     def groups(self) -> Iterator[list[_Row]]:
         with _scratch(self.path):
@@ -200,12 +197,11 @@ class _Index:
             """)
             # Walks firsts in order and each group through the index: no sort of the rows.
             cursor = self.db.execute(
-                "SELECT firsts.seq, rows.seq, rows.grp, rows.line, rows.problem, rows.cells "
+                "SELECT firsts.seq, rows.row "
                 "FROM firsts JOIN rows ON rows.grp = firsts.grp "
                 "ORDER BY firsts.seq, rows.seq")
             for _, group in itertools.groupby(cursor, itemgetter(0)):
-                yield [_Row(seq, key, line, problem, pickle.loads(cells))  # noqa: S301
-                       for _, seq, key, line, problem, cells in group]
+                yield [pickle.loads(row) for _, row in group]  # noqa: S301
 
 
 @contextlib.contextmanager
