@@ -12,10 +12,8 @@ import collections
 import contextlib
 import csv
 import itertools
-import os
 import pickle
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
@@ -37,7 +35,8 @@ _CELL_BYTES = 64  # a short str and its slot in the row's list, beyond its chara
 # csv's default cell limit (128 KiB) would make one oversized cell fail the whole file;
 # validation rejects that record alone (no field may exceed 4,000 characters).
 _FIELD_LIMIT = 1 << 30
-_SQLITE_CACHE_KIB = 32 * 1024
+# What the index holds in memory; SQLite writes the rest to its file.
+INDEX_CACHE_KIB = 32 * 1024
 
 
 # A row as read: (seq, group, line, problem, cells). seq: its position among the file's
@@ -79,7 +78,7 @@ def _read(path: Path, stack: contextlib.ExitStack) -> tuple[list[str], Iterable[
             cells = row[4]
             size += _CELL_BYTES * len(cells) + sum(map(len, cells))
             if size > IN_MEMORY_BYTES:
-                index = stack.enter_context(_Index())
+                index = stack.enter_context(_Index(path))
                 index.add(itertools.chain.from_iterable(held.values()))
                 held.clear()
                 index.add(rows)
@@ -152,43 +151,44 @@ def _record(group: list[_Row], names: list[str], source: str) -> RawRecord | Pro
 class _Index:
     """Rows in a temporary SQLite file, read back by ticket in the order of first rows.
 
-    The file is deleted when the index is closed, after an error too.
+    SQLite's private temporary database ("" as its name): a file in ``$SQLITE_TMPDIR``,
+    ``$TMPDIR`` or ``/var/tmp`` that SQLite deletes as it creates it, so that not even a
+    killed process leaves it behind; the space is freed when the index is closed.
     """
 
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
     def __enter__(self) -> _Index:
-        with _scratch(Path(tempfile.gettempdir())):
-            descriptor, name = tempfile.mkstemp(prefix="xoi-rows-", suffix=".sqlite3")
-        os.close(descriptor)
-        self.path = Path(name)
+        with _scratch(self.source):
+            self.db = sqlite3.connect("", isolation_level=None)
         try:
-            with _scratch(self.path):
-                self.db = sqlite3.connect(name, isolation_level=None)
-                # A scratch file: nothing to recover after a crash, so no journal, no fsync.
+            with _scratch(self.source):
+                # Nothing to recover after a crash, so no journal and no fsync.
                 self.db.executescript(f"""
                     PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
-                    PRAGMA cache_size = -{_SQLITE_CACHE_KIB};
+                    PRAGMA cache_size = -{INDEX_CACHE_KIB};
                     CREATE TABLE rows (seq INTEGER PRIMARY KEY, grp, row BLOB NOT NULL);
                 """)
                 self.db.execute("BEGIN")
         except BaseException:
-            self.path.unlink(missing_ok=True)
+            self.db.close()
             raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.db.close()
-        self.path.unlink(missing_ok=True)
 
     def add(self, rows: Iterable[_Row]) -> None:
         # grp has no column type, so a ticket (text) never equals a seq (integer). Rows
-        # are pickled, in half the time JSON takes both ways; safe to load back, as only
-        # this process writes the file (mkstemp makes it private to our user).
-        with _scratch(self.path):
+        # are pickled, in half the time JSON takes both ways; safe to load back, as no
+        # other process can open a file deleted before it was written.
+        with _scratch(self.source):
             self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)",
                                 ((row[0], row[1], pickle.dumps(row)) for row in rows))
 
     def groups(self) -> Iterator[list[_Row]]:
-        with _scratch(self.path):
+        with _scratch(self.source):
             self.db.execute("COMMIT")
             self.db.executescript("""
                 CREATE INDEX by_group ON rows (grp, seq);
@@ -205,11 +205,11 @@ class _Index:
 
 
 @contextlib.contextmanager
-def _scratch(path: Path) -> Iterator[None]:
+def _scratch(source: Path) -> Iterator[None]:
     """A temporary file that cannot be written (a full disk) is the command's error."""
     try:
         yield
-    except (OSError, sqlite3.Error) as error:
-        reason = error.strerror if isinstance(error, OSError) else str(error)
-        raise OutputError(f"cannot write the temporary index of a large CSV file: {reason}",
-                          source=path) from None
+    except sqlite3.Error as error:
+        raise OutputError(f"cannot write the temporary index of this large file's rows "
+                          f"($SQLITE_TMPDIR, $TMPDIR or /var/tmp): {error}",
+                          source=source) from None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-import tempfile
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -139,13 +141,18 @@ def test_csv_header_only_is_no_records(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the temporary index goes; every file but the smallest is "large"."""
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+def large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CSV file but the smallest is "large": its rows go to the temporary index."""
     monkeypatch.setattr(csv_rows, "IN_MEMORY_BYTES", 2_000)
-    return folder
+
+
+def temporary_files() -> list[str]:
+    """SQLite's temporary files this process holds; SQLite deletes each as it creates it."""
+    held = []
+    for descriptor in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used
+            held.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+    return [name for name in held if "etilqs_" in name]
 
 
 def many_rows(count: int) -> list[dict[str, object]]:
@@ -157,7 +164,7 @@ def many_rows(count: int) -> list[dict[str, object]]:
     return rows
 
 
-def test_large_csv_gathers_a_ticket_from_far_apart_rows(tmp_path: Path, scratch: Path) -> None:
+def test_large_csv_gathers_a_ticket_from_far_apart_rows(tmp_path: Path, large: None) -> None:
     path = write_csv(tmp_path / "in.csv", many_rows(500))
     items = raw(path)
     assert [item.line for item in items] == [2, *range(3, 252), *range(253, 502)]
@@ -165,7 +172,6 @@ def test_large_csv_gathers_a_ticket_from_far_apart_rows(tmp_path: Path, scratch:
     assert [(line, row["item_description"]) for line, row in wo1.rows] == \
         [(2, "first"), (252, "middle"), (502, "last")]
     assert [(line, row["item_description"]) for line, row in items[1].rows] == [(3, "item 1")]
-    assert not any(scratch.iterdir())
 
 
 def test_large_csv_gives_the_records_of_the_in_memory_path(
@@ -188,7 +194,7 @@ def test_large_csv_gives_the_records_of_the_in_memory_path(
     assert len(problems) == 12 and problems[0].service_ticket == "T-7"
 
 
-def test_large_csv_with_bom_and_crlf(tmp_path: Path, scratch: Path) -> None:
+def test_large_csv_with_bom_and_crlf(tmp_path: Path, large: None) -> None:
     lines = [f"WO-{index},Acme,{index} Main St,yes" for index in range(200)]
     path = tmp_path / "in.csv"
     path.write_bytes(b"\xef\xbb\xbf" + (f"{REQUIRED}\r\n" + "\r\n".join(lines) + "\r\n").encode())
@@ -199,36 +205,44 @@ def test_large_csv_with_bom_and_crlf(tmp_path: Path, scratch: Path) -> None:
 
 
 def test_temporary_index_is_removed_after_reading_and_after_an_error(
-        tmp_path: Path, scratch: Path) -> None:
-    path = write_csv(tmp_path / "in.csv", many_rows(300))
+        tmp_path: Path, large: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Removed from its folder at once; its space freed when reading ends in any way."""
+    monkeypatch.setattr(csv_rows, "INDEX_CACHE_KIB", 64)  # beyond it, SQLite writes the file
+    path = write_csv(tmp_path / "in.csv", many_rows(2_000))
+    assert temporary_files() == []
     items = read_file(path)
     next(items)
-    assert len(list(scratch.iterdir())) == 1  # the rows are on disk while records come
+    (index,) = temporary_files()  # the rows are on disk while records come
+    assert index.endswith(" (deleted)")
     list(items)
-    assert not any(scratch.iterdir())
+    assert temporary_files() == []
     abandoned = read_file(path)
     next(abandoned)
     abandoned.close()
-    assert not any(scratch.iterdir())
+    assert temporary_files() == []
     with path.open("a", encoding="utf-8") as handle:
         handle.write('WO-9,"Be"ta,L,yes\n')  # malformed, after the rows went to disk
     error = input_error(path)
-    assert "malformed CSV" in error.message and error.line == 303
-    assert not any(scratch.iterdir())
+    assert "malformed CSV" in error.message and error.line == 2_003
+    assert temporary_files() == []
 
 
 def test_temporary_index_that_cannot_be_written_is_an_output_error(
-        tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+        tmp_path: Path, large: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sqlite3, "connect", full)
     path = write_csv(tmp_path / "in.csv", many_rows(100))
     with pytest.raises(OutputError) as caught:
         records(path)
-    assert "temporary index" in str(caught.value)
+    assert str(caught.value).startswith(f"{path}: cannot write the temporary index")
+    assert str(caught.value).endswith(": database or disk is full")
 
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
-def test_not_utf8_far_into_a_file_names_its_line(tmp_path: Path, scratch: Path, bom: bytes,
+def test_not_utf8_far_into_a_file_names_its_line(tmp_path: Path, large: None, bom: bytes,
                                                  suffix: str) -> None:
     """Far beyond the first chunk of text the decoder reads; a BOM shifts nothing."""
     if suffix == ".csv":
@@ -253,8 +267,8 @@ def test_not_utf8_comes_before_a_csv_error_earlier_in_the_file(tmp_path: Path) -
 
 @pytest.mark.parametrize("budget", [csv_rows.IN_MEMORY_BYTES, 0])
 def test_csv_field_size_limit_is_unchanged_after_reading(
-        tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch,
-        request: pytest.FixtureRequest, budget: int) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+        budget: int) -> None:
     """The oversized cell is read, yet csv's limit stays what the caller had set."""
     monkeypatch.setattr(csv_rows, "IN_MEMORY_BYTES", budget)
     before = 100_000  # below the 200 KB cell
