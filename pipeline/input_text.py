@@ -31,6 +31,7 @@ def lines(path: Path) -> Iterator[str]:
     except IsADirectoryError:
         raise InputError("is a folder, not a file", source=path) from None
     except UnicodeDecodeError:
+        # Read again to name the byte and its line; unless the file changed meanwhile.
         raise not_utf8(path) or InputError("not UTF-8", source=path) from None
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", source=path) from None
