@@ -13,7 +13,8 @@ b. the naive loop (naive.py) in its own Python process: per invoice, Jinja rende
    None`` in that process only);
 c. a re-run of 900 unchanged invoices;
 d. ``validate`` of 100,000 CSV rows;
-e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay flat).
+e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay flat);
+f. ``validate`` of 1,000,000 CSV rows and ``read_file`` alone over them (reading.py).
 
 Peak RSS comes from the kernel: every measured command runs under measure.py, which
 waits for its whole process tree (the forkserver and the pool workers included) and
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reading import Figure, measure_reading, report_lines
 from synthetic import CONFIG, LONG_EVERY, LONG_ITEMS, generate_orders, generate_rows
 
 HERE = Path(__file__).resolve().parent
@@ -221,10 +223,11 @@ def main() -> None:
     print(f"load average before: {load_before}")
     try:
         results = _bench(work, count, naive_count, templates)
+        at_scale = measure_reading(work, work / "bench.toml")
     finally:
         if not arguments.keep:
             shutil.rmtree(work, ignore_errors=True)
-    _print(results, count, naive_count, info, (load_before, load()))
+    _print(results, at_scale, count, naive_count, info, (load_before, load()))
     print(f"benchmark took {time.perf_counter() - started:.0f} s")
 
 
@@ -267,8 +270,8 @@ def _bench(work: Path, count: int, naive_count: int,
     return results
 
 
-def _print(results: dict[str, Measured], count: int, naive_count: int,
-           info: dict[str, str], loads: tuple[str, str]) -> None:
+def _print(results: dict[str, Measured], at_scale: list[Figure], count: int,
+           naive_count: int, info: dict[str, str], loads: tuple[str, str]) -> None:
     fails: list[str] = []
 
     def verdict(ok: bool, what: str) -> str:
@@ -342,6 +345,11 @@ def _print(results: dict[str, Measured], count: int, naive_count: int,
     ]
     for what, value, result in table:
         print(f"{what:<62}{value:>24}{result:>10}")
+    print(line)
+    for figure, text in zip(at_scale, report_lines(at_scale), strict=True):
+        print(text)
+        if figure.verdict() == "FAIL":
+            fails.append(figure.label)
     print(line)
     print(f"validate {VALIDATE_ROWS:,} rows: peak RSS {_mb(validate.max_rss_kib):.0f} MB "
           f"(information); re-run peak RSS {_mb(rerun.max_rss_kib):.0f} MB")

@@ -3,61 +3,28 @@
 Reading checks only what makes a file unreadable as a whole (:class:`InputError`: not
 UTF-8, broken JSON, a missing required column). Everything about a single record is the
 validator's business, so one bad row never costs the good ones.
+
+CSV and JSON Lines are read as streams, in bounded memory whatever the file's size (see
+:mod:`csv_rows`); a JSON document is held as text, as its records are yielded one by one.
+A CSV file's errors come before its first record; a JSON or JSON Lines file's only when
+reading reaches them, after the records before them.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .csv_rows import read_csv
 from .errors import InputError
+from .input_text import field_name, lines
 from .models import Problem, RawRecord
 
-REQUIRED_COLUMNS = ("service_ticket", "customer", "location", "confirmed")
-# csv's default cell limit (128 KiB) would make one oversized cell fail the whole file;
-# validation rejects that record alone (no field may exceed 4,000 characters).
-csv.field_size_limit(1 << 30)
 SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
-# Integers too: Decimal has no digit limit, while int() refuses more than 4,300 digits
-# with a ValueError that no "broken JSON" handler expects.
-_decoder = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal,
-                            object_pairs_hook=lambda pairs: _object(pairs))
-# Field names that one object gave twice (``Confirmed`` and ``confirmed``), since the
-# last decode started: Python's json would silently keep the last.
-_twice: list[str] = []
 _WHITESPACE = " \t\r\n"
-
-
-def field_name(key: object) -> str:
-    """Field names are case-insensitive and surrounding spaces do not count."""
-    return str(key).strip().lower()
-
-
-def read_text(path: Path) -> str:
-    """The file's text: UTF-8, with or without a BOM."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", source=path) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a file", source=path) from None
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=path) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise InputError(
-            f"not UTF-8 (byte 0x{data[error.start]:02x}); export the file as UTF-8",
-            source=path,
-            line=line,
-        ) from None
 
 
 def read_file(path: Path) -> Iterator[RawRecord | Problem]:
@@ -67,106 +34,52 @@ def read_file(path: Path) -> Iterator[RawRecord | Problem]:
         raise InputError(
             "unsupported file type; use .csv, .json, .jsonl or .ndjson", source=path
         )
-    text = read_text(path)
     if kind == "csv":
-        return _read_csv(text, str(path))
+        return read_csv(path)
     if kind == "json":
-        return _read_json(text, str(path))
-    return _read_jsonl(text, str(path))
+        return _read_json(path)
+    return _read_jsonl(path)
 
 
-def _read_csv(text: str, source: str) -> Iterator[RawRecord | Problem]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise InputError("empty file: no header row", source=source, line=1)
-        names = [field_name(cell) for cell in header]
-        duplicated = sorted({name for name in names if name and names.count(name) > 1})
-        if duplicated:
-            raise InputError(f"column {duplicated[0]!r} appears twice", source=source, line=1)
-        missing = [column for column in REQUIRED_COLUMNS if column not in names]
-        if missing:
-            raise InputError(
-                f"missing required column {', '.join(missing)}", source=source, line=1
-            )
-        tickets: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        # Tickets with a row that cannot be read: issuing the rest would leave a line
-        # item off the invoice and bill too little, so the whole ticket is rejected.
-        broken: dict[str, Problem] = {}
-        order: list[RawRecord | Problem | str] = []
-        line = 1
-        ticket_column = names.index("service_ticket")
-        for cells in reader:
-            start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) > len(names):
-                ticket = cells[ticket_column].strip()
-                problem = Problem(source, start, ticket or None,
-                                  f"row has {len(cells)} cells, the header has {len(names)}"
-                                  + ("; none of the ticket's rows is invoiced" if ticket
-                                     else ""))
-                if not ticket:
-                    order.append(problem)
-                    continue
-                broken.setdefault(ticket, problem)
-                row: dict[str, Any] = {}
-            else:
-                # Trailing cells an exporter left off are blank, not missing.
-                row = dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True))
-                ticket = row["service_ticket"].strip()
-            if not ticket:
-                order.append(RawRecord(source, start, ((start, row),), from_csv=True))
-            elif ticket in tickets:
-                tickets[ticket].append((start, row))
-            else:
-                tickets[ticket] = [(start, row)]
-                order.append(ticket)
-    except csv.Error as error:
-        raise InputError(f"malformed CSV: {error}", source=source, line=reader.line_num) from None
-    return _in_order(order, tickets, broken, source)
+class _Decoder:
+    """The JSON decoder of one file, with the field names as the reader knows them."""
 
+    def __init__(self, source: str) -> None:
+        self.source = source
+        # Field names that one object gave twice (``Confirmed`` and ``confirmed``) since
+        # the caller last cleared it: Python's json would silently keep the last.
+        self.twice: list[str] = []
+        # Integers too: Decimal has no digit limit, while int() refuses more than 4,300
+        # digits with a ValueError that no "broken JSON" handler expects.
+        self.json = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal,
+                                     object_pairs_hook=self._object)
 
-def _in_order(
-    order: list[RawRecord | Problem | str],
-    tickets: dict[str, list[tuple[int, dict[str, Any]]]],
-    broken: dict[str, Problem],
-    source: str,
-) -> Iterator[RawRecord | Problem]:
-    for item in order:
-        if isinstance(item, str):
-            rows = tickets[item]
-            yield broken.get(item) or RawRecord(source, rows[0][0], tuple(rows), from_csv=True)
-        else:
-            yield item
+    def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for key, value in pairs:
+            name = field_name(key)
+            if name in fields:
+                self.twice.append(name)
+            fields[name] = value
+        return fields
 
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object with the field names as the reader knows them; notes repeats."""
-    fields: dict[str, Any] = {}
-    for key, value in pairs:
-        name = field_name(key)
-        if name in fields:
-            _twice.append(name)
-        fields[name] = value
-    return fields
+    def value(self, text: str, index: int) -> tuple[Any, int]:
+        """The JSON value at ``index`` and the index after it; broken JSON raises."""
+        try:
+            return self.json.raw_decode(text, index)
+        except json.JSONDecodeError as error:
+            raise InputError(f"broken JSON: {error.msg}", source=self.source,
+                             line=error.lineno) from None
+        except RecursionError:
+            line = text.count("\n", 0, index) + 1
+            raise InputError("broken JSON: nested too deeply", source=self.source,
+                             line=line) from None
 
 
 def _skip(text: str, index: int) -> int:
     while index < len(text) and text[index] in _WHITESPACE:
         index += 1
     return index
-
-
-def _decode(text: str, index: int, source: str) -> tuple[Any, int]:
-    try:
-        return _decoder.raw_decode(text, index)
-    except json.JSONDecodeError as error:
-        raise InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno) from None
-    except RecursionError:
-        line = text.count("\n", 0, index) + 1
-        raise InputError("broken JSON: nested too deeply", source=source, line=line) from None
 
 
 def _expect(text: str, index: int, char: str, source: str) -> int:
@@ -179,8 +92,9 @@ def _expect(text: str, index: int, char: str, source: str) -> int:
     return index + 1
 
 
-def _array_start(text: str, source: str) -> int:
+def _array_start(text: str, decoder: _Decoder) -> int:
     """Index just past the ``[`` of the work-order list, in either document shape."""
+    source = decoder.source
     index = _skip(text, 0)
     if text.startswith("[", index):
         return index + 1
@@ -192,56 +106,59 @@ def _array_start(text: str, source: str) -> int:
         source=source, line=text.count("\n", 0, index) + 1,
     )
     if not text.startswith("{", index):
-        _decode(text, index, source)  # reports broken JSON before the shape
+        decoder.value(text, index)  # reports broken JSON before the shape
         raise shape_error
     index += 1
     while True:
         index = _skip(text, index)
         if text.startswith("}", index):
             raise shape_error
-        key, index = _decode(text, index, source)
+        key, index = decoder.value(text, index)
         index = _skip(text, _expect(text, index, ":", source))
         if isinstance(key, str) and field_name(key) == "work_orders":
             if not text.startswith("[", index):
                 raise shape_error
             return index + 1
-        _, index = _decode(text, index, source)
+        _, index = decoder.value(text, index)
         index = _skip(text, index)
         if text.startswith(",", index):
             index += 1
 
 
-def _read_json(text: str, source: str) -> Iterator[RawRecord | Problem]:
-    records: list[RawRecord | Problem] = []
-    index = _array_start(text, source)
+def _read_json(path: Path) -> Iterator[RawRecord | Problem]:
+    source = str(path)
+    text = "".join(lines(path))
+    decoder = _Decoder(source)
+    start = _array_start(text, decoder)
+    index = _skip(text, start)
     line, counted = 1, 0
-    while True:
-        index = _skip(text, index)
-        if text.startswith("]", index):
-            break
+    while not text.startswith("]", index):
         line += text.count("\n", counted, index)
         counted = index
-        _twice.clear()
-        value, index = _decode(text, index, source)
-        records.append(_json_record(value, source, line))
+        decoder.twice.clear()
+        value, index = decoder.value(text, index)
+        yield _json_record(value, source, line, decoder.twice)
         index = _skip(text, index)
         if text.startswith(",", index):
-            index += 1
+            index = _skip(text, index + 1)
+            if text.startswith("]", index):  # a trailing comma: the decoder's own error
+                decoder.value(text, index)
         elif not text.startswith("]", index):
             _expect(text, index, "]", source)
     # The rest of the document must still be valid JSON (the closing brace of the object).
+    # The list, checked above, is left out, its line ends kept for the error's line.
     try:
-        _decoder.decode(text)
+        decoder.json.decode(text[:start] + "\n" * text.count("\n", start, index)
+                            + text[index:])
     except json.JSONDecodeError as error:
         raise InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno) from None
     except RecursionError:
         # Only what follows the list is left unchecked: a deeply nested value after it.
         line = text.count("\n", 0, index) + 1
         raise InputError("broken JSON: nested too deeply", source=source, line=line) from None
-    return iter(records)
 
 
-def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
+def _json_record(value: Any, source: str, line: int, twice: list[str]) -> RawRecord | Problem:
     if not isinstance(value, dict):
         return Problem(source, line, None,
                        f"a work order must be an object {{...}}, not {_json_kind(value)}")
@@ -253,12 +170,12 @@ def _json_record(value: Any, source: str, line: int) -> RawRecord | Problem:
                        isinstance(ticket, str) else None,
                        f"{broken}: holds half a character (an unpaired \\ud800-\\udfff "
                        "escape)")
-    if _twice:
+    if twice:
         ticket = value.get("service_ticket")
         return Problem(source, line, ticket.strip() or None if isinstance(ticket, str) else None,
                        "; ".join(f"{name}: given twice in one object (names ignore letter "
                                  "case and spaces); which one is meant?"
-                                 for name in dict.fromkeys(_twice)))
+                                 for name in dict.fromkeys(twice)))
     return RawRecord(source, line, ((line, value),))
 
 
@@ -292,20 +209,21 @@ def _json_kind(value: Any) -> str:
     return next(kind for types, kind in kinds if isinstance(value, types))
 
 
-def _read_jsonl(text: str, source: str) -> Iterator[RawRecord | Problem]:
-    # Not str.splitlines(): it also breaks at U+2028, U+2029 and U+0085, which JSON allows
-    # raw inside strings, so one valid record would become two broken ones.
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for number, raw in enumerate(lines, start=1):
+def _read_jsonl(path: Path) -> Iterator[RawRecord | Problem]:
+    source = str(path)
+    decoder = _Decoder(source)
+    # Lines end where csv's do, not where str.splitlines() would: it also breaks at U+2028,
+    # U+2029 and U+0085, which JSON allows raw inside strings.
+    for number, raw in enumerate(lines(path), start=1):
         if not raw.strip():
             continue
-        _twice.clear()
+        decoder.twice.clear()
         try:
-            value = _decoder.decode(raw)
+            value = decoder.json.decode(raw.rstrip("\r\n"))
         except json.JSONDecodeError as error:
             yield Problem(source, number, None, f"broken JSON: {error.msg}")
             continue
         except RecursionError:
             yield Problem(source, number, None, "broken JSON: nested too deeply")
             continue
-        yield _json_record(value, source, number)
+        yield _json_record(value, source, number, decoder.twice)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from pipeline.errors import InputError
+from pipeline import csv_rows
+from pipeline.errors import InputError, OutputError
 from pipeline.models import Problem, RawRecord
 from pipeline.read import read_file
 
@@ -130,6 +135,169 @@ def test_csv_header_only_is_no_records(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text(REQUIRED + "\n", encoding="utf-8")
     assert records(path) == []
+
+
+# --- CSV larger than the in-memory budget: rows grouped in a temporary SQLite file -------
+
+
+@pytest.fixture
+def large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CSV file but the smallest is "large": its rows go to the temporary index."""
+    monkeypatch.setattr(csv_rows, "IN_MEMORY_BYTES", 2_000)
+
+
+def temporary_files() -> list[str]:
+    """SQLite's temporary files this process holds; SQLite deletes each as it creates it."""
+    held = []
+    for descriptor in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used
+            held.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+    return [name for name in held if "etilqs_" in name]
+
+
+def many_rows(count: int) -> list[dict[str, object]]:
+    """``count`` rows; WO-1 has rows at the start, in the middle and at the very end."""
+    rows = [order(f"T-{index}", item_description=f"item {index}") for index in range(count)]
+    rows[0] = order("WO-1", item_description="first")
+    rows[count // 2] = order("WO-1", item_description="middle")
+    rows.append(order("WO-1", item_description="last"))
+    return rows
+
+
+def test_large_csv_gathers_a_ticket_from_far_apart_rows(tmp_path: Path, large: None) -> None:
+    path = write_csv(tmp_path / "in.csv", many_rows(500))
+    items = raw(path)
+    assert [item.line for item in items] == [2, *range(3, 252), *range(253, 502)]
+    wo1 = items[0]
+    assert [(line, row["item_description"]) for line, row in wo1.rows] == \
+        [(2, "first"), (252, "middle"), (502, "last")]
+    assert [(line, row["item_description"]) for line, row in items[1].rows] == [(3, "item 1")]
+
+
+def test_large_csv_gives_the_records_of_the_in_memory_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kind of row: blank lines, a two-line cell, short, long and ticketless rows."""
+    rows: list[str] = []
+    for index in range(300):
+        ticket = f"T-{index % 70}"
+        rows += [f"{ticket},A,L,yes,item {index}", "",
+                 f'{ticket},A,L,yes,"two\nlines {index}"', f"{ticket},A",
+                 f",A,L,yes,no ticket {index}"]
+        if index % 50 == 7:
+            rows += [f"{ticket},A,L,yes,too,long", ",A,L,yes,too,long"]
+    path = tmp_path / "in.csv"
+    path.write_text(f"{REQUIRED},notes\r\n" + "\r\n".join(rows) + "\r\n", encoding="utf-8")
+    in_memory = records(path)
+    monkeypatch.setattr(csv_rows, "IN_MEMORY_BYTES", 500)
+    assert records(path) == in_memory
+    problems = [item for item in in_memory if isinstance(item, Problem)]
+    assert len(problems) == 12 and problems[0].service_ticket == "T-7"
+
+
+def test_large_csv_with_bom_and_crlf(tmp_path: Path, large: None) -> None:
+    lines = [f"WO-{index},Acme,{index} Main St,yes" for index in range(200)]
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (f"{REQUIRED}\r\n" + "\r\n".join(lines) + "\r\n").encode())
+    items = raw(path)
+    assert [item.line for item in items] == list(range(2, 202))
+    assert items[-1].rows[0][1] == {"service_ticket": "WO-199", "customer": "Acme",
+                                    "location": "199 Main St", "confirmed": "yes"}
+
+
+def test_temporary_index_is_removed_after_reading_and_after_an_error(
+        tmp_path: Path, large: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Removed from its folder at once; its space freed when reading ends in any way."""
+    monkeypatch.setattr(csv_rows, "INDEX_CACHE_KIB", 64)  # beyond it, SQLite writes the file
+    path = write_csv(tmp_path / "in.csv", many_rows(2_000))
+    assert temporary_files() == []
+    items = read_file(path)
+    next(items)
+    (index,) = temporary_files()  # the rows are on disk while records come
+    assert index.endswith(" (deleted)")
+    list(items)
+    assert temporary_files() == []
+    abandoned = read_file(path)
+    next(abandoned)
+    abandoned.close()
+    assert temporary_files() == []
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('WO-9,"Be"ta,L,yes\n')  # malformed, after the rows went to disk
+    error = input_error(path)
+    assert "malformed CSV" in error.message and error.line == 2_003
+    assert temporary_files() == []
+
+
+def test_temporary_index_that_cannot_be_written_is_an_output_error(
+        tmp_path: Path, large: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    path = write_csv(tmp_path / "in.csv", many_rows(100))
+    with pytest.raises(OutputError) as caught:
+        records(path)
+    assert str(caught.value).startswith(f"{path}: cannot write the temporary index")
+    assert str(caught.value).endswith(": database or disk is full")
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_not_utf8_far_into_a_file_names_its_line(tmp_path: Path, large: None, bom: bytes,
+                                                 suffix: str) -> None:
+    """Far beyond the first chunk of text the decoder reads; a BOM shifts nothing."""
+    if suffix == ".csv":
+        lines = [REQUIRED] + [f"WO-{index},Acme,{index} Main St,yes" for index in range(9999)]
+    else:
+        lines = [json.dumps(json_order(f"WO-{index}")) for index in range(10_000)]
+    lines[7_000] = lines[7_000].replace("Main", "Société Générale")
+    path = tmp_path / f"in{suffix}"
+    path.write_bytes(bom + "\n".join(lines[:7_000]).encode() + b"\n"
+                     + "\n".join(lines[7_000:]).encode("latin-1"))
+    error = input_error(path)
+    assert error.line == 7_001 and "(byte 0xe9)" in error.message
+
+
+def test_not_utf8_comes_before_a_csv_error_earlier_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(f"{REQUIRED}\nWO-1,A,L,yes\nWO-2,\"B\"x,L,yes\n".encode()
+                     + "WO-3,Société,L,yes\n".encode("latin-1"))
+    error = input_error(path)
+    assert error.line == 4 and "not UTF-8" in error.message
+
+
+@pytest.mark.parametrize("budget", [csv_rows.IN_MEMORY_BYTES, 0])
+def test_csv_field_size_limit_is_unchanged_after_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+        budget: int) -> None:
+    """The oversized cell is read, yet csv's limit stays what the caller had set."""
+    monkeypatch.setattr(csv_rows, "IN_MEMORY_BYTES", budget)
+    before = 100_000  # below the 200 KB cell
+    previous = csv.field_size_limit(before)
+    request.addfinalizer(lambda: csv.field_size_limit(previous))
+    path = tmp_path / "in.csv"
+    path.write_text(f"{REQUIRED},notes\nB1,A,L,yes,{'x' * 200_000}\nB2,B,L,yes,ok\n",
+                    encoding="utf-8")
+    items = read_file(path)
+    first = next(items)
+    assert csv.field_size_limit() == before  # not even while records are yielded
+    assert isinstance(first, RawRecord) and len(first.rows[0][1]["notes"]) == 200_000
+    list(items)
+    path.write_text(f"{REQUIRED}\nB1,\"A\"b,L,yes\n", encoding="utf-8")
+    input_error(path)
+    assert csv.field_size_limit() == before
+
+
+def test_json_files_read_in_turns_keep_their_own_decoder_state(tmp_path: Path) -> None:
+    """A field given twice in one file's record says nothing about another file's."""
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text('{"service_ticket": "A", "notes": "x", "Notes": "y"}\n'
+                     '{"service_ticket": "B"}\n', encoding="utf-8")
+    once = tmp_path / "once.jsonl"
+    once.write_text('{"service_ticket": "C"}\n{"service_ticket": "D"}\n', encoding="utf-8")
+    first, second = read_file(twice), read_file(once)
+    assert isinstance(next(first), Problem)
+    assert isinstance(next(second), RawRecord)
+    assert isinstance(next(first), RawRecord) and isinstance(next(second), RawRecord)
 
 
 # --- JSON --------------------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""Reading at scale: ``validate`` of 1,000,000 CSV rows, with its time and peak RSS.
+
+Issue 12's target on the 2-core machine: at most 60 s and 500 MB. The reader's own share
+is measured too, in a process of its own that only iterates ``read_file`` over the same
+file, so that the figures tell the reader's memory from what validation and the share
+links keep per ticket. Both run under measure.py (peak RSS from the kernel). ``make bench``
+runs it; alone:
+
+    .venv/bin/python benchmarks/reading.py [--rows N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthetic import CONFIG, generate_rows
+
+HERE = Path(__file__).resolve().parent
+CLI = Path(sys.executable).parent / "xoi-invoices"
+ROWS = 1_000_000
+TARGET_S = 60.0
+TARGET_RSS_MB = 500.0
+# The reader alone, as ``validate`` drives it but keeping nothing.
+_READ_ONLY = """\
+import sys
+from pathlib import Path
+from pipeline.inputs import without_cycle_collector
+from pipeline.read import read_file
+with without_cycle_collector():
+    print(sum(1 for _ in read_file(Path(sys.argv[1]))), "records")
+"""
+
+
+@dataclass
+class Figure:
+    label: str
+    seconds: float
+    status: int
+    peak_mb: float
+    target: bool  # whether issue 12's targets apply (the whole command)
+
+    def verdict(self) -> str:
+        if not self.target:
+            return ""
+        ok = self.status == 0 and self.seconds <= TARGET_S and self.peak_mb <= TARGET_RSS_MB
+        return "PASS" if ok else "FAIL"
+
+
+def measure_reading(work: Path, config: Path, rows: int = ROWS) -> list[Figure]:
+    """``validate`` of ``rows`` synthetic CSV rows, then ``read_file`` alone over them."""
+    path = work / f"rows-{rows}.csv"
+    if not path.exists():
+        generate_rows(path, rows)
+    return [
+        _measure(f"validate {rows:,} rows", [str(CLI), "validate", str(path), "--config",
+                                             str(config)], work, target=True),
+        _measure(f"read_file alone, {rows:,} rows", [sys.executable, "-c", _READ_ONLY,
+                                                     str(path)], work, target=False),
+    ]
+
+
+def _measure(label: str, command: list[str], work: Path, target: bool) -> Figure:
+    log = work / f"{''.join(c if c.isalnum() else '_' for c in label)}.log"
+    # The TOML file decides, not the caller's XOI_* settings.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("XOI_")}
+    result = subprocess.run([sys.executable, str(HERE / "measure.py"), str(log), "--",
+                             *command], capture_output=True, text=True, check=True,
+                            cwd=work, env=environment)
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    if data["status"] != 0:
+        print(f"  FAIL {label}: exit status {data['status']}; see {log}")
+    return Figure(label, data["seconds"], data["status"], data["max_rss_kib"] * 1024 / 1e6,
+                  target)
+
+
+def report_lines(figures: list[Figure]) -> list[str]:
+    """One line per figure, for bench.py's table and for running alone."""
+    targets = f"<= {TARGET_S:.0f} s, <= {TARGET_RSS_MB:.0f} MB"
+    return [f"{figure.label:<40}{figure.seconds:>8.1f} s{figure.peak_mb:>8.0f} MB  "
+            f"{targets if figure.target else '(information)':<24}{figure.verdict():>6}"
+            for figure in figures]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=ROWS, help=f"CSV rows [{ROWS:,}]")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    arguments = parser.parse_args()
+    work = arguments.keep.resolve() if arguments.keep else Path(
+        tempfile.mkdtemp(prefix="xoi-reading-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        config = work / "bench.toml"
+        config.write_text(CONFIG, encoding="utf-8")
+        figures = measure_reading(work, config, max(arguments.rows, 1))
+    finally:
+        if not arguments.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print("\n".join(report_lines(figures)))
+    print(f"peak RSS in MB of 10^6 bytes, whole process tree; took "
+          f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
