@@ -2,8 +2,9 @@
 
 The stages, one module each, in the order the data flows::
 
-    read.py      files → raw records with line numbers
-    validate.py  raw record → WorkOrder (or a Problem naming file, line, field)
+    read.py      files → raw records with line numbers (csv_rows.py, input_text.py)
+    validate.py  raw record → WorkOrder (or a Problem naming file, line, field);
+                 line_items.py checks and prices the items
     inputs.py    both over every input file: confirmed, unconfirmed, problems
     links.py     WorkOrders + what was published → Invoices (share ID, share URL, dates);
                  share.py makes share IDs and URLs
