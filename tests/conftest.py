@@ -103,3 +103,17 @@ def report(out: Path) -> dict[str, Any]:
     assert data["read"] == data["confirmed"] + len(data["unconfirmed"]) + \
         len(data["rejected"]) + data["others_rejected"], data
     return data
+
+
+def session_processes(sid: int) -> list[int]:
+    """The processes of session ``sid`` that are still running (not zombies): what a run
+    started with ``start_new_session=True`` left behind."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ENV, manifest, order, report, write_csv
+from .conftest import ENV, manifest, order, report, session_processes, write_csv
 
 COUNT = 40
 
@@ -30,19 +30,6 @@ def _cli(args: list[str], cwd: Path) -> subprocess.Popen[str]:
 
 def _pdfs(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (out / "invoices").glob("*.pdf")}
-
-
-def _session(pid: int) -> list[int]:
-    """The processes still in the session the run started (its workers, forkserver...)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == pid:  # the session id: the run was its leader
-            found.append(int(stat.parent.name))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +72,9 @@ def test_a_signal_stops_the_run_cleanly_and_the_next_run_completes(
         "for the next run\n"
     assert [row["service_ticket"] for row in manifest(out)] == sorted(done["rendered"])
     deadline = time.monotonic() + 10
-    while _session(process.pid) and time.monotonic() < deadline:
+    while session_processes(process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _session(process.pid) == []  # no worker, no forkserver left behind
+    assert session_processes(process.pid) == []  # no worker, no forkserver left behind
     assert not list(out.rglob(".tmp-*"))
     rerun = _cli(["run", str(source), "--out", str(out), "--workers", "2", "--quiet"],
                  tmp_path)

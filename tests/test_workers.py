@@ -26,7 +26,7 @@ from pipeline.config import Settings
 from pipeline.executor import RenderedPdf, RenderFailure, Result
 from pipeline.layout import column_widths
 from pipeline.models import Invoice
-from tests.conftest import order, write_csv
+from tests.conftest import order, session_processes, write_csv
 
 
 def _invoices(tmp_path: Path, settings: Settings, count: int, name: str = "in.csv",
@@ -215,19 +215,6 @@ def test_validate_never_loads_the_renderer(tmp_path: Path) -> None:
     assert "checked 1 work order" in done.stdout
 
 
-def _session(sid: int) -> list[int]:
-    """The processes of session ``sid`` that are still running (not zombies)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
 def test_workers_die_with_a_run_killed_by_sigkill(tmp_path: Path) -> None:
     """A cron job's kill -9 must not leave render processes behind, waiting forever."""
     source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(60)])
@@ -238,13 +225,13 @@ def test_workers_die_with_a_run_killed_by_sigkill(tmp_path: Path) -> None:
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("output/invoices/*.pdf")) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert len(_session(run.pid)) >= 4  # the run, the forkserver and two workers
+    assert len(session_processes(run.pid)) >= 4  # the run, the forkserver and two workers
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     deadline = time.monotonic() + 10
-    while _session(run.pid) and time.monotonic() < deadline:
+    while session_processes(run.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = _session(run.pid)
+    left = session_processes(run.pid)
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == []
