@@ -7,6 +7,8 @@ the value of :data:`DEFAULTS`. Precedence, highest first:
 2. environment: ``XOI_PARTNER_ID``, ``XOI_SHARE_SECRET``, ``XOI_BASE_URL``,
    ``XOI_SHARE_URL_TEMPLATE``,
 3. the TOML file (``--config FILE``, else ``xoi-invoices.toml`` in the working folder).
+
+The SMTP password is read from ``XOI_SMTP_PASSWORD`` only: never from a file, never printed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,31 @@ class Company:
     footer: str = ""
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+# Without TLS the password and the invoices cross the network in clear: only a relay on
+# this machine may be spoken to that way.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """Where invoices are emailed from (TOML table ``[smtp]``; ``from`` is ``sender`` here)."""
+
+    host: str = ""
+    port: int = 0  # 0: the standard port of ``security`` (587, 465, 25)
+    security: str = "starttls"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = ""
+    reply_to: str = ""
+    bcc: str = ""
+    max_per_minute: int = 0  # 0: no limit
+
+    @property
+    def standard_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a command needs besides its inputs. ``share_secret`` never prints."""
@@ -73,6 +100,8 @@ class Settings:
     templates: Path | None = None
     merge: Path | None = None
     company: Company = field(default_factory=Company)
+    send: bool = False
+    smtp: Smtp = field(default_factory=Smtp)
 
     def require_partner_id(self) -> str:
         if not self.partner_id:
@@ -87,8 +116,11 @@ DEFAULTS = Settings()
 PDF_VARIANTS = ("pdf/a-3b", "pdf/ua-1")
 _PATHS = ("out", "logo", "templates", "merge")
 
-_SETTING_NAMES = {f.name for f in fields(Settings)} - {"company"}
+_SETTING_NAMES = {f.name for f in fields(Settings)} - {"company", "smtp"}
 _COMPANY_NAMES = {f.name for f in fields(Company)}
+# TOML spells the sender `from`, a Python keyword.
+_SMTP_KEYS = {"from" if f.name == "sender" else f.name: f.name
+              for f in fields(Smtp) if f.name != "password"}
 
 
 def _normalize(key: str) -> str:
@@ -98,7 +130,8 @@ def _normalize(key: str) -> str:
 _TRUE = ("1", "true", "yes", "on")
 # Ten years of payment terms, a day per invoice: beyond is a typo (and, for the terms, a
 # due date past the calendar).
-_MOST = {"payment_terms_days": 3650, "render_timeout": 86400, "workers": 512}
+_MOST = {"payment_terms_days": 3650, "render_timeout": 86400, "workers": 512,
+         "port": 65535}
 _FALSE = ("0", "false", "no", "off", "")
 
 
@@ -107,6 +140,8 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
     default = getattr(DEFAULTS, name, None)
     if default is None:
         default = getattr(DEFAULTS.company, name, None)
+    if default is None:
+        default = getattr(DEFAULTS.smtp, name, None)
     try:
         if name in _PATHS:
             if isinstance(value, Path):
@@ -137,7 +172,11 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
     return value
 
 
-def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+Tables = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+
+
+def _from_toml(path: Path) -> Tables:
+    """The top-level settings, ``[company]`` and ``[smtp]`` of one file."""
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
@@ -147,9 +186,20 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ConfigError(f"invalid TOML: {error}", source=path) from None
     settings: dict[str, Any] = {}
     company: dict[str, Any] = {}
+    smtp: dict[str, Any] = {}
     for key, value in document.items():
         name = _normalize(key)
-        if name == "company" and isinstance(value, dict):
+        if name == "smtp" and isinstance(value, dict):
+            for sub_key, sub_value in value.items():
+                sub_name = _normalize(sub_key)
+                if sub_name == "password":
+                    raise ConfigError("[smtp] password: not read from a file; set "
+                                      "XOI_SMTP_PASSWORD in the environment", source=path)
+                if sub_name not in _SMTP_KEYS:
+                    raise ConfigError(f"unknown key [smtp] {sub_key!r}", source=path)
+                smtp[_SMTP_KEYS[sub_name]] = _coerce(_SMTP_KEYS[sub_name], sub_value,
+                                                     source=str(path))
+        elif name == "company" and isinstance(value, dict):
             for sub_key, sub_value in value.items():
                 sub_name = _normalize(sub_key)
                 if sub_name not in _COMPANY_NAMES:
@@ -163,7 +213,7 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     for table, name in ((company, "logo"), (settings, "templates")):
         if table.get(name) is not None and not table[name].is_absolute():
             table[name] = path.parent / table[name]
-    return settings, company
+    return settings, company, smtp
 
 
 def _locale(name: str) -> str:
@@ -186,12 +236,15 @@ def resolve(
     environ = os.environ if environ is None else environ
     settings: dict[str, Any] = {}
     company: dict[str, Any] = {}
+    smtp: dict[str, Any] = {}
     if config_file is not None:
-        settings, company = _from_toml(Path(config_file))
+        settings, company, smtp = _from_toml(Path(config_file))
     else:
         implicit = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
         if implicit.is_file():
-            settings, company = _from_toml(implicit)
+            settings, company, smtp = _from_toml(implicit)
+    if environ.get("XOI_SMTP_PASSWORD"):
+        smtp["password"] = environ["XOI_SMTP_PASSWORD"]
     for variable, name in ENVIRONMENT.items():
         if environ.get(variable):
             settings[name] = environ[variable]
@@ -220,4 +273,27 @@ def resolve(
     if settings.get("templates") is not None and not settings["templates"].is_dir():
         raise ConfigError(f"templates: {settings['templates']} is not a folder")
     result = replace(DEFAULTS, **settings)
-    return replace(result, company=replace(result.company, **company))
+    return replace(result, company=replace(result.company, **company),
+                   smtp=_checked_smtp(replace(DEFAULTS.smtp, **smtp)))
+
+
+def _checked_smtp(smtp: Smtp) -> Smtp:
+    """Addresses well-formed and free of line breaks; plain text only to this machine."""
+    if smtp.security not in SMTP_SECURITY:
+        raise ConfigError(f"[smtp] security: {smtp.security!r} is not one of "
+                          f"{', '.join(SMTP_SECURITY)}")
+    if smtp.security == "none" and smtp.host.strip().lower() not in LOOPBACK:
+        raise ConfigError(f"[smtp] security: 'none' sends the password and the invoices "
+                          f"unencrypted; it is only allowed for a relay on this machine "
+                          f"(127.0.0.1), not {smtp.host!r}")
+    for name in ("host", "username"):
+        if any(character in getattr(smtp, name) for character in "\r\n\0"):
+            raise ConfigError(f"[smtp] {name}: must be one line")
+    if smtp.sender or smtp.reply_to or smtp.bcc:
+        # Imported here: only a folder that emails needs the address checks.
+        from .addresses import mailbox
+
+        for name, key in (("sender", "from"), ("reply_to", "reply_to"), ("bcc", "bcc")):
+            if getattr(smtp, name):
+                mailbox(getattr(smtp, name), setting=f"[smtp] {key}")
+    return smtp
