@@ -106,7 +106,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             _fail(progress, outcome, ticket, unservable[ticket])
         todo = plan([invoice for invoice in linked.items if ours(invoice.ticket)], published,
                     settings, out.intact, force=force)
-        outcome.unchanged = todo.unchanged
+        outcome.unchanged = [invoice.ticket for invoice, _ in todo.unchanged]
+        out.remember_unchanged(todo.unchanged)
         progress("start", {"total": len(todo.todo), "unchanged": len(todo.unchanged)})
         planned = {item.invoice.ticket: item for item in todo.todo}
         finished = 0

@@ -7,6 +7,8 @@
     DIR/manifest.csv              what is issued now         (finish)
     DIR/report.json               what the last run did      (finish)
     DIR/ledger.sqlite3            what was ever published    (store, withdraw)
+                                  and emailed                (deliver.py)
+    DIR/deliveries.csv            each ticket's latest email (write_deliveries)
     DIR/.lock                     one writer at a time
     DIR/launch/                   the technicians' launch pages (write_pages)
 
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import history, record
+from . import deliveries, history, record
+from .deliveries import Delivery
 from .errors import ConfigError, OutputError, RenderError
 from .ledger import Ledger
 from .lock import hold
@@ -39,9 +42,11 @@ REPORT = "report.json"
 LEDGER = "ledger.sqlite3"
 LOCK = ".lock"
 LAUNCH = "launch"
-# A merged file written over one of these would destroy an issued invoice, the manifest
-# or the record of published share IDs.
-MANAGED = (INVOICES, LAUNCH, MANIFEST, REPORT, LEDGER, f"{LEDGER}-wal", f"{LEDGER}-shm", LOCK)
+DELIVERIES = "deliveries.csv"
+# A merged file written over one of these would destroy an issued invoice, the manifest,
+# the record of published share IDs or of what was emailed.
+MANAGED = (INVOICES, LAUNCH, MANIFEST, REPORT, LEDGER, f"{LEDGER}-wal", f"{LEDGER}-shm", LOCK,
+           DELIVERIES)
 
 
 @dataclass
@@ -87,8 +92,18 @@ class OutputFolder:
             invoice.ticket, order.invoice_number, order.customer, invoice.share_id,
             invoice.share_url, relative, hashlib.sha256(pdf).hexdigest(), pages, order.total,
             order.currency, fingerprint, _now(), invoice.invoice_date.isoformat())
+        # Before the row vouching for the PDF: facts that match no recorded sha256 are
+        # never mailed.
+        deliveries.remember(ledger, [(invoice, rendered.sha256)])
         ledger.record(rendered)
         return rendered
+
+    def remember_unchanged(self, kept: list[tuple[Invoice, Rendered]]) -> None:
+        """The billing facts of invoices a run left as they were (each with its ledger
+        row), where missing: a folder rendered before email delivery existed can be sent
+        without re-rendering."""
+        deliveries.remember(self._ledger(), [(invoice, rendered.sha256)
+                                             for invoice, rendered in kept], missing_only=True)
 
     def withdraw(self, rendered: Rendered) -> str:
         """Take an issued invoice out of the folder: its PDF to history/, its ledger row
@@ -103,6 +118,9 @@ class OutputFolder:
 
     def write_report(self, outcome: Outcome) -> None:
         atomic_write(self.path / REPORT, record.report_json(outcome))
+
+    def write_deliveries(self, latest: list[Delivery]) -> None:
+        atomic_write(self.path / DELIVERIES, deliveries.deliveries_csv(latest))
 
     def write_pages(self, pages: Mapping[str, str]) -> Path:
         """Write launch pages (file name → HTML) into launch/; that folder."""

@@ -7,7 +7,7 @@ unconfirmed keeps its row (``withdrawn_at``): its share ID and number stay its o
 it comes back with both if the work order is confirmed again. A row is written only after
 its PDF is in place, in its own transaction, so a run killed at any moment leaves a ledger
 that describes files that exist; the next run re-renders what the ledger does not vouch
-for.
+for. The same file holds what was emailed (the tables :mod:`deliveries` reads and writes).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,8 +44,35 @@ CREATE TABLE IF NOT EXISTS invoices (
     withdrawn_at   TEXT
 )
 """
+# What was emailed: deliveries.py reads and writes these tables.
+_DELIVERY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS invoice_mail (
+    service_ticket TEXT PRIMARY KEY,
+    sha256         TEXT NOT NULL,
+    facts          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_ticket TEXT NOT NULL,
+    invoice_number TEXT NOT NULL,
+    recipient      TEXT NOT NULL,
+    sha256         TEXT NOT NULL,
+    message_id     TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'skipped')),
+    tried_at       TEXT NOT NULL,
+    sent_at        TEXT NOT NULL DEFAULT '',
+    reason         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_ticket ON deliveries (service_ticket, id);
+"""
 _COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_url", "pdf",
             "sha256", "pages", "total", "currency", "fingerprint", "rendered_at")
+
+
+def _unusable(path: Path, error: Exception) -> OutputError:
+    return OutputError(f"the ledger cannot be used: {error}. Keep this file (it holds the "
+                       "published share IDs): free disk space or restore it from a backup",
+                       source=path)
 
 
 def _reported(method: F) -> F:
@@ -55,11 +82,18 @@ def _reported(method: F) -> F:
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.Error, OSError) as error:
-            raise OutputError(f"the ledger cannot be used: {error}. Keep this file (it "
-                              "holds the published share IDs): free disk space or restore "
-                              "it from a backup", source=self.path) from None
+            raise _unusable(self.path, error) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def reported(path: Path) -> Iterator[None]:
+    """The same for the statements of another module on the ledger's file (deliveries)."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as error:
+        raise _unusable(path, error) from None
 
 
 class Ledger:
@@ -75,6 +109,7 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(_SCHEMA)
+        self.db.executescript(_DELIVERY_SCHEMA)
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
         if "withdrawn_at" not in columns:  # a ledger from before withdrawals existed
             self.db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import Settings
 from .models import Invoice, Rendered
-from .template_files import BUILT_IN, RENDER_CODE, TEMPLATE_FILES
+from .template_files import BUILT_IN, EMAIL_FILES, RENDER_CODE, TEMPLATE_FILES
 
 LIBRARIES = ("xoi-invoices", "weasyprint", "pydyf", "qrcode", "babel")
 
@@ -34,7 +34,8 @@ class Planned:
 @dataclass
 class Plan:
     todo: list[Planned] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)  # tickets
+    # With the ledger row that stays theirs (delivery keeps its billing facts by it).
+    unchanged: list[tuple[Invoice, Rendered]] = field(default_factory=list)
 
 
 def versions() -> str:
@@ -54,7 +55,8 @@ def salt(settings: Settings) -> str:
     files = [Path(__file__).with_name(name) for name in RENDER_CODE]
     files += [BUILT_IN / name for name in TEMPLATE_FILES]
     if settings.templates is not None:
-        files += sorted(path for path in settings.templates.rglob("*") if path.is_file())
+        files += sorted(path for path in settings.templates.rglob("*")
+                        if path.is_file() and path.name not in EMAIL_FILES)
     company = settings.company
     if company.logo is not None and company.logo.is_file():
         files.append(company.logo)
@@ -79,7 +81,7 @@ def plan(invoices: Iterable[Invoice], published: Mapping[str, Rendered], setting
         known = published.get(invoice.ticket)
         if not force and known is not None and not known.withdrawn \
                 and known.fingerprint == fingerprint and intact(known):
-            result.unchanged.append(invoice.ticket)
+            result.unchanged.append((invoice, known))
         else:
             result.todo.append(Planned(invoice, fingerprint, known))
     return result

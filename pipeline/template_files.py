@@ -21,6 +21,11 @@ BUILT_IN = Path(str(resources.files("pipeline.templates")))
 INVOICE_TEMPLATE = "invoice.html"
 STYLESHEET = "invoice.css"
 TEMPLATE_FILES = (INVOICE_TEMPLATE, STYLESHEET)
+# Apart from TEMPLATE_FILES: they shape the emails, not the PDFs, so editing them must not
+# re-render every invoice (plan.salt leaves them out).
+EMAIL_TEXT = "email.txt"
+EMAIL_HTML = "email.html"
+EMAIL_FILES = (EMAIL_TEXT, EMAIL_HTML)
 # The render stage's modules: what their code draws is part of every PDF, so an edit
 # without a version bump (a development checkout) still re-renders (plan.fingerprint).
 RENDER_CODE = ("render.py", "layout.py", "labels.py", "money.py", "models.py")
@@ -29,11 +34,12 @@ RENDER_CODE = ("render.py", "layout.py", "labels.py", "money.py", "models.py")
 def export(folder: Path) -> list[Path]:
     """Copy the built-in templates into ``folder`` as a starting point; never overwrite."""
     make_folder(folder)
-    targets = [folder / name for name in TEMPLATE_FILES]
+    names = (*TEMPLATE_FILES, *EMAIL_FILES)
+    targets = [folder / name for name in names]
     existing = [target for target in targets if target.exists()]
     if existing:
         raise ConfigError(f"{existing[0]} already exists; move it away or export elsewhere")
-    for name, target in zip(TEMPLATE_FILES, targets, strict=True):
+    for name, target in zip(names, targets, strict=True):
         target.write_bytes((BUILT_IN / name).read_bytes())
     return targets
 
