@@ -15,6 +15,8 @@ The stages, one module each, in the order the data flows::
     folder.py    the output folder: store, withdraw, manifest and report (record.py),
                  ledger.py remembers what was issued, history.py keeps re-issued PDFs,
                  write.py makes files appear whole, lock.py lets one run write
+    deliver.py   emails the issued invoices (send, run --send): message.py builds each
+                 message, mailer.py speaks SMTP, deliveries.py records every attempt
 
 ``batch.run`` calls them in that order; ``cli.py`` is a thin layer over it.
 """
@@ -32,11 +34,11 @@ from .errors import (
     XoiError,
 )
 from .inputs import check
-from .models import Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
+from .models import Delivered, Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
 
 __all__ = [
-    "DEFAULTS", "Company", "ConfigError", "InputError", "Invoice", "LineItem", "LockedError",
-    "Outcome", "Problem", "RecordError", "RenderError", "Rendered", "Settings",
+    "DEFAULTS", "Company", "ConfigError", "Delivered", "InputError", "Invoice", "LineItem",
+    "LockedError", "Outcome", "Problem", "RecordError", "RenderError", "Rendered", "Settings",
     "ShareLinkError", "TicketError", "WorkOrder", "XoiError", "check", "check_all", "resolve",
     "run",
 ]

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import folder, links
 from .config import Settings
@@ -23,6 +24,9 @@ from .models import Failure, Outcome, Problem, Warning_
 from .plan import plan
 from .validate import canonical_ticket
 from .write import writable
+
+if TYPE_CHECKING:
+    from .deliver import Outbox
 
 Progress = Callable[[str, dict[str, object]], None]
 
@@ -57,6 +61,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     cannot be invoiced (missing, unconfirmed) is listed under ``failed`` and the others
     are rendered; when none of them can be, :class:`TicketError` says why before
     anything is written. ``stop`` (see :mod:`stopping`) ends the run early and cleanly.
+    ``settings.send`` (``run --send``) then emails what was not sent yet, in this run and
+    under its lock (:mod:`deliver`), the counts in ``outcome.delivery``.
     """
     started = time.monotonic()
     stop = stop or threading.Event()
@@ -76,6 +82,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     if settings.merge is not None:  # before the night's work, not after it
         folder.OutputFolder(settings.out).check_target(settings.merge)
         writable(settings.merge)
+    outbox = _outbox(settings)
     with folder.writing(settings.out) as out:
         published = out.published()
         # Links are claimed over the whole input, then the selection is taken: a ticket
@@ -135,12 +142,26 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             tickets = [*outcome.rendered, *outcome.unchanged]
             if settings.merge is not None and tickets:
                 merge(out, settings.merge, tickets)
+            if outbox is not None and not stop.is_set():
+                outcome.delivery = outbox.send(out, only=wanted or None, progress=progress,
+                                               stop=stop)
+                outcome.interrupted = stop.is_set()
         finally:
             # Also when the merged file cannot be written: the invoices are, and the
             # report must say so.
             outcome.seconds = time.monotonic() - started
             out.write_report(outcome)
     return outcome
+
+
+def _outbox(settings: Settings) -> Outbox | None:
+    """What ``run --send`` sends with, checked before anything is rendered; ``None``
+    without ``send``. Imported here: Jinja and Babel load only for a run that sends."""
+    if not settings.send:
+        return None
+    from .deliver import Outbox
+
+    return Outbox(settings)
 
 
 def _announce(progress: Progress, warnings: list[Warning_], problems: list[Problem]) -> None:

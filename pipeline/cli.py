@@ -3,7 +3,8 @@
 Exit status: 0 all valid, 1 records rejected or failed, 2 usage or configuration error,
 75 another run holds the output folder's lock, 130/143 a run stopped by SIGINT/SIGTERM
 (see :mod:`stopping`). The commands only parse options and call the library; their
-shared options live in :mod:`options`, ``launch`` in :mod:`cli_launch`.
+shared options live in :mod:`options`, ``launch`` in :mod:`cli_launch`, ``send`` in
+:mod:`cli_send`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import click
 
 from . import batch, config, folder, links, template_files
 from .cli_launch import launch
+from .cli_send import send
 from .console import Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError
 from .merge import merge
@@ -254,3 +256,4 @@ def verify(out: Path | None) -> None:
 
 
 main.add_command(launch)
+main.add_command(send)

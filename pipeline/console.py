@@ -1,7 +1,8 @@
 """What a command tells the person or the cron job watching it.
 
 Text mode: problems on stderr as ``file:line: ticket T: field: reason``, a progress bar
-when stderr is a terminal, and always one summary line on stdout. JSON mode
+when stderr is a terminal, a line per message emailed (unless quiet), and always one
+summary line on stdout (with ``run --send``, a second one for the sending). JSON mode
 (``--log-format json``): every event, the summary included, as one JSON object per line
 on stderr, for log collectors.
 """
@@ -16,10 +17,10 @@ from typing import Any
 
 import click
 
-from .models import Outcome
+from .models import Delivered, Outcome
 from .record import report_data
 
-_ALWAYS = ("rejected", "failed", "warning")
+_ALWAYS = ("rejected", "failed", "warning", "skipped")
 JSON_LOG = "xoi_invoices.json_log"  # click context key: is this command logging JSON?
 
 
@@ -46,7 +47,8 @@ class Console:
             return
         if event in _ALWAYS:
             self._clear_bar()
-            prefix = {"warning": "warning: ", "failed": "failed: "}.get(event, "")
+            prefix = {"warning": "warning: ", "failed": "failed: ",
+                      "skipped": "skipped: "}.get(event, "")
             message = data.get("message") or \
                 f"ticket {data['service_ticket']}: {data['reason']}"
             click.echo(f"{prefix}{message}", err=True)
@@ -62,16 +64,27 @@ class Console:
             self.bar.__enter__()
         elif event in ("rendered", "failed") and self.bar is not None:
             self.bar.update(1)
+        elif event == "sending":  # after rendering (run --send): its bar is full
+            self._close_bar()
+        elif event == "would_send":
+            click.echo(f"would send {data['service_ticket']} to {data['recipient']}: "
+                       f"{data['subject']}")
+        elif event == "sent" and not self.quiet:
+            click.echo(f"sent {data['service_ticket']} to {data['recipient']}")
 
     def _clear_bar(self) -> None:
         if self.bar is not None:
             click.echo("", err=True)
 
-    def finish(self, outcome: Outcome, verb: str | None = None) -> None:
+    def _close_bar(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+
+    def finish(self, outcome: Outcome | Delivered, verb: str | None = None) -> None:
+        self._close_bar()
         if self.json:
-            self("summary", report_data(outcome))
+            self("summary", report_data(outcome) if isinstance(outcome, Outcome)
+                 else outcome.report())
             return
         click.echo(verb or outcome.summary())

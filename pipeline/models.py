@@ -188,17 +188,67 @@ class Outcome:
     others_rejected: int = 0
     interrupted: bool = False  # stopped by a signal; ``left`` invoices wait for the next run
     left: int = 0
+    delivery: Delivered | None = None  # what ``run --send`` emailed; None: it sent nothing
 
     @property
     def ok(self) -> bool:
-        return not self.rejected and not self.failed
+        return not self.rejected and not self.failed and \
+            (self.delivery is None or self.delivery.ok)
 
     def summary(self) -> str:
         if self.interrupted:
+            sending = f"; {self.delivery.so_far()}" if self.delivery else ""
             return f"interrupted: {len(self.rendered):,} rendered, {self.left:,} left for " \
-                "the next run"
-        return (
+                f"the next run{sending}"
+        rendering = (
             f"rendered {len(self.rendered):,}, unchanged {len(self.unchanged):,}, "
             f"unconfirmed {len(self.unconfirmed):,}, rejected {len(self.rejected):,}, "
             f"failed {len(self.failed):,} in {self.seconds:.1f} s"
         )
+        return f"{rendering}\n{self.delivery.summary()}" if self.delivery else rendering
+
+
+@dataclass(slots=True)
+class Delivered:
+    """What one ``send`` (or the sending step of ``run --send``) did; tickets."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    would_send: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+    interrupted: bool = False  # stopped by a signal; ``left`` messages wait for the next send
+    left: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+    def counts(self) -> dict[str, int]:
+        """The ``delivery`` entry of ``report.json``."""
+        return {"sent": len(self.sent), "failed": len(self.failed),
+                "skipped": len(self.skipped)}
+
+    def report(self) -> dict[str, object]:
+        """``send``'s summary event in a JSON log."""
+        return {**self.counts(), "already_sent": len(self.already_sent),
+                "dry_run": self.dry_run, "interrupted": self.interrupted, "left": self.left,
+                "seconds": round(self.seconds, 3)}
+
+    def summary(self) -> str:
+        if self.dry_run:
+            return (f"dry run: would send {len(self.would_send):,}, skip "
+                    f"{len(self.skipped):,}, already sent {len(self.already_sent):,}; "
+                    "nothing was sent")
+        if self.interrupted:
+            return f"interrupted: {self.so_far()}"
+        return (f"sent {len(self.sent):,}, failed {len(self.failed):,}, skipped "
+                f"{len(self.skipped):,}, already sent {len(self.already_sent):,} in "
+                f"{self.seconds:.1f} s")
+
+    def so_far(self) -> str:
+        """What a stopped send did and left."""
+        return (f"sent {len(self.sent):,}, failed {len(self.failed):,}, skipped "
+                f"{len(self.skipped):,}, {self.left:,} left for the next send")

@@ -13,7 +13,7 @@ import click
 from . import config
 from .console import JSON_LOG, Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, OutputError, XoiError
-from .models import Outcome
+from .models import Delivered, Outcome
 from .stopping import StopRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,6 +111,8 @@ def batch_options(command: F) -> F:
         click.option("--pdf-variant", type=click.Choice(config.PDF_VARIANTS),
                      help="pdf/a-3b: archival, with invoice.json embedded; pdf/ua-1: tagged, "
                      "accessible"),
+        click.option("--send", is_flag=True, default=None,
+                     help="then email the invoices not yet sent (see `xoi-invoices send`)"),
         config_option,
     )):
         command = option(command)
@@ -123,9 +125,10 @@ def settings_from(config_file: Path | None, **options: Any) -> config.Settings:
     return config.resolve(options, config_file=config_file)
 
 
-def finish(outcome: Outcome, console: Console, stop: StopRequest | None = None) -> None:
+def finish(outcome: Outcome | Delivered, console: Console,
+           stop: StopRequest | None = None) -> None:
     """The summary line, then the contract's exit status: 130/143 when a signal stopped
-    the run, else 0 or 1."""
+    the run (or the send), else 0 or 1."""
     console.finish(outcome)
     if stop is not None and outcome.interrupted:
         sys.exit(stop.exit_status)

@@ -63,6 +63,8 @@ def report_data(outcome: Outcome) -> dict[str, object]:
         "interrupted": outcome.interrupted,
         "left": outcome.left,
         "seconds": round(outcome.seconds, 3),
+        # Only when the run sent (``run --send``): a run that did not says nothing about it.
+        **({"delivery": outcome.delivery.counts()} if outcome.delivery is not None else {}),
     }
 
 
