@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +20,8 @@ from .errors import RenderError, TicketError
 from .executor import RenderFailure, Stop, executor_for
 from .inputs import Checked, check
 from .merge import merge
-from .models import Failure, Outcome, Problem, Warning_
-from .plan import plan
+from .models import Failure, Outcome, Problem, Rendered, Warning_, WorkOrder
+from .plan import Planned, plan
 from .validate import canonical_ticket
 from .write import writable
 
@@ -99,15 +99,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
         if outcome.others_rejected:
             progress("others_rejected", {"count": outcome.others_rejected,
                                          "inputs": [str(path) for path in inputs]})
-        for order in checked.unconfirmed:
-            issued = published.get(order.service_ticket)
-            if ours(order.service_ticket) and issued is not None and not issued.withdrawn:
-                where = out.withdraw(issued)
-                outcome.withdrawn.append(order.service_ticket)
-                _warn(progress, outcome, Warning_(
-                    order.source, order.line, order.service_ticket,
-                    f"was invoiced as {issued.invoice_number} and is now unconfirmed: that "
-                    f"invoice is withdrawn ({where})"))
+        _withdraw(out, [order for order in checked.unconfirmed if ours(order.service_ticket)],
+                  published, outcome, progress)
         rejected = {problem.service_ticket for problem in outcome.rejected}
         for ticket in sorted(unservable.keys() - rejected):
             _fail(progress, outcome, ticket, unservable[ticket])
@@ -116,25 +109,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
         outcome.unchanged = [invoice.ticket for invoice, _ in todo.unchanged]
         out.remember_unchanged(todo.unchanged)
         progress("start", {"total": len(todo.todo), "unchanged": len(todo.unchanged)})
-        planned = {item.invoice.ticket: item for item in todo.todo}
-        finished = 0
-        if todo.todo and not stop.is_set():
-            executor = executor_for(settings, len(todo.todo))
-            for result in executor.render([item.invoice for item in todo.todo], stop):
-                finished += 1
-                item = planned[result.invoice.ticket]
-                if isinstance(result, RenderFailure):
-                    _fail(progress, outcome, item.invoice.ticket, result.reason)
-                    continue
-                try:
-                    stored = out.store(item.invoice, result.pdf, result.pages,
-                                       item.fingerprint, item.previous)
-                except RenderError as error:  # this PDF could not be written (a full disk)
-                    _fail(progress, outcome, item.invoice.ticket, error.message)
-                    continue
-                outcome.rendered.append(stored.service_ticket)
-                progress("rendered", {"service_ticket": stored.service_ticket,
-                                      "pdf": stored.pdf})
+        finished = _render_and_store(out, todo.todo, settings, stop, outcome, progress) \
+            if todo.todo and not stop.is_set() else 0
         outcome.interrupted = stop.is_set()
         outcome.left = len(todo.todo) - finished
         out.write_manifest()
@@ -152,6 +128,47 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             outcome.seconds = time.monotonic() - started
             out.write_report(outcome)
     return outcome
+
+
+def _withdraw(out: folder.OutputFolder, unconfirmed: list[WorkOrder],
+              published: Mapping[str, Rendered], outcome: Outcome, progress: Progress) -> None:
+    """Take back the invoices of tickets that are now unconfirmed.
+
+    The contract puts an unconfirmed ticket's share link in no invoice output; the ledger
+    keeps its share ID and number for its return (folder.withdraw).
+    """
+    for order in unconfirmed:
+        issued = published.get(order.service_ticket)
+        if issued is not None and not issued.withdrawn:
+            where = out.withdraw(issued)
+            outcome.withdrawn.append(order.service_ticket)
+            _warn(progress, outcome, Warning_(
+                order.source, order.line, order.service_ticket,
+                f"was invoiced as {issued.invoice_number} and is now unconfirmed: that "
+                f"invoice is withdrawn ({where})"))
+
+
+def _render_and_store(out: folder.OutputFolder, todo: list[Planned], settings: Settings,
+                      stop: Stop, outcome: Outcome, progress: Progress) -> int:
+    """Render ``todo`` and store each PDF as it comes; how many came back."""
+    planned = {item.invoice.ticket: item for item in todo}
+    finished = 0
+    for result in executor_for(settings, len(todo)).render([item.invoice for item in todo],
+                                                           stop):
+        finished += 1
+        item = planned[result.invoice.ticket]
+        if isinstance(result, RenderFailure):
+            _fail(progress, outcome, item.invoice.ticket, result.reason)
+            continue
+        try:
+            stored = out.store(item.invoice, result.pdf, result.pages, item.fingerprint,
+                               item.previous)
+        except RenderError as error:  # this PDF could not be written (a full disk)
+            _fail(progress, outcome, item.invoice.ticket, error.message)
+            continue
+        outcome.rendered.append(stored.service_ticket)
+        progress("rendered", {"service_ticket": stored.service_ticket, "pdf": stored.pdf})
+    return finished
 
 
 def _outbox(settings: Settings) -> Outbox | None:
