@@ -16,7 +16,6 @@ warnings out. The rules, each here only:
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -73,29 +72,30 @@ class Claims:
 
     def __init__(self, settings: Settings, published: Published,
                  today: date | None = None) -> None:
+        """``today`` dates new invoices; claims made without it give launches only."""
         self.settings = settings
         self.published = published
         self.today = today
         self.warnings: list[Warning_] = []
         self._terms = timedelta(days=settings.company.payment_terms_days)
         self._owners = _Owners(settings, published)
-
-    @functools.cached_property
-    def _urls(self) -> ShareUrlBuilder:
-        return ShareUrlBuilder.from_settings(self.settings)
+        # Built before any order: a bad template is one configuration error, not a
+        # rejection per order (launch pages carry no share URL, so need no template).
+        self._urls = ShareUrlBuilder.from_settings(settings) if today is not None else None
 
     def invoice(self, order: WorkOrder) -> Invoice | Problem:
         """A confirmed order's invoice: share ID, share URL, invoice date and due date."""
+        if self._urls is None or self.today is None:
+            raise TypeError("claims made without today give launches only")
         try:
+            # A URL too long for its QR code rejects the order after its claim, as ever.
             share_id = self._owners.claim(order.service_ticket, order.share_id,
                                           order.invoice_number)
+            earlier = self.published.get(order.service_ticket)
+            url = earlier.share_url if earlier else self._urls.url(share_id)
         except RecordError as error:
             return _problem(order, error)
         self._warn(order, share_id)
-        earlier = self.published.get(order.service_ticket)
-        url = earlier.share_url if earlier else self._urls.url(share_id)
-        if self.today is None:
-            self.today = issue_date()
         day = order.invoice_date or (date.fromisoformat(earlier.invoice_date)
                                      if earlier and earlier.invoice_date else self.today)
         due = order.due_date or day + self._terms
