@@ -7,7 +7,8 @@ The stages, one module each, in the order the data flows::
                  line_items.py checks and prices the items
     inputs.py    both over every input file: confirmed, unconfirmed, problems
     links.py     WorkOrders + what was published → Invoices (share ID, share URL, dates);
-                 share.py makes share IDs and URLs
+                 share.py makes share IDs and URLs; compact.py keeps what both compare
+                 across tickets in a few hundred bytes a ticket
     plan.py      Invoices → what to render (new or changed) and what is unchanged
     executor.py  the render seam: Invoices in, PDFs or failures out as they finish;
                  workers.py runs render.py (Jinja2 + WeasyPrint) in this process or a pool;

@@ -2,20 +2,25 @@
 
 The first two stages of the data's path (:mod:`read`, :mod:`validate`) over many files:
 confirmed and unconfirmed work orders, and one problem per rejected record, with a ticket
-that appears twice across the files rejected where it appears again.
+that appears twice across the files rejected where it appears again. :class:`Checking`
+gives them one at a time and keeps only a few dozen bytes per ticket, so ``validate``
+goes through a million records in bounded memory; :func:`check` collects them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compact import digest
 from .config import Settings
 from .executor import Stop
 from .models import Problem, WorkOrder
 from .read import read_file
 from .validate import validate
+
+_LINE_BITS = 40  # a first record's place is one int: its source's number, then its line
 
 
 @dataclass
@@ -28,37 +33,67 @@ class Checked:
     read: int = 0
 
 
-def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = False,
-          stop: Stop | None = None) -> Checked:
-    """Read and validate every input; an unreadable file raises :class:`InputError`.
+class Checking:
+    """Every record of ``inputs`` in file order, as a valid work order or the problem that
+    rejects it; ``read`` counts them. An unreadable file raises :class:`InputError`.
 
     ``for_launch`` checks only what launch pages carry (see :func:`validate`). A ``stop``
-    request ends the reading early: what was read so far is returned.
+    request ends the reading early.
     """
+
+    def __init__(self, inputs: Iterable[Path], settings: Settings, *,
+                 for_launch: bool = False, stop: Stop | None = None) -> None:
+        self.inputs = list(inputs)
+        self.settings = settings
+        self.for_launch = for_launch
+        self.stop = stop
+        self.read = 0
+        self._first: dict[int, int] = {}  # ticket's digest → where its first record is
+        self._numbers: dict[str, int] = {}  # source → its number
+        self._sources: list[str] = []
+
+    def __iter__(self) -> Iterator[WorkOrder | Problem]:
+        files: set[Path] = set()
+        for path in self.inputs:
+            # The same file named twice (a glob and a path) is one file, not duplicate tickets.
+            if Path(path).resolve() in files:
+                continue
+            files.add(Path(path).resolve())
+            for item in read_file(Path(path)):
+                if self.stop is not None and self.stop.is_set():
+                    return
+                self.read += 1
+                yield item if isinstance(item, Problem) else self._checked(
+                    validate(item, self.settings.currency, for_launch=self.for_launch))
+
+    def _checked(self, result: WorkOrder | Problem) -> WorkOrder | Problem:
+        if isinstance(result, Problem):
+            return result
+        ticket = digest(result.service_ticket)
+        first = self._first.get(ticket)
+        if first is None:
+            number = self._numbers.get(result.source)
+            if number is None:
+                number = self._numbers[result.source] = len(self._sources)
+                self._sources.append(result.source)
+            self._first[ticket] = number << _LINE_BITS | result.line
+            return result
+        where = f"{self._sources[first >> _LINE_BITS]}:{first & ((1 << _LINE_BITS) - 1)}"
+        return Problem(result.source, result.line, result.service_ticket,
+                       f"service_ticket: also on {where}; a ticket may appear in one "
+                       "record only")
+
+
+def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = False,
+          stop: Stop | None = None) -> Checked:
+    """Read and validate every input into lists; see :class:`Checking`. A ``stop``
+    request ends the reading early: what was read so far is returned."""
+    checking = Checking(inputs, settings, for_launch=for_launch, stop=stop)
     checked = Checked()
-    seen: dict[str, WorkOrder] = {}
-    files: set[Path] = set()
-    for path in inputs:
-        # The same file named twice (a glob and a path) is one file, not duplicate tickets.
-        if Path(path).resolve() in files:
-            continue
-        files.add(Path(path).resolve())
-        for item in read_file(Path(path)):
-            if stop is not None and stop.is_set():
-                return checked
-            checked.read += 1
-            result = item if isinstance(item, Problem) else validate(
-                item, settings.currency, for_launch=for_launch)
-            if isinstance(result, Problem):
-                checked.problems.append(result)
-                continue
-            first = seen.get(result.service_ticket)
-            if first is not None:
-                checked.problems.append(Problem(
-                    result.source, result.line, result.service_ticket,
-                    f"service_ticket: also on {first.source}:{first.line}; "
-                    "a ticket may appear in one record only"))
-                continue
-            seen[result.service_ticket] = result
+    for result in checking:
+        if isinstance(result, Problem):
+            checked.problems.append(result)
+        else:
             (checked.confirmed if result.confirmed else checked.unconfirmed).append(result)
+    checked.read = checking.read
     return checked

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Generic, TypeVar
 
+from .compact import Texts, digest
 from .config import Settings
 from .errors import ConfigError, RecordError, ShareLinkError
 from .models import Invoice, Problem, Rendered, Warning_, WorkOrder
@@ -61,36 +62,74 @@ def issue_date() -> date:
     return date.today()
 
 
+class Claims:
+    """The link rules, one order at a time: :meth:`invoice` or :meth:`launch` gives the
+    order's link or the :class:`Problem` that rejects it; ``warnings`` collects the rest.
+
+    The batch feeds it as it reads, so what it keeps per ticket is only what the rules
+    compare later orders against (see :class:`_Owners`).
+    """
+
+    def __init__(self, settings: Settings, published: Published,
+                 today: date | None = None) -> None:
+        """``today`` dates new invoices; claims made without it give launches only."""
+        self.settings = settings
+        self.published = published
+        self.today = today
+        self.warnings: list[Warning_] = []
+        self._terms = timedelta(days=settings.company.payment_terms_days)
+        self._owners = _Owners(settings, published)
+        # Built before any order: a bad template is one configuration error, not a
+        # rejection per order (launch pages carry no share URL, so need no template).
+        self._urls = ShareUrlBuilder.from_settings(settings) if today is not None else None
+
+    def invoice(self, order: WorkOrder) -> Invoice | Problem:
+        """A confirmed order's invoice: share ID, share URL, invoice date and due date."""
+        if self._urls is None or self.today is None:
+            raise TypeError("claims made without today give launches only")
+        try:
+            # A URL too long for its QR code rejects the order after its claim, as ever.
+            share_id = self._owners.claim(order.service_ticket, order.share_id,
+                                          order.invoice_number)
+            earlier = self.published.get(order.service_ticket)
+            url = earlier.share_url if earlier else self._urls.url(share_id)
+        except RecordError as error:
+            return _problem(order, error)
+        self._warn(order, share_id)
+        day = order.invoice_date or (date.fromisoformat(earlier.invoice_date)
+                                     if earlier and earlier.invoice_date else self.today)
+        due = order.due_date or day + self._terms
+        return Invoice(order, share_id, url, day, max(due, day))
+
+    def launch(self, order: WorkOrder) -> Launch | Problem:
+        """The order's launch; the orders that claim first win a contested share ID, so a
+        caller passes confirmed orders first, as the batch sees them."""
+        try:
+            share_id = self._owners.claim(order.service_ticket, order.share_id)
+        except RecordError as error:
+            return _problem(order, error)
+        self._warn(order, share_id)
+        return Launch(order, share_id)
+
+    def _warn(self, order: WorkOrder, share_id: str) -> None:
+        warning = share_id_warning(share_id)
+        if warning:
+            self.warnings.append(Warning_(order.source, order.line, order.service_ticket,
+                                          warning))
+
+
 def invoices(orders: Iterable[WorkOrder], settings: Settings, published: Published,
              today: date) -> Linked[Invoice]:
-    """Each confirmed order's invoice: share ID, share URL, invoice date and due date."""
-    claims = _Claims(settings, published)
-    urls = ShareUrlBuilder.from_settings(settings)
-    terms = timedelta(days=settings.company.payment_terms_days)
-
-    def invoice(order: WorkOrder) -> tuple[Invoice, str]:
-        share_id = claims.claim(order.service_ticket, order.share_id, order.invoice_number)
-        earlier = published.get(order.service_ticket)
-        url = earlier.share_url if earlier else urls.url(share_id)
-        day = order.invoice_date or (date.fromisoformat(earlier.invoice_date)
-                                     if earlier and earlier.invoice_date else today)
-        due = order.due_date or day + terms
-        return Invoice(order, share_id, url, day, max(due, day)), share_id
-
-    return _link(orders, invoice)
+    """Each confirmed order's invoice (see :meth:`Claims.invoice`), all at once."""
+    claims = Claims(settings, published, today)
+    return _link(orders, claims.invoice, claims)
 
 
 def launches(orders: Iterable[WorkOrder], settings: Settings,
              published: Published) -> Linked[Launch]:
-    """Each order's launch; the orders that claim first win a contested share ID, so a
-    caller passes confirmed orders first, as the batch sees them."""
-    claims = _Claims(settings, published)
-
-    def launch(order: WorkOrder) -> tuple[Launch, str]:
-        share_id = claims.claim(order.service_ticket, order.share_id)
-        return Launch(order, share_id), share_id
-
-    return _link(orders, launch)
+    """Each order's launch (see :meth:`Claims.launch`), all at once."""
+    claims = Claims(settings, published)
+    return _link(orders, claims.launch, claims)
 
 
 def published_link(settings: Settings, ticket: str, given: str | None,
@@ -108,36 +147,45 @@ def published_link(settings: Settings, ticket: str, given: str | None,
     return share_id, ShareUrlBuilder.from_settings(settings).url(share_id)
 
 
-def _link(orders: Iterable[WorkOrder],
-          link: Callable[[WorkOrder], tuple[T, str]]) -> Linked[T]:
-    """Link each order (``link`` gives its item and share ID), collecting why not."""
+def _link(orders: Iterable[WorkOrder], link: Callable[[WorkOrder], T | Problem],
+          claims: Claims) -> Linked[T]:
     linked: Linked[T] = Linked()
     for order in orders:
-        try:
-            item, share_id = link(order)
-        except RecordError as error:
-            linked.problems.append(Problem(order.source, order.line, order.service_ticket,
-                                           f"{error.field}: {error.message}"))
-            continue
-        warning = share_id_warning(share_id)
-        if warning:
-            linked.warnings.append(Warning_(order.source, order.line, order.service_ticket,
-                                            warning))
-        linked.items.append(item)
+        item = link(order)
+        if isinstance(item, Problem):
+            linked.problems.append(item)
+        else:
+            linked.items.append(item)
+    linked.warnings = claims.warnings
     return linked
 
 
-class _Claims:
-    """Share IDs and invoice numbers unique across tickets and immutable per ticket."""
+def _problem(order: WorkOrder, error: RecordError) -> Problem:
+    return Problem(order.source, order.line, order.service_ticket,
+                   f"{error.field}: {error.message}")
+
+
+class _Owners:
+    """Share IDs and invoice numbers unique across tickets and immutable per ticket.
+
+    Each share ID and invoice file name is kept as its digest, pointing to the number of
+    the claim that owns it; a claim's ticket and invoice number are kept as text, for the
+    comparison and the message when another ticket wants the same (see :mod:`compact`).
+    """
 
     def __init__(self, settings: Settings, published: Published) -> None:
         self.settings = settings
         self.published = published
-        self.ticket_of_share = {item.share_id: ticket for ticket, item in published.items()}
+        self.tickets = Texts()
+        self.numbers = Texts()
+        self.share_owner: dict[int, int] = {}
         # Keyed by the PDF's file name, compared without letter case: "INV-a" and "INV-A"
         # are one file on the file systems billing folders are often shared from.
-        self.owner_of_file = {_file_key(item.invoice_number): (ticket, item.invoice_number)
-                              for ticket, item in published.items()}
+        self.file_owner: dict[int, int] = {}
+        for ticket, item in published.items():
+            owner = self._owner(ticket, item.invoice_number)
+            self.share_owner[digest(item.share_id)] = owner
+            self.file_owner[digest(_file_key(item.invoice_number))] = owner
 
     def claim(self, ticket: str, given: str | None, invoice_number: str | None = None) -> str:
         """The ticket's share ID; :class:`ShareLinkError` when it cannot have it.
@@ -150,31 +198,42 @@ class _Claims:
                                 given or (earlier.share_id if earlier else None))
         if earlier is not None and earlier.share_id != share_id:
             raise _changed(share_id, earlier.share_id)
-        owner = self.ticket_of_share.get(share_id)
-        if owner is not None and owner != ticket:
-            raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {owner}",
-                                 field="share_id")
+        share_key = digest(share_id)
+        owner = self.share_owner.get(share_key)
+        if owner is not None and self.tickets[owner] != ticket:
+            raise ShareLinkError(f"{share_id!r} is already the share ID of ticket "
+                                 f"{self.tickets[owner]}", field="share_id")
+        file_key = None
         if invoice_number is not None:
-            self._claim_number(ticket, invoice_number, earlier)
-        self.ticket_of_share[share_id] = ticket
+            file_key = self._check_number(ticket, invoice_number, earlier)
+        claim = self._owner(ticket, invoice_number or "")
+        if file_key is not None:
+            self.file_owner[file_key] = claim
+        self.share_owner[share_key] = claim
         return share_id
 
-    def _claim_number(self, ticket: str, number: str, earlier: Rendered | None) -> None:
+    def _check_number(self, ticket: str, number: str, earlier: Rendered | None) -> int:
+        """The key of the number's file once the ticket may have it."""
         if earlier is not None and earlier.invoice_number != number:
             # Accounting keeps an issued number; a correction is a credit note.
             raise ShareLinkError(
                 f"{number!r} differs from {earlier.invoice_number!r}, the invoice number "
                 "already issued for this ticket (invoice numbers are immutable)",
                 field="invoice_number")
-        key = _file_key(number)
-        owner, taken = self.owner_of_file.get(key, (ticket, ""))
-        if owner != ticket:
+        key = digest(_file_key(number))
+        owner = self.file_owner.get(key)
+        if owner is not None and self.tickets[owner] != ticket:
+            taken = self.numbers[owner]
             raise ShareLinkError(
-                f"{number!r} is already the invoice number of ticket {owner}"
+                f"{number!r} is already the invoice number of ticket {self.tickets[owner]}"
                 if taken == number else f"{number!r} and {taken!r}, the invoice number of "
-                f"ticket {owner}, differ only in letter case: one PDF file on many file "
-                "systems", field="invoice_number")
-        self.owner_of_file[key] = (ticket, number)
+                f"ticket {self.tickets[owner]}, differ only in letter case: one PDF file on "
+                "many file systems", field="invoice_number")
+        return key
+
+    def _owner(self, ticket: str, number: str) -> int:
+        self.numbers.add(number)
+        return self.tickets.add(ticket)
 
 
 def _changed(share_id: str, earlier: str) -> ShareLinkError:
