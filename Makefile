@@ -38,7 +38,7 @@ system: .make/system
 $(VENV)/.installed: pyproject.toml .make/system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
 	@touch $@
 
 install: $(VENV)/.installed
