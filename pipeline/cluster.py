@@ -14,7 +14,8 @@ difference is :class:`ConfigError` naming the worker and the item (exit 2).
 
 Faults, as in a local run: Dask gives the tasks of a worker that died to another one;
 an invoice that kills every worker it lands on comes back as ``KilledWorker`` after the
-scheduler's ``distributed.scheduler.allowed-failures`` and fails alone with
+scheduler's ``distributed.scheduler.allowed-failures``, is given one more round (the
+scheduler also blames the innocent tasks a dying worker held), and then fails alone with
 :data:`workers.CRASHED`; ``render_timeout`` is held in the worker's thread
 (:mod:`deadline`). A scheduler that cannot be reached, or goes away, ends the run with
 one line (exit 2); what was stored until then stays recorded.
@@ -55,6 +56,7 @@ CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker t
 IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory stays flat
 _POLL = 0.2  # seconds between looks at ``stop`` while waiting for results
 _RESIZE = 5.0  # seconds between looks at how many worker threads the cluster has
+_RENDERERS_KEPT = 4  # per worker thread: the runs (tenants) of a night take turns
 _LOST = (OSError, CommClosedError, distributed.TimeoutError)
 
 
@@ -76,6 +78,7 @@ def bundle(settings: Settings) -> Bundle:
                              for path in folder.rglob("*") if path.is_file())) if folder else ()
     logo_bytes = logo.read_bytes() if logo is not None else None
     used = tuple(families(settings))
+    settings = replace(settings, share_secret=None)  # links are made here: it stays here
     digest = hashlib.sha256(repr((settings, used)).encode())
     for name, data in templates:
         digest.update(name.encode() + b"\0" + data)
@@ -97,6 +100,8 @@ def render_task(package: Bundle, invoice: Invoice) -> Result:
         mismatch = differences(dict(package.fingerprint), fingerprint(package.families))
         if mismatch:
             raise _refused(distributed.get_worker().address, mismatch)
+        if len(renderings) >= _RENDERERS_KEPT:  # a long-lived worker serves many runs
+            del renderings[next(iter(renderings))]
         rendering = renderings[package.digest] = Rendering(_materialise(package))
     return rendering(invoice)
 
@@ -185,6 +190,10 @@ class Cluster:
         # What as_completed does, with a timeout: the loop must look at ``stop`` meanwhile.
         finished: SimpleQueue[Future[Result]] = SimpleQueue()
         window, resized, deadline = _window(client), time.monotonic(), None
+        # Killed with a worker too often: maybe the culprit, maybe an innocent that shared
+        # its workers (the scheduler blames every task a dying worker held). Each gets one
+        # more chance; killed again, it fails.
+        suspects: set[int] = set()
         while queue or in_flight:
             if deadline is None and stop.is_set():
                 deadline, queue = time.monotonic() + GRACE, []
@@ -199,17 +208,26 @@ class Cluster:
             with contextlib.suppress(Empty):
                 future = finished.get(timeout=_POLL)
                 invoice = in_flight.pop(future)
-                if future.status != "cancelled":
-                    yield _result(future, invoice)
+                if future.status == "cancelled":
+                    if deadline is None:  # not by us: the client gave up on the scheduler
+                        raise CommClosedError("the client was closed")
+                    continue
+                result = _result(future)
+                if result is None and id(invoice) not in suspects and deadline is None:
+                    suspects.add(id(invoice))
+                    queue.append(invoice)
+                    continue
+                yield result or RenderFailure(invoice, CRASHED)
             if time.monotonic() - resized > _RESIZE:
                 window, resized = _window(client), time.monotonic()
 
 
-def _result(future: Future[Result], invoice: Invoice) -> Result:
+def _result(future: Future[Result]) -> Result | None:
+    """The task's result; None when the scheduler gave up on it (``KilledWorker``)."""
     try:
         result: Result = future.result()
-    except KilledWorker:  # it took down every worker it was given to
-        return RenderFailure(invoice, CRASHED)
+    except KilledWorker:
+        return None
     except ConfigError:
         raise
     except Exception as error:

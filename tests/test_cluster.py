@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -74,9 +75,8 @@ class Cluster:
         self.processes.remove(process)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    folder = tmp_path_factory.mktemp("dask")
+@contextlib.contextmanager
+def _started(folder: Path, workers: int) -> Iterator[Cluster]:
     port = _free_port()
     found = Cluster(f"tcp://127.0.0.1:{port}", folder)
     try:
@@ -86,13 +86,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
              "--no-dashboard"], cwd=folder, start_new_session=True,
             env={**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        found.start_worker()
-        found.start_worker()
-        found.wait_for(2)
+        for _ in range(workers):
+            found.start_worker()
+        found.wait_for(workers)
         yield found
     finally:
         for process in list(found.processes):
             found.stop(process)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with _started(tmp_path_factory.mktemp("dask"), 2) as started:
+        yield started
 
 
 def _output(out: Path) -> dict[str, bytes]:
@@ -193,6 +199,43 @@ def test_a_worker_with_other_fonts_is_refused_before_anything_renders(
     cluster.wait_for(2)
 
 
+def test_a_stop_request_ends_a_cluster_run_and_the_next_run_completes_it(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    tickets = [f"WO-{n}" for n in range(12)]
+    source = write_csv(tmp_path / "in.csv", [order(ticket) for ticket in tickets])
+    stop = threading.Event()
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "rendered":
+            stop.set()  # as the first Ctrl-C does
+
+    remote = replace(settings, cluster=cluster.address)
+    first = batch.run([source], remote, progress=progress, stop=stop)
+    assert first.interrupted and first.left > 0 and not first.failed
+    second = batch.run([source], remote)
+    assert sorted([*first.rendered, *second.rendered]) == sorted(tickets)
+    batch.run([source], replace(settings, out=tmp_path / "local"))
+    assert _output(settings.out) == _output(tmp_path / "local")
+
+
+def test_a_scheduler_lost_mid_run_is_one_error_and_what_was_stored_stays(
+        tmp_path: Path, settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(12)])
+    with _started(tmp_path, 1) as lonely:
+        scheduler = lonely.processes[0]
+
+        def progress(event: str, data: dict[str, object]) -> None:
+            if event == "rendered" and scheduler.poll() is None:
+                os.killpg(scheduler.pid, signal.SIGKILL)
+
+        with pytest.raises(ConfigError, match="lost the Dask scheduler mid-run"):
+            batch.run([source], replace(settings, cluster=lonely.address), progress=progress)
+    stored = list(settings.out.glob("invoices/*.pdf"))
+    assert stored
+    rerun = batch.run([source], settings)  # locally: the next run renders only the rest
+    assert len(rerun.rendered) == 12 - len(stored) and len(rerun.unchanged) == len(stored)
+
+
 def _children(pid: int) -> set[int]:
     """``pid`` and its descendants."""
     found, frontier = {pid}, [pid]
@@ -217,7 +260,7 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None
     done = _cli(["run", str(source), "--cluster", f"tcp://127.0.0.1:{_free_port()}"],
                 tmp_path)
     assert done.returncode == 2
-    assert done.stderr.startswith(f"Error: tcp://127.0.0.1:") and \
+    assert done.stderr.startswith("Error: tcp://127.0.0.1:") and \
         "cannot reach the Dask scheduler" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
