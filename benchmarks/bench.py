@@ -13,7 +13,9 @@ b. the naive loop (naive.py) in its own Python process: per invoice, Jinja rende
    None`` in that process only);
 c. a re-run of 900 unchanged invoices;
 d. ``validate`` of 100,000 CSV rows;
-e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay flat).
+e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay flat);
+f. ``run --cluster`` on a Dask scheduler and two workers here against ``--workers 2``, and
+   the coordinator's store rate (cluster_bench.py).
 
 Peak RSS comes from the kernel: every measured command runs under measure.py, which
 waits for its whole process tree (the forkserver and the pool workers included) and
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cluster_bench import bench_cluster, cluster_rows
 from synthetic import CONFIG, LONG_EVERY, LONG_ITEMS, generate_orders, generate_rows
 
 HERE = Path(__file__).resolve().parent
@@ -264,6 +267,8 @@ def _bench(work: Path, count: int, naive_count: int,
                           rerun_out, work, 2, templates))
     step("validate", measure(f"validate {VALIDATE_ROWS:,} rows",
                              [str(CLI), "validate", str(rows), "--config", str(config)], work))
+    results["run2"].extra["cluster"] = bench_cluster(work, inputs[count], config,
+                                                     work / "out-w2", results["run2"].rate)
     return results
 
 
@@ -340,6 +345,7 @@ def _print(results: dict[str, Measured], count: int, naive_count: int,
          verdict(failed == 0 and complete and all(m.status == 0 for m in results.values()),
                  "failures")),
     ]
+    table += cluster_rows(results["run2"].extra["cluster"], verdict)
     for what, value, result in table:
         print(f"{what:<62}{value:>24}{result:>10}")
     print(line)
