@@ -3,8 +3,9 @@ on this machine against ``run --workers 2``, and the coordinator's store rate.
 
 - cluster: ``dask scheduler`` and two ``dask worker --nthreads 1`` processes are started
   first (as in a deployment, where they outlive one night's run); then the whole CLI
-  command ``run --cluster`` is timed like the local runs, into a fresh folder, and its
-  manifest compared with the local run's (same bytes, same sha256 column);
+  command ``run --cluster`` is measured like the local runs (its peak RSS is the
+  coordinator's), into a fresh folder, and its manifest compared with the local run's
+  (same bytes, same sha256 column);
 - store rate: what the coordinator absorbs, in process, without rendering: 2,000 new
   invoices' results of 25 KB stored into a fresh output folder (sha256, atomic write
   with fsync, ledger row), once with a commit per row (as before batching) and once with
@@ -40,25 +41,25 @@ TARGET_STORE_MS = 2.0
 
 
 def bench_cluster(work: Path, orders: Path, config_file: Path, local_out: Path,
-                  local_rate: float) -> dict[str, Any]:
-    """The figures, printed as they come; ``local_rate`` is ``--workers 2``'s invoices/s."""
+                  local_rate: float, measure: Callable[[str, list[str], Path], Any]
+                  ) -> dict[str, Any]:
+    """The figures, printed as they come; ``local_rate`` is ``--workers 2``'s invoices/s,
+    ``measure`` bench.py's (it reads the coordinator's peak RSS)."""
     figures: dict[str, Any] = {}
+    out = work / "out-cluster"
     with _cluster(work) as address:
-        out = work / "out-cluster"
-        started = time.perf_counter()
-        done = subprocess.run([str(CLI), "run", str(orders), "--config", str(config_file),
-                               "--out", str(out), "--cluster", address, "--quiet"],
-                              capture_output=True, text=True, cwd=work)
-        seconds = time.perf_counter() - started
-    report = json.loads((out / "report.json").read_text()) if done.returncode == 0 else {}
+        measured = measure("run --cluster", [str(CLI), "run", str(orders), "--config",
+                                             str(config_file), "--out", str(out),
+                                             "--cluster", address, "--quiet"], work)
+    report = json.loads((out / "report.json").read_text()) if measured.status == 0 else {}
     rendered = len(report.get("rendered", []))
-    figures["cluster_rate"] = rendered / seconds if rendered else 0.0
+    figures["cluster_rate"] = rendered / measured.seconds if rendered else 0.0
     figures["cluster_ratio"] = figures["cluster_rate"] / local_rate if local_rate else 0.0
-    figures["cluster_same"] = done.returncode == 0 and \
+    figures["cluster_same"] = measured.status == 0 and \
         (out / "manifest.csv").read_bytes() == (local_out / "manifest.csv").read_bytes()
-    print(f"  run --cluster (scheduler + 2 workers)  {seconds:7.1f} s  {rendered} invoices, "
-          f"{figures['cluster_rate']:.2f}/s, exit {done.returncode}"
-          + ("" if done.returncode == 0 else f": {done.stderr.strip()[-300:]}"), flush=True)
+    print(f"  run --cluster (scheduler + 2 workers)  {measured.seconds:7.1f} s  {rendered} "
+          f"invoices, {figures['cluster_rate']:.2f}/s, coordinator peak RSS "
+          f"{measured.max_rss_kib * 1024 / 1e6:.0f} MB", flush=True)
     for key, rows in (("store_before", 1), ("store_after", ledger.ROWS_PER_COMMIT)):
         figures[key] = store_rate(work / f"store-{rows}", config_file, rows)
         print(f"  store {STORED} results, {rows:>3} rows per commit   "
