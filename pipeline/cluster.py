@@ -14,9 +14,9 @@ difference is :class:`ConfigError` naming the worker and the item (exit 2).
 
 Faults, as in a local run: Dask gives the tasks of a worker that died to another one;
 an invoice that kills every worker it lands on comes back as ``KilledWorker`` after the
-scheduler's ``distributed.scheduler.allowed-failures``, is given one more round (the
-scheduler also blames the innocent tasks a dying worker held), and then fails alone with
-:data:`workers.CRASHED`; ``render_timeout`` is held in the worker's thread
+scheduler's ``distributed.scheduler.allowed-failures``, is rendered once more alone on the
+cluster (the scheduler also blames the innocent tasks a dying worker held), and then
+fails alone with :data:`workers.CRASHED`; ``render_timeout`` is held in the worker's thread
 (:mod:`deadline`). A scheduler that cannot be reached, or goes away, ends the run with
 one line (exit 2); what was stored until then stays recorded.
 
@@ -190,17 +190,22 @@ class Cluster:
         # What as_completed does, with a timeout: the loop must look at ``stop`` meanwhile.
         finished: SimpleQueue[Future[Result]] = SimpleQueue()
         window, resized, deadline = _window(client), time.monotonic(), None
-        # Killed with a worker too often: maybe the culprit, maybe an innocent that shared
-        # its workers (the scheduler blames every task a dying worker held). Each gets one
-        # more chance; killed again, it fails.
-        suspects: set[int] = set()
-        while queue or in_flight:
+        # Killed with its workers too often: the culprit, or an innocent that shared its
+        # workers (the scheduler blames every task a dying worker held). Each is rendered
+        # again at the end, alone on the cluster, as a local run does: the innocent ones
+        # succeed, the culprit fails alone.
+        suspects: list[Invoice] = []
+        alone: Invoice | None = None
+        while queue or in_flight or suspects:
             if deadline is None and stop.is_set():
-                deadline, queue = time.monotonic() + GRACE, []
+                deadline, queue, suspects = time.monotonic() + GRACE, [], []
                 _cancel_queued(client, in_flight)
             if deadline is not None and time.monotonic() > deadline:
                 client.cancel(list(in_flight))  # dropped: the next run renders them
                 return
+            if not queue and not in_flight and suspects:
+                alone = suspects.pop()
+                queue = [alone]
             while queue and len(in_flight) < window:
                 future = client.submit(render_task, self.bundle, queue[-1], pure=False)
                 in_flight[future] = queue.pop()
@@ -213,9 +218,8 @@ class Cluster:
                         raise CommClosedError("the client was closed")
                     continue
                 result = _result(future)
-                if result is None and id(invoice) not in suspects and deadline is None:
-                    suspects.add(id(invoice))
-                    queue.append(invoice)
+                if result is None and invoice is not alone and deadline is None:
+                    suspects.append(invoice)
                     continue
                 yield result or RenderFailure(invoice, CRASHED)
             if time.monotonic() - resized > _RESIZE:
