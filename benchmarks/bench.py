@@ -267,8 +267,7 @@ def _bench(work: Path, count: int, naive_count: int,
                           rerun_out, work, 2, templates))
     step("validate", measure(f"validate {VALIDATE_ROWS:,} rows",
                              [str(CLI), "validate", str(rows), "--config", str(config)], work))
-    results["run2"].extra["cluster"] = bench_cluster(
-        work, inputs[count], config, work / "out-w2", results["run2"].rate, measure)
+    results["run2"].extra["cluster"] = bench_cluster(work, inputs[count], config, measure)
     return results
 
 

@@ -2,9 +2,9 @@
 on this machine against ``run --workers 2``, and the coordinator's store rate.
 
 - cluster: ``dask scheduler`` and two ``dask worker --nthreads 1`` processes are started
-  first (as in a deployment, where they outlive one night's run); then the whole CLI
-  command ``run --cluster`` is measured like the local runs (its peak RSS is the
-  coordinator's), into a fresh folder, and its manifest compared with the local run's
+  first (as in a deployment, where they outlive one night's run); then ``run --workers 2``
+  and ``run --cluster`` are measured back to back like the other runs (the cluster run's
+  peak RSS is the coordinator's), each into a fresh folder, and their manifests compared
   (same bytes, same sha256 column);
 - store rate: what the coordinator absorbs, in process, without rendering: 2,000 new
   invoices' results of 25 KB stored into a fresh output folder (sha256, atomic write
@@ -40,26 +40,31 @@ TARGET_CLUSTER = 0.8  # issue 12: on the same 2 cores, at least this share of th
 TARGET_STORE_MS = 2.0
 
 
-def bench_cluster(work: Path, orders: Path, config_file: Path, local_out: Path,
-                  local_rate: float, measure: Callable[[str, list[str], Path], Any]
-                  ) -> dict[str, Any]:
-    """The figures, printed as they come; ``local_rate`` is ``--workers 2``'s invoices/s,
-    ``measure`` bench.py's (it reads the coordinator's peak RSS)."""
+def bench_cluster(work: Path, orders: Path, config_file: Path,
+                  measure: Callable[[str, list[str], Path], Any]) -> dict[str, Any]:
+    """The figures, printed as they come; ``measure`` is bench.py's (the peak RSS)."""
     figures: dict[str, Any] = {}
-    out = work / "out-cluster"
+    runs = {}
     with _cluster(work) as address:
-        measured = measure("run --cluster", [str(CLI), "run", str(orders), "--config",
-                                             str(config_file), "--out", str(out),
-                                             "--cluster", address, "--quiet"], work)
-    report = json.loads((out / "report.json").read_text()) if measured.status == 0 else {}
-    rendered = len(report.get("rendered", []))
-    figures["cluster_rate"] = rendered / measured.seconds if rendered else 0.0
-    figures["cluster_ratio"] = figures["cluster_rate"] / local_rate if local_rate else 0.0
-    figures["cluster_same"] = measured.status == 0 and \
-        (out / "manifest.csv").read_bytes() == (local_out / "manifest.csv").read_bytes()
-    print(f"  run --cluster (scheduler + 2 workers)  {measured.seconds:7.1f} s  {rendered} "
-          f"invoices, {figures['cluster_rate']:.2f}/s, coordinator peak RSS "
-          f"{measured.max_rss_kib * 1024 / 1e6:.0f} MB", flush=True)
+        # Back to back, so that other work on the machine weighs on both alike.
+        for key, option, label in (
+                ("local", ["--workers", "2"], "run --workers 2 (reference)"),
+                ("cluster", ["--cluster", address], "run --cluster, scheduler + 2 workers")):
+            out = work / f"out-{key}"
+            measured = measure(label, [
+                str(CLI), "run", str(orders), "--config", str(config_file), "--out", str(out),
+                *option, "--quiet"], work)
+            report = json.loads((out / "report.json").read_text()) \
+                if measured.status == 0 else {}
+            rendered = len(report.get("rendered", []))
+            runs[key] = (rendered / measured.seconds if rendered else 0.0,
+                         (out / "manifest.csv").read_bytes() if rendered else b"")
+            print(f"  {label:<44} {measured.seconds:7.1f} s  {rendered} invoices, "
+                  f"{runs[key][0]:.2f}/s, peak RSS {measured.max_rss_kib * 1024 / 1e6:.0f} MB",
+                  flush=True)
+    figures["cluster_rate"], figures["local_rate"] = runs["cluster"][0], runs["local"][0]
+    figures["cluster_ratio"] = runs["cluster"][0] / runs["local"][0] if runs["local"][0] else 0.0
+    figures["cluster_same"] = bool(runs["local"][1]) and runs["local"][1] == runs["cluster"][1]
     for key, rows in (("store_before", 1), ("store_after", ledger.ROWS_PER_COMMIT)):
         figures[key] = store_rate(work / f"store-{rows}", config_file, rows)
         print(f"  store {STORED} results, {rows:>3} rows per commit   "
