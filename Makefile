@@ -38,7 +38,7 @@ system: .make/system
 $(VENV)/.installed: pyproject.toml .make/system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
 	@touch $@
 
 install: $(VENV)/.installed
@@ -68,6 +68,6 @@ clean:
 	rm -rf $(VENV) .make build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find $(OUT) -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 
-# Throughput, memory, re-run and validate figures against the naive loop (docs/performance.md).
+# Throughput, memory, re-run, validate and cluster figures against the naive loop (docs/performance.md).
 bench: install
 	$(BIN)/python benchmarks/bench.py $(if $(N),--count $(N))

@@ -14,7 +14,9 @@ b. the naive loop (naive.py) in its own Python process: per invoice, Jinja rende
 c. a re-run of 900 unchanged invoices;
 d. ``validate`` of 100,000 CSV rows;
 e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay flat);
-f. ``validate`` of 1,000,000 CSV rows and ``read_file`` alone over them (reading.py).
+f. ``validate`` of 1,000,000 CSV rows and ``read_file`` alone over them (reading.py);
+g. ``run --cluster`` on a Dask scheduler and two workers here against ``--workers 2``, and
+   the coordinator's store rate (cluster_bench.py).
 
 Peak RSS comes from the kernel: every measured command runs under measure.py, which
 waits for its whole process tree (the forkserver and the pool workers included) and
@@ -44,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cluster_bench import bench_cluster, cluster_rows
 from reading import Figure, measure_reading, report_lines
 from synthetic import CONFIG, LONG_EVERY, LONG_ITEMS, generate_orders, generate_rows
 
@@ -267,6 +270,7 @@ def _bench(work: Path, count: int, naive_count: int,
                           rerun_out, work, 2, templates))
     step("validate", measure(f"validate {VALIDATE_ROWS:,} rows",
                              [str(CLI), "validate", str(rows), "--config", str(config)], work))
+    results["run2"].extra["cluster"] = bench_cluster(work, inputs[count], config, measure)
     return results
 
 
@@ -343,6 +347,7 @@ def _print(results: dict[str, Measured], at_scale: list[Figure], count: int,
          verdict(failed == 0 and complete and all(m.status == 0 for m in results.values()),
                  "failures")),
     ]
+    table += cluster_rows(results["run2"].extra["cluster"], verdict)
     for what, value, result in table:
         print(f"{what:<62}{value:>24}{result:>10}")
     print(line)

@@ -5,7 +5,7 @@ the value of :data:`DEFAULTS`. Precedence, highest first:
 
 1. command-line options (or keyword arguments of the Python API),
 2. environment: ``XOI_PARTNER_ID``, ``XOI_SHARE_SECRET``, ``XOI_BASE_URL``,
-   ``XOI_SHARE_URL_TEMPLATE``,
+   ``XOI_SHARE_URL_TEMPLATE``, ``XOI_CLUSTER``,
 3. the TOML file (``--config FILE``, else ``xoi-invoices.toml`` in the working folder).
 
 The SMTP password is read from ``XOI_SMTP_PASSWORD`` only: never from a file, never printed.
@@ -34,6 +34,7 @@ ENVIRONMENT = {
     "XOI_SHARE_SECRET": "share_secret",
     "XOI_BASE_URL": "base_url",
     "XOI_SHARE_URL_TEMPLATE": "share_url_template",
+    "XOI_CLUSTER": "cluster",
 }
 
 
@@ -99,6 +100,7 @@ class Settings:
     pdf_variant: str | None = None
     templates: Path | None = None
     merge: Path | None = None
+    cluster: str | None = None  # a Dask scheduler's address: render there (see cluster.py)
     company: Company = field(default_factory=Company)
     send: bool = False
     smtp: Smtp = field(default_factory=Smtp)

@@ -5,9 +5,10 @@ and records nothing, so the batch stays the only writer of the output folder whi
 executor renders. Results come in the order invoices finish; each is a
 :class:`RenderedPdf` or a :class:`RenderFailure` with the reason a clerk reads.
 
-Two implementations, in :mod:`workers`: ``InProcess`` (one worker, or one invoice) and
-``ProcessPool``. :func:`executor_for` picks one from the settings; another
-engine plugs in there and nowhere else.
+Three implementations: in :mod:`workers`, ``InProcess`` (one worker, or one invoice) and
+``ProcessPool``; in :mod:`cluster`, ``Cluster`` (a Dask scheduler, ``settings.cluster``).
+:func:`executor_for` picks one from the settings; another engine plugs in there and
+nowhere else.
 
 An executor watches ``stop`` (see :mod:`stopping`): once it is set, no invoice starts;
 those in flight finish within :data:`GRACE` seconds or are dropped, and are then simply
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import Settings
+from .errors import ConfigError
 from .models import Invoice
 
 GRACE = 3.0  # seconds an invoice in flight may still take once a stop is asked for
@@ -58,6 +60,15 @@ def executor_for(settings: Settings, count: int) -> Executor:
     """The executor for rendering ``count`` invoices with these settings."""
     from .workers import InProcess, ProcessPool  # WeasyPrint loads only when rendering
 
+    if settings.cluster:
+        try:
+            from .cluster import Cluster
+        except ImportError as error:
+            if error.name is None or error.name.split(".")[0] not in ("distributed", "dask"):
+                raise
+            raise ConfigError("--cluster needs Dask: pip install 'xoi-invoices[cluster]'",
+                              source=settings.cluster) from None
+        return Cluster(settings)
     if settings.workers <= 1 or count <= 1:
         return InProcess(settings)
     return ProcessPool(settings)

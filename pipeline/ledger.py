@@ -4,10 +4,16 @@ Per ticket it keeps the share ID (immutable once published), the invoice number 
 reused by another ticket), the fingerprint of everything that shaped the PDF, the PDF's
 sha256 and when it was rendered. An invoice withdrawn because its work order turned out
 unconfirmed keeps its row (``withdrawn_at``): its share ID and number stay its own, and
-it comes back with both if the work order is confirmed again. A row is written only after
-its PDF is in place, in its own transaction, so a run killed at any moment leaves a ledger
-that describes files that exist; the next run re-renders what the ledger does not vouch
-for. The same file holds what was emailed (the tables :mod:`deliveries` reads and writes).
+it comes back with both if the work order is confirmed again. A row is recorded only after
+its PDF is in place, so a run killed at any moment leaves a ledger that describes files
+that exist; the next run re-renders what the ledger does not vouch for. The same file
+holds what was emailed (the tables :mod:`deliveries` reads and writes).
+
+Rows are committed in batches (:data:`ROWS_PER_COMMIT` rows, or what came within
+:data:`SECONDS_PER_COMMIT`): one commit (an fsync) per row would cap a large cluster's
+results at what one disk syncs per second. A batch lost to a crash names only PDFs that
+are on disk whole; the next run renders them again, to the same bytes. Every read, a
+withdrawal and :meth:`Ledger.close` commit what is pending first.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +32,9 @@ from .errors import OutputError
 from .models import Rendered
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+ROWS_PER_COMMIT = 256
+SECONDS_PER_COMMIT = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invoices (
@@ -113,14 +123,21 @@ class Ledger:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
         if "withdrawn_at" not in columns:  # a ledger from before withdrawals existed
             self.db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
+        self.pending: list[Rendered] = []
+        self.rows_per_commit = ROWS_PER_COMMIT
+        self.committed = time.monotonic()
 
     def close(self) -> None:
-        self.db.close()
+        try:
+            self.commit()
+        finally:
+            self.db.close()
 
     @_reported
     def snapshot(self, ticket: str | None = None) -> dict[str, Rendered]:
         """Ticket → its invoice, withdrawn ones included (only ``ticket``'s if given): one
         query, read once per command."""
+        self.commit()
         query = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
                  "withdrawn_at IS NOT NULL FROM invoices")
         rows = self.db.execute(query) if ticket is None else \
@@ -130,6 +147,7 @@ class Ledger:
     @_reported
     def all(self) -> list[Rendered]:
         """The invoices currently issued (not withdrawn), by ticket: the manifest's rows."""
+        self.commit()
         rows = self.db.execute(
             f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
             "WHERE withdrawn_at IS NULL ORDER BY service_ticket"
@@ -138,25 +156,37 @@ class Ledger:
 
     @_reported
     def withdraw(self, ticket: str, when: str) -> None:
+        self.commit()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("UPDATE invoices SET withdrawn_at = ? WHERE service_ticket = ?",
                             (when, ticket))
 
-    @_reported
     def record(self, rendered: Rendered) -> None:
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(
-                "INSERT OR REPLACE INTO invoices (service_ticket, invoice_number, customer, "
-                "share_id, share_url, pdf, sha256, pages, total, currency, invoice_date, "
-                "fingerprint, rendered_at, withdrawn_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                (rendered.service_ticket, rendered.invoice_number, rendered.customer,
-                 rendered.share_id, rendered.share_url, rendered.pdf, rendered.sha256,
-                 rendered.pages, f"{rendered.total:f}", rendered.currency,
-                 rendered.invoice_date, rendered.fingerprint, rendered.rendered_at),
-            )
+        """Record an invoice whose PDF is on disk; committed with its batch."""
+        self.pending.append(rendered)
+        if len(self.pending) >= self.rows_per_commit or \
+                time.monotonic() - self.committed >= SECONDS_PER_COMMIT:
+            self.commit()
+
+    @_reported
+    def commit(self) -> None:
+        """Write the pending rows, in one transaction."""
+        if self.pending:
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO invoices (service_ticket, invoice_number, "
+                    "customer, share_id, share_url, pdf, sha256, pages, total, currency, "
+                    "invoice_date, fingerprint, rendered_at, withdrawn_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [(row.service_ticket, row.invoice_number, row.customer, row.share_id,
+                      row.share_url, row.pdf, row.sha256, row.pages, f"{row.total:f}",
+                      row.currency, row.invoice_date, row.fingerprint, row.rendered_at)
+                     for row in self.pending],
+                )
+            self.pending.clear()
+        self.committed = time.monotonic()
 
 
 def _rendered(row: tuple[object, ...]) -> Rendered:

@@ -95,6 +95,8 @@ def batch_options(command: F) -> F:
         out_option,
         click.option("--workers", type=click.IntRange(min=1),
                      help="render in N processes [default: number of CPUs]"),
+        click.option("--cluster", metavar="ADDRESS", help="render on the Dask scheduler at "
+                     "ADDRESS, e.g. tcp://10.0.0.5:8786 (needs the cluster extra)"),
         click.option("--render-timeout", type=click.IntRange(min=0), metavar="SECONDS",
                      help="an invoice that takes longer fails, the run goes on; 0: no "
                      "limit [default: 300]"),

@@ -38,22 +38,33 @@ class Plan:
     unchanged: list[tuple[Invoice, Rendered]] = field(default_factory=list)
 
 
-def versions() -> str:
-    """The versions of this package and of the libraries that write the PDF's bytes."""
-    found = []
+def library_versions() -> dict[str, str]:
+    """This package and the libraries that write the PDF's bytes → their versions."""
+    found = {}
     for package in LIBRARIES:
         try:
-            found.append(f"{package} {version(package)}")
+            found[package] = version(package)
         except PackageNotFoundError:
-            found.append(f"{package} unknown")
-    return ", ".join(found)
+            found[package] = "unknown"
+    return found
+
+
+def versions() -> str:
+    """The versions of this package and of the libraries that write the PDF's bytes."""
+    return ", ".join(f"{package} {number}" for package, number in library_versions().items())
+
+
+def code_files() -> list[Path]:
+    """The render code and the built-in templates: what shapes every PDF, whatever the
+    configuration."""
+    return [*(Path(__file__).with_name(name) for name in RENDER_CODE),
+            *(BUILT_IN / name for name in TEMPLATE_FILES)]
 
 
 def salt(settings: Settings) -> str:
     """Everything besides the work order that shapes a PDF: templates, configuration, code."""
     digest = hashlib.sha256(versions().encode())
-    files = [Path(__file__).with_name(name) for name in RENDER_CODE]
-    files += [BUILT_IN / name for name in TEMPLATE_FILES]
+    files = code_files()
     if settings.templates is not None:
         files += sorted(path for path in settings.templates.rglob("*")
                         if path.is_file() and path.name not in EMAIL_FILES)

@@ -6,8 +6,9 @@ output stays deterministic whatever order the workers finish in.
 
 A nightly run must end, whatever one invoice does:
 
-- an invoice that renders longer than ``render_timeout`` seconds is stopped by an alarm
-  in its worker and reported as failed; the worker builds a fresh Renderer and goes on;
+- an invoice that renders longer than ``render_timeout`` seconds is stopped in its
+  worker (:mod:`deadline`) and reported as failed; the worker builds a fresh Renderer
+  and goes on;
 - a worker that dies (killed, out of memory, a crash in a C library) breaks its pool. The
   invoices it had in flight are rendered again, each alone in a pool of its own: the
   innocent ones succeed, the one that kills its worker again is reported as failed, and
@@ -42,9 +43,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
-from types import FrameType
 
 from .config import Settings
+from .deadline import TimedOut, deadline
 from .errors import XoiError
 from .executor import GRACE, RenderedPdf, RenderFailure, Result, Stop
 from .models import Invoice
@@ -55,38 +56,7 @@ CRASHED = "its render process died while rendering it (killed, out of memory or 
 _POLL = 0.2  # seconds between looks at ``stop`` while waiting for results
 
 
-class _TimedOut(BaseException):
-    """Raised by the alarm. Not an Exception: WeasyPrint catches those around image
-    loading and would carry on without the image."""
-
-
-def _expire(signum: int, frame: FrameType | None) -> None:
-    raise _TimedOut
-
-
-@contextlib.contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    """Raise :class:`_TimedOut` after ``seconds`` (0: never). Signals need the main thread."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGALRM, _expire)
-    # Then again every 0.1 s: an exception raised inside a callback (from C code through
-    # cffi, or a gc callback) is printed and dropped, and the render would go on.
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
-    try:
-        yield
-    finally:
-        while True:  # a repeat may land here too, before the timer is off
-            try:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                break
-            except _TimedOut:
-                continue
-        signal.signal(signal.SIGALRM, previous)
-
-
-class _Rendering:
+class Rendering:
     """A Renderer that holds the run's deadline for each invoice."""
 
     def __init__(self, settings: Settings) -> None:
@@ -96,9 +66,9 @@ class _Rendering:
     def __call__(self, invoice: Invoice) -> Result:
         timeout = self.settings.render_timeout
         try:
-            with _deadline(timeout):
+            with deadline(timeout):
                 pdf, pages = self.renderer.pdf(invoice)
-        except _TimedOut:
+        except TimedOut:
             # The interrupted render may have left caches half-built.
             self.renderer = Renderer(self.settings)
             return RenderFailure(invoice, f"rendering took longer than {timeout} s "
@@ -114,7 +84,7 @@ class InProcess:
     """Renders in this process, one invoice after another."""
 
     def __init__(self, settings: Settings) -> None:
-        self.rendering = _Rendering(settings)
+        self.rendering = Rendering(settings)
 
     def render(self, invoices: Sequence[Invoice], stop: Stop) -> Iterator[Result]:
         for invoice in invoices:
@@ -123,14 +93,14 @@ class InProcess:
             yield self.rendering(invoice)
 
 
-_rendering: _Rendering | None = None  # a pool worker's own
+_rendering: Rendering | None = None  # a pool worker's own
 
 
 def _start_worker(settings: Settings, lifeline: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_run, args=(lifeline,), daemon=True).start()
     global _rendering
-    _rendering = _Rendering(settings)
+    _rendering = Rendering(settings)
 
 
 def _exit_with_run(lifeline: Connection) -> None:

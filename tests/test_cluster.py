@@ -1,0 +1,279 @@
+"""Rendering on a real Dask cluster: a ``dask scheduler`` and two ``dask worker`` processes
+on 127.0.0.1, the shape of a deployment, started once for this file and stopped after it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from pipeline import batch  # noqa: E402
+from pipeline.config import Settings  # noqa: E402
+from pipeline.errors import ConfigError  # noqa: E402
+from pipeline.workers import CRASHED  # noqa: E402
+
+from .conftest import ENV, order, write_csv  # noqa: E402
+
+pytestmark = pytest.mark.cluster
+DASK = Path(sys.executable).with_name("dask")
+POISON = Path(__file__).with_name("cluster_poison.py")
+READY = 60  # seconds for the processes to come up
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Cluster:
+    address: str
+    folder: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
+        """A ``dask worker`` (its nanny restarts it when it dies) in a session of its own."""
+        worker = subprocess.Popen(
+            [str(DASK), "worker", self.address, "--nthreads", "1", "--no-dashboard",
+             "--host", "127.0.0.1", "--preload", str(POISON),
+             "--local-directory", str(self.folder)],
+            cwd=self.folder, env={**os.environ, **env}, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(worker)
+        return worker
+
+    def wait_for(self, count: int) -> None:
+        with distributed.Client(self.address, timeout=READY) as client:
+            deadline = time.monotonic() + READY
+            while len(client.scheduler_info(n_workers=-1)["workers"]) != count:
+                assert time.monotonic() < deadline, f"not {count} workers in {READY} s"
+                time.sleep(0.2)
+
+    def worker_pids(self) -> dict[str, int]:
+        with distributed.Client(self.address, timeout=READY) as client:
+            pids: dict[str, int] = client.run(os.getpid)
+            return pids
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        self.processes.remove(process)
+
+
+@contextlib.contextmanager
+def _started(folder: Path, workers: int) -> Iterator[Cluster]:
+    port = _free_port()
+    found = Cluster(f"tcp://127.0.0.1:{port}", folder)
+    try:
+        # Two deaths make a task a poison invoice here (three by default): a shorter test.
+        found.processes.append(subprocess.Popen(
+            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--no-dashboard"], cwd=folder, start_new_session=True,
+            env={**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(workers):
+            found.start_worker()
+        found.wait_for(workers)
+        yield found
+    finally:
+        for process in list(found.processes):
+            found.stop(process)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with _started(tmp_path_factory.mktemp("dask"), 2) as started:
+        yield started
+
+
+def _output(out: Path) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in (out / "invoices").glob("*.pdf")}
+    files["manifest.csv"] = (out / "manifest.csv").read_bytes()
+    return files
+
+
+def test_a_cluster_run_writes_the_bytes_of_a_local_run(tmp_path: Path, settings: Settings,
+                                                       cluster: Cluster) -> None:
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}", share_id="") for n in range(8)])
+    local = batch.run([source], replace(settings, out=tmp_path / "local", workers=2))
+    remote = batch.run([source], replace(settings, out=tmp_path / "remote",
+                                         cluster=cluster.address))
+    assert not remote.failed, remote.failed
+    assert sorted(remote.rendered) == sorted(local.rendered) == [f"WO-{n}" for n in range(8)]
+    assert _output(tmp_path / "remote") == _output(tmp_path / "local")
+
+
+def test_override_templates_and_logo_travel_with_the_tasks(tmp_path: Path, settings: Settings,
+                                                           cluster: Cluster) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    css = (Path(batch.__file__).parent.parent / "templates/invoice.css").read_text()
+    (templates / "invoice.css").write_text(css + "\nh1 { letter-spacing: 1px; }\n")
+    logo = tmp_path / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4">'
+                    '<rect width="4" height="4"/></svg>')
+    custom = replace(settings, templates=templates,
+                     company=replace(settings.company, logo=logo))
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    batch.run([source], replace(custom, out=tmp_path / "local", workers=2))
+    batch.run([source], replace(custom, out=tmp_path / "remote", cluster=cluster.address))
+    assert _output(tmp_path / "remote") == _output(tmp_path / "local")
+
+
+def test_a_worker_killed_mid_run_costs_no_invoice(tmp_path: Path, settings: Settings,
+                                                  cluster: Cluster) -> None:
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(16)])
+    victim = next(iter(cluster.worker_pids().values()))
+    killed = []
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "rendered" and not killed:
+            os.kill(victim, signal.SIGKILL)  # its nanny starts a fresh one
+            killed.append(victim)
+
+    outcome = batch.run([source], replace(settings, cluster=cluster.address),
+                        progress=progress)
+    assert killed and not outcome.failed
+    assert sorted(outcome.rendered) == sorted(f"WO-{n}" for n in range(16))
+    reference = batch.run([source], replace(settings, out=tmp_path / "local"))
+    assert _output(settings.out) == _output(tmp_path / "local") and reference.rendered
+    cluster.wait_for(2)
+
+
+def test_an_invoice_that_kills_every_worker_fails_alone(tmp_path: Path, settings: Settings,
+                                                        cluster: Cluster) -> None:
+    rows = [order("POISON-1"), *(order(f"WO-{n}") for n in range(6))]
+    source = write_csv(tmp_path / "in.csv", rows)
+    outcome = batch.run([source], replace(settings, cluster=cluster.address))
+    assert [(f.service_ticket, f.reason) for f in outcome.failed] == [("POISON-1", CRASHED)]
+    assert sorted(outcome.rendered) == [f"WO-{n}" for n in range(6)]
+    cluster.wait_for(2)
+
+
+def test_the_render_timeout_holds_on_workers(tmp_path: Path, settings: Settings,
+                                             cluster: Cluster) -> None:
+    rows = [order("WO-1"), *[order("WO-2", item_description=f"Part {n}")
+                             for n in range(1500)], order("WO-3")]
+    source = write_csv(tmp_path / "in.csv", rows)
+    outcome = batch.run([source], replace(settings, cluster=cluster.address,
+                                          render_timeout=1))
+    assert [(f.service_ticket, f.reason) for f in outcome.failed] == [(
+        "WO-2", "rendering took longer than 1 s (render_timeout)")]
+    assert sorted(outcome.rendered) == ["WO-1", "WO-3"]
+
+
+def test_a_worker_with_other_fonts_is_refused_before_anything_renders(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    fonts = tmp_path / "fonts.conf"  # a fontconfig that knows only DejaVu
+    fonts.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
+                     "<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir>"
+                     f"<cachedir>{tmp_path}/cache</cachedir></fontconfig>")
+    odd = cluster.start_worker(FONTCONFIG_FILE=str(fonts))
+    try:
+        cluster.wait_for(3)
+        odd_address = next(address for address, pid in cluster.worker_pids().items()
+                           if pid in _children(odd.pid))
+        source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+        with pytest.raises(ConfigError) as refused:
+            batch.run([source], replace(settings, cluster=cluster.address))
+        assert f"worker {odd_address} would render different bytes: font Noto Sans: " \
+            "/usr/share/fonts/truetype/dejavu/" in str(refused.value)
+        assert not list(settings.out.glob("invoices/*.pdf"))
+    finally:
+        cluster.stop(odd)
+    cluster.wait_for(2)
+
+
+def test_a_stop_request_ends_a_cluster_run_and_the_next_run_completes_it(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    tickets = [f"WO-{n}" for n in range(12)]
+    source = write_csv(tmp_path / "in.csv", [order(ticket) for ticket in tickets])
+    stop = threading.Event()
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "rendered":
+            stop.set()  # as the first Ctrl-C does
+
+    remote = replace(settings, cluster=cluster.address)
+    first = batch.run([source], remote, progress=progress, stop=stop)
+    assert first.interrupted and first.left > 0 and not first.failed
+    second = batch.run([source], remote)
+    assert sorted([*first.rendered, *second.rendered]) == sorted(tickets)
+    batch.run([source], replace(settings, out=tmp_path / "local"))
+    assert _output(settings.out) == _output(tmp_path / "local")
+
+
+def test_a_scheduler_lost_mid_run_is_one_error_and_what_was_stored_stays(
+        tmp_path: Path, settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(12)])
+    with _started(tmp_path, 1) as lonely:
+        scheduler = lonely.processes[0]
+
+        def progress(event: str, data: dict[str, object]) -> None:
+            if event == "rendered" and scheduler.poll() is None:
+                os.killpg(scheduler.pid, signal.SIGKILL)
+
+        with pytest.raises(ConfigError, match="lost the Dask scheduler mid-run"):
+            batch.run([source], replace(settings, cluster=lonely.address), progress=progress)
+    stored = list(settings.out.glob("invoices/*.pdf"))
+    assert stored
+    rerun = batch.run([source], settings)  # locally: the next run renders only the rest
+    assert len(rerun.rendered) == 12 - len(stored) and len(rerun.unchanged) == len(stored)
+
+
+def _children(pid: int) -> set[int]:
+    """``pid`` and its descendants."""
+    found, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.add(int(stat.parent.name))
+                    frontier.append(int(stat.parent.name))
+    return found
+
+
+def _cli(args: list[str], cwd: Path, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    script = f"{prelude}\nimport sys\nfrom pipeline.cli import main\nmain(sys.argv[1:])\n"
+    return subprocess.run([sys.executable, "-c", script, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **ENV})
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    done = _cli(["run", str(source), "--cluster", f"tcp://127.0.0.1:{_free_port()}"],
+                tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: tcp://127.0.0.1:") and \
+        "cannot reach the Dask scheduler" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_without_the_cluster_extra_cluster_is_one_clear_error(tmp_path: Path) -> None:
+    blocked = ("import sys\n"
+               "class Blocked:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] in ('distributed', 'dask'):\n"
+               "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+               "sys.meta_path.insert(0, Blocked())\n")
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    done = _cli(["run", str(source), "--cluster", "tcp://127.0.0.1:8786"], tmp_path, blocked)
+    assert done.returncode == 2
+    assert done.stderr == "Error: tcp://127.0.0.1:8786: --cluster needs Dask: pip install " \
+        "'xoi-invoices[cluster]'\n"

@@ -1,0 +1,53 @@
+"""The ledger commits rows in batches, and never lets a reader miss one."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pipeline import ledger as ledger_module
+from pipeline.ledger import Ledger
+from pipeline.models import Rendered
+
+
+def _row(ticket: str) -> Rendered:
+    return Rendered(ticket, f"INV-{ticket}", "Customer", f"shr{ticket}", "https://x/s",
+                    f"invoices/INV-{ticket}.pdf", "0" * 64, 1, Decimal("1.00"), "USD",
+                    "fp", "2026-12-02T00:00:00+00:00", "2026-12-02")
+
+
+def _committed(path: Path) -> int:
+    with sqlite3.connect(path) as other:  # another process's view: what is on disk
+        count: int = other.execute("SELECT count(*) FROM invoices").fetchone()[0]
+    return count
+
+
+def test_rows_are_committed_per_batch_and_on_close(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "SECONDS_PER_COMMIT", 3600.0)  # rows count, not time
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    ledger.rows_per_commit = 3
+    for ticket in ("A", "B"):
+        ledger.record(_row(ticket))
+    assert _committed(path) == 0
+    ledger.record(_row("C"))
+    assert _committed(path) == 3
+    ledger.record(_row("D"))
+    ledger.close()
+    assert _committed(path) == 4
+
+
+def test_every_read_and_withdrawal_sees_the_pending_rows(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger.record(_row("A"))
+    assert [row.service_ticket for row in ledger.all()] == ["A"]
+    ledger.record(_row("B"))
+    assert set(ledger.snapshot()) == {"A", "B"}
+    ledger.record(_row("C"))
+    ledger.withdraw("C", "2026-12-03T00:00:00+00:00")
+    assert ledger.snapshot("C")["C"].withdrawn
+    ledger.close()
