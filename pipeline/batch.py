@@ -96,7 +96,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
         return not wanted or ticket in wanted
 
     checked = check(inputs, settings, stop=stop)
-    unservable = _unservable(wanted, checked)
+    # Stopped while reading: a named ticket may be in what was not read yet.
+    unservable = {} if stop.is_set() else _unservable(wanted, checked)
     if wanted and len(unservable) == len(wanted):
         _announce(progress, [], [p for p in checked.problems if p.service_ticket in wanted])
         ticket = min(unservable)
@@ -141,8 +142,14 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             if settings.merge is not None and tickets:
                 merge(out, settings.merge, tickets)
             if outbox is not None and not stop.is_set():
+                # Not a ticket whose corrected work order this run could not issue: the
+                # folder still holds its earlier version.
+                held = {ticket: "not sent: this run could not issue its current work order"
+                        for ticket in {failure.service_ticket for failure in outcome.failed}
+                        | {problem.service_ticket for problem in outcome.rejected
+                           if problem.service_ticket}}
                 outcome.delivery = outbox.send(out, only=wanted or None, progress=progress,
-                                               stop=stop)
+                                               stop=stop, held=held)
                 outcome.interrupted = stop.is_set()
         finally:
             # Also when the merged file cannot be written: the invoices are, and the

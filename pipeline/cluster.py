@@ -45,7 +45,7 @@ from distributed.comm.addressing import parse_address
 from distributed.comm.core import CommClosedError
 from distributed.comm.registry import get_backend
 
-from .config import Settings
+from .config import DEFAULTS, Settings, Smtp
 from .errors import ConfigError
 from .executor import GRACE, RenderFailure, Result, Stop
 from .models import Invoice
@@ -80,7 +80,11 @@ def bundle(settings: Settings) -> Bundle:
                              for path in folder.rglob("*") if path.is_file())) if folder else ()
     logo_bytes = logo.read_bytes() if logo is not None else None
     used = tuple(families(settings))
-    settings = replace(settings, share_secret=None)  # links are made here: it stays here
+    # Only what shapes a PDF travels: the secrets stay here (links are made here, mail is
+    # sent from here), and what only the coordinator uses does not split the Renderers.
+    settings = replace(settings, share_secret=None, smtp=Smtp(), send=False, merge=None,
+                       out=DEFAULTS.out, quiet=False, log_format=DEFAULTS.log_format,
+                       cluster=None)
     digest = hashlib.sha256(repr((settings, used)).encode())
     for name, data in templates:
         digest.update(name.encode() + b"\0" + data)

@@ -17,7 +17,7 @@ import hashlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -89,7 +89,9 @@ class _Sender:
         """The message for this invoice, or ``None`` when there is none to send now."""
         ticket = rendered.service_ticket
         sent = self.log.sent_versions(ticket)
-        if rendered.sha256 in sent and not self.resend:
+        # The customer's latest mail decides: a version sent before a correction that was
+        # then taken back goes out again, as a correction.
+        if sent and sent[-1] == rendered.sha256 and not self.resend:
             self.outcome.already_sent.append(ticket)
             return None
         delivery = Delivery(ticket, rendered.invoice_number, "", rendered.sha256,
@@ -120,7 +122,7 @@ class _Sender:
                 f"{rendered.pdf} is missing or differs from the manifest's sha256; "
                 "`xoi-invoices verify` tells more, `xoi-invoices run` renders it again")))
             return None
-        correction = bool(sent - {rendered.sha256})
+        correction = any(version != rendered.sha256 for version in sent)
         message = self.outbox.templates.build(rendered, facts, pdf, to=to,
                                               envelope=self.outbox.envelope,
                                               correction=correction)
@@ -214,8 +216,11 @@ class Outbox:
 
     def send(self, out: folder.OutputFolder, *, only: Collection[str] | None = None,
              dry_run: bool = False, resend: bool = False, progress: Progress = _quiet,
-             stop: Stop | None = None) -> Delivered:
+             stop: Stop | None = None, held: Mapping[str, str] | None = None) -> Delivered:
         """Email the folder's issued invoices that need it (``only``: of those tickets).
+
+        ``held`` (ticket → why) are skipped: the run that sends could not issue their
+        current work order, so the version in the folder may be out of date.
 
         ``out`` is open and locked by the caller: exclusively, or shared for a dry run,
         which reports what would be sent and changes nothing. ``resend`` sends the named
@@ -244,6 +249,10 @@ class Outbox:
                     break
                 item = sender.plan(rendered)
                 if item is None:
+                    continue
+                if held and rendered.service_ticket in held:
+                    sender.finish(replace(item.delivery, status="skipped",
+                                          reason=held[rendered.service_ticket]))
                     continue
                 if unreachable is not None:
                     sender.finish(replace(item.delivery, status="failed",

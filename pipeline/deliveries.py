@@ -46,22 +46,21 @@ class Delivery:
     reason: str
 
 
+def facts(invoice: Invoice) -> str:
+    """What the message for this invoice will say (amount, due date, recipient...): the
+    invoice's data, kept beside its ledger row with the sha256 of its PDF."""
+    return json.dumps(invoice.as_data(), ensure_ascii=False)
+
+
 def remember(ledger: Ledger, invoices: Iterable[tuple[Invoice, str]], *,
              missing_only: bool = False) -> None:
-    """Keep what the message for each (invoice, sha256 of its PDF) will say; one commit.
+    """Keep the facts of each (invoice, sha256 of its PDF); one commit.
 
     ``missing_only`` is for unchanged invoices, whose facts can only have been recorded
     already (their fingerprint is the same): a night of thousands writes none of them.
     """
-    with reported(ledger.path), ledger.db:
-        ledger.db.execute("BEGIN IMMEDIATE")
-        known = set(ledger.db.execute("SELECT service_ticket, sha256 FROM invoice_mail")) \
-            if missing_only else set()
-        ledger.db.executemany(
-            "INSERT OR REPLACE INTO invoice_mail (service_ticket, sha256, facts) "
-            "VALUES (?, ?, ?)",
-            [(invoice.ticket, sha256, json.dumps(invoice.as_data(), ensure_ascii=False))
-             for invoice, sha256 in invoices if (invoice.ticket, sha256) not in known])
+    ledger.remember_facts([(invoice.ticket, sha256, facts(invoice))
+                           for invoice, sha256 in invoices], missing_only=missing_only)
 
 
 class DeliveryLog:
@@ -78,12 +77,13 @@ class DeliveryLog:
                                   "AND sha256 = ?", (ticket, sha256)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def sent_versions(self, ticket: str) -> set[str]:
-        """The sha256 of every version of the ticket's invoice the server accepted."""
+    def sent_versions(self, ticket: str) -> list[str]:
+        """The sha256 of every version of the ticket's invoice the server accepted, in the
+        order they were sent."""
         with reported(self.ledger.path):
             rows = self.db.execute("SELECT sha256 FROM deliveries WHERE service_ticket = ? "
-                                   "AND status = 'sent'", (ticket,))
-            return {row[0] for row in rows}
+                                   "AND status = 'sent' ORDER BY id", (ticket,))
+            return [row[0] for row in rows]
 
     def intent(self, delivery: Delivery, tried_at: str) -> int:
         """Record, before the SMTP transaction, that this message is about to go out."""

@@ -82,20 +82,22 @@ class OutputFolder:
         relative = f"{INVOICES}/{safe_name(invoice.order.invoice_number)}.pdf"
         target = self.path / relative
         earlier = self.path / previous.pdf if previous else None
+        replaced = earlier is not None and earlier.is_file()
         try:
             history.keep_previous(self.path / HISTORY, earlier, target, pdf)
             atomic_write(target, pdf)
         except OutputError as error:
             raise RenderError(str(error), ticket=invoice.ticket) from None
+        if earlier is not None and earlier != target:
+            earlier.unlink(missing_ok=True)  # kept in history/, replaced under a new name
         order = invoice.order
         rendered = Rendered(
             invoice.ticket, order.invoice_number, order.customer, invoice.share_id,
             invoice.share_url, relative, hashlib.sha256(pdf).hexdigest(), pages, order.total,
             order.currency, fingerprint, _now(), invoice.invoice_date.isoformat())
-        # Before the row vouching for the PDF: facts that match no recorded sha256 are
-        # never mailed.
-        deliveries.remember(ledger, [(invoice, rendered.sha256)])
-        ledger.record(rendered)
+        # The facts go in with the row, in its transaction: facts that match no recorded
+        # sha256 are never mailed.
+        ledger.record(rendered, deliveries.facts(invoice), at_once=replaced)
         return rendered
 
     def remember_unchanged(self, kept: list[tuple[Invoice, Rendered]]) -> None:

@@ -123,7 +123,8 @@ class Ledger:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
         if "withdrawn_at" not in columns:  # a ledger from before withdrawals existed
             self.db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
-        self.pending: list[Rendered] = []
+        # Rows not yet committed, each with its billing facts (JSON, for the email).
+        self.pending: list[tuple[Rendered, str]] = []
         self.rows_per_commit = ROWS_PER_COMMIT
         self.committed = time.monotonic()
 
@@ -162,16 +163,18 @@ class Ledger:
             self.db.execute("UPDATE invoices SET withdrawn_at = ? WHERE service_ticket = ?",
                             (when, ticket))
 
-    def record(self, rendered: Rendered) -> None:
-        """Record an invoice whose PDF is on disk; committed with its batch."""
-        self.pending.append(rendered)
-        if len(self.pending) >= self.rows_per_commit or \
+    def record(self, rendered: Rendered, facts: str, *, at_once: bool = False) -> None:
+        """Record an invoice whose PDF is on disk, with the facts its email will carry;
+        committed with its batch, or ``at_once`` (a PDF that replaced an issued one: until
+        its row is in, the ledger would vouch for bytes no longer on disk)."""
+        self.pending.append((rendered, facts))
+        if at_once or len(self.pending) >= self.rows_per_commit or \
                 time.monotonic() - self.committed >= SECONDS_PER_COMMIT:
             self.commit()
 
     @_reported
     def commit(self) -> None:
-        """Write the pending rows, in one transaction."""
+        """Write the pending rows and their facts, in one transaction."""
         if self.pending:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -183,10 +186,28 @@ class Ledger:
                     [(row.service_ticket, row.invoice_number, row.customer, row.share_id,
                       row.share_url, row.pdf, row.sha256, row.pages, f"{row.total:f}",
                       row.currency, row.invoice_date, row.fingerprint, row.rendered_at)
-                     for row in self.pending],
+                     for row, _ in self.pending],
                 )
+                self._facts([(row.service_ticket, row.sha256, facts)
+                             for row, facts in self.pending])
             self.pending.clear()
         self.committed = time.monotonic()
+
+    @_reported
+    def remember_facts(self, rows: list[tuple[str, str, str]], *,
+                       missing_only: bool = False) -> None:
+        """Keep (ticket, sha256, facts) for the emails, in one transaction; ``missing_only``
+        skips what is there already."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if missing_only:
+                known = set(self.db.execute("SELECT service_ticket, sha256 FROM invoice_mail"))
+                rows = [row for row in rows if (row[0], row[1]) not in known]
+            self._facts(rows)
+
+    def _facts(self, rows: list[tuple[str, str, str]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO invoice_mail (service_ticket, sha256, "
+                            "facts) VALUES (?, ?, ?)", rows)
 
 
 def _rendered(row: tuple[object, ...]) -> Rendered:

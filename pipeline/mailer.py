@@ -114,10 +114,18 @@ class Mailer:
             if not session.has_extn("auth"):
                 raise ConfigError(f"the SMTP server {self.where} offers no login (AUTH); "
                                   "leave [smtp] username out if it needs none")
-            if (self.smtp.username + self.smtp.password).isascii():
-                session.login(self.smtp.username, self.smtp.password)
-            else:
-                _login_utf8(session, self.smtp.username, self.smtp.password)
+            try:
+                if (self.smtp.username + self.smtp.password).isascii():
+                    session.login(self.smtp.username, self.smtp.password)
+                else:
+                    _login_utf8(session, self.smtp.username, self.smtp.password)
+            except smtplib.SMTPException as error:
+                if isinstance(error, smtplib.SMTPResponseException):
+                    raise  # a refusal with a reply code: handled by the caller
+                # No method both sides know (the server offers only, say, XOAUTH2): trying
+                # again cannot help.
+                raise ConfigError(f"the SMTP server {self.where} cannot log in "
+                                  f"{self.smtp.username!r}: {error}") from None
 
     def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> str:
         """Hand one message over; what the server said about a Bcc it refused.

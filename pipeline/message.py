@@ -89,16 +89,16 @@ class MailTemplates:
                               source=templates) from None
 
     @staticmethod
-    def _fail(error: jinja2.TemplateError) -> NoReturn:
+    def _fail(error: Exception) -> NoReturn:
         # A broken template breaks every message: a configuration error, named once.
-        raise ConfigError(f"email template error: {error.message or error}",
+        raise ConfigError(f"email template error: {getattr(error, 'message', None) or error}",
                           source=getattr(error, "filename", None),
                           line=getattr(error, "lineno", None)) from None
 
     def render(self, context: dict[str, Any]) -> tuple[str, str]:
         try:
             return self.text.render(context), self.html.render(context)
-        except jinja2.TemplateError as error:
+        except Exception as error:  # e.g. TypeError from {{ invoice.total * 1.1 }}
             self._fail(error)
 
     def context(self, rendered: Rendered, facts: dict[str, Any], *,

@@ -400,3 +400,27 @@ def test_sigkill_at_any_point_then_rerun_gives_identical_output(tmp_path: Path) 
     # The kills did land mid-run, not only before or after the work.
     assert any(0 < written < len(expected) for written in written_when_killed), \
         written_when_killed
+
+
+def test_a_corrected_pdf_that_cannot_be_written_leaves_the_issued_one_in_place(
+        tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while re-issuing: the current PDF stays where the manifest names it."""
+    from pipeline import folder
+    from pipeline.errors import OutputError
+    from pipeline.verify import verify
+
+    _run(write_csv(tmp_path / "in.csv", [order("WO-1")]), settings)
+    issued = (settings.out / "invoices/INV-WO-1.pdf").read_bytes()
+    real_write = folder.atomic_write
+
+    def full_disk(path: Path, data: bytes) -> None:
+        if path.suffix == ".pdf" and path.parent.name == "invoices":
+            raise OutputError("cannot write: No space left on device", source=path)
+        real_write(path, data)
+
+    monkeypatch.setattr(folder, "atomic_write", full_disk)
+    outcome = _run(write_csv(tmp_path / "in.csv", [order("WO-1", item_unit_price="130.00")]),
+                   settings)
+    assert [failure.service_ticket for failure in outcome.failed] == ["WO-1"]
+    assert (settings.out / "invoices/INV-WO-1.pdf").read_bytes() == issued
+    assert list(verify(settings.out)) == []

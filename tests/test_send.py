@@ -262,6 +262,14 @@ def test_a_changed_invoice_is_sent_once_more_as_a_correction(
     server.received.clear()
     assert send_folder(out, settings).sent == []
     assert server.received == []
+    # The correction is taken back: the first version is the invoice again, and the
+    # customer, whose latest mail is the correction, gets it again, as a correction.
+    assert batch.run([write_csv(tmp_path / "back.csv", orders())],
+                     render_settings(out)).rendered == ["WO-2"]
+    assert send_folder(out, settings).sent == ["WO-2"]
+    [back] = server.received
+    assert str(back.message["Subject"]) == f"Corrected invoice INV-WO-2 from {COMPANY}"
+    assert back.message["Message-ID"] == first  # the same version, the same message
 
 
 def test_a_withdrawn_invoice_is_never_sent(out: Path, server: SmtpServer,
@@ -415,6 +423,17 @@ def test_the_password_never_shows(server: SmtpServer) -> None:
     assert PASSWORD not in repr(settings) and PASSWORD not in repr(settings.smtp)
 
 
+def test_the_password_never_travels_to_a_cluster(server: SmtpServer) -> None:
+    """What a Dask task carries is pickled to the scheduler and every worker."""
+    import pickle
+
+    from pipeline.cluster import bundle
+
+    settings = replace(smtp_settings(Path("out"), server), send=True)
+    assert settings.smtp.password == PASSWORD
+    assert PASSWORD.encode() not in pickle.dumps(bundle(settings))
+
+
 def test_a_held_lock_is_exit_75(out: Path, server: SmtpServer, runner: CliRunner,
                                 tmp_path: Path) -> None:
     with OutputFolder(out).lock():
@@ -522,6 +541,29 @@ def test_run_send_renders_then_sends_and_reports(server: SmtpServer, runner: Cli
     assert "sent 4, failed 0, skipped 2" in result.stdout
     report = json.loads((tmp_path / "o/report.json").read_text())
     assert report["delivery"] == {"sent": 4, "failed": 0, "skipped": 2}
+    assert sorted(by_ticket(server.received)) == TICKETS
+
+
+def test_run_send_holds_back_a_ticket_whose_correction_it_could_not_issue(
+        server: SmtpServer, runner: CliRunner, tmp_path: Path) -> None:
+    """The folder still has its earlier version: mailing that would bill the old amount."""
+    rows = orders()
+    source = write_csv(tmp_path / "in.csv", rows)
+    config = config_toml(tmp_path / "send.toml", server, "")
+    assert cli(runner, "run", source, "--out", "o", "--workers", "1", "--config",
+               config).exit_code == 0
+    rows[0]["tax_rate"] = "eight"  # the correction of WO-1 is rejected tonight
+    write_csv(tmp_path / "in.csv", rows)
+    result = cli(runner, "run", source, "--out", "o", "--workers", "1", "--send",
+                 "--config", config)
+    assert result.exit_code == 1, result.output
+    assert "skipped: ticket WO-1: not sent: this run could not issue its current work order" \
+        in result.stderr
+    assert sorted(by_ticket(server.received)) == TICKETS[1:]
+    rows[0]["tax_rate"] = ""
+    write_csv(tmp_path / "in.csv", rows)
+    assert cli(runner, "run", source, "--out", "o", "--workers", "1", "--send",
+               "--config", config).exit_code == 1  # WO-5 and WO-6 are still skipped
     assert sorted(by_ticket(server.received)) == TICKETS
 
 
@@ -714,6 +756,18 @@ def test_a_broken_email_template_is_named(out: Path, runner: CliRunner, tmp_path
                  config_toml(tmp_path / "send.toml", server))
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: {mine / 'email.html'}:1: email template error: ")
+    assert server.received == []
+
+
+def test_an_email_template_that_fails_while_rendering_is_one_error(
+        out: Path, runner: CliRunner, tmp_path: Path, server: SmtpServer) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "email.txt").write_text("{{ (invoice.total ~ '') * 1.1 }}\n")
+    result = cli(runner, "send", "--out", out, "--templates", mine, "--config",
+                 config_toml(tmp_path / "send.toml", server))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: email template error: can't multiply sequence")
     assert server.received == []
 
 
