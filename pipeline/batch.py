@@ -19,7 +19,7 @@ from . import folder, links
 from .config import Settings
 from .errors import RenderError, TicketError
 from .executor import RenderFailure, Stop, executor_for
-from .inputs import Checked, Checking, check
+from .inputs import Checked, Checking, check, in_file_order
 from .merge import merge
 from .models import Failure, Outcome, Problem, Rendered, Warning_, WorkOrder
 from .plan import Planned, plan
@@ -67,7 +67,7 @@ def check_all(inputs: Iterable[Path], settings: Settings,
                 confirmed += 1
     outcome = Outcome(read=checking.read, confirmed=confirmed, unconfirmed=unconfirmed,
                       warnings=claims.warnings,
-                      rejected=_in_file_order([*rejected, *unlinked], inputs))
+                      rejected=in_file_order([*rejected, *unlinked], inputs))
     _announce(progress, outcome.warnings, outcome.rejected)
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -111,7 +111,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
         # Links are claimed over the whole input, then the selection is taken: a ticket
         # outside it may hold the share ID or invoice number a selected one claims.
         linked = links.invoices(checked.confirmed, settings, published, links.issue_date())
-        problems = _in_file_order([*checked.problems, *linked.problems], inputs)
+        problems = in_file_order([*checked.problems, *linked.problems], inputs)
         outcome = Outcome(
             read=checked.read, confirmed=len(linked.items),
             unconfirmed=[order.service_ticket for order in checked.unconfirmed],
@@ -231,12 +231,6 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
-
-
-def _in_file_order(problems: list[Problem], inputs: list[Path]) -> list[Problem]:
-    """Rejections in file order, whichever stage found them."""
-    position = {str(path): index for index, path in enumerate(inputs)}
-    return sorted(problems, key=lambda problem: (position.get(problem.source, 0), problem.line))
 
 
 def _unservable(wanted: set[str], checked: Checked) -> dict[str, str]:

@@ -38,6 +38,9 @@ Progress = Callable[[str, dict[str, object]], None]
 # A greylisting server or a dropped connection gets three more tries within 20 s; past
 # that the message fails and the next `send` tries it again.
 RETRY_DELAYS = (1.0, 4.0, 15.0)
+# Messages in a row that a server put off (4xx) through all their tries: it is throttling
+# or over a quota, and the rest of the night would only hammer it, 20 s a message.
+PUT_OFF_IN_A_ROW = 3
 
 
 def _quiet(event: str, data: dict[str, object]) -> None:
@@ -84,6 +87,7 @@ class _Sender:
     progress: Progress
     outcome: Delivered
     stop: Stop
+    put_off: int = 0  # messages in a row that ended on a temporary refusal
 
     def plan(self, rendered: Rendered) -> _Planned | None:
         """The message for this invoice, or ``None`` when there is none to send now."""
@@ -148,12 +152,13 @@ class _Sender:
     def transmit(self, planned: _Planned) -> None:
         """One message: intent, the SMTP transaction (tried again on 4xx or a drop), result.
 
-        :class:`Unreachable` escapes when even connecting keeps failing: the rest of the
-        batch would fare no better. A stop request ends the tries of this message.
+        :class:`Unreachable` escapes when even connecting keeps failing, or when
+        :data:`PUT_OFF_IN_A_ROW` messages were put off to the end of their tries: the rest
+        of the batch would fare no better. A stop request ends the tries of this message.
         """
         mailer = self.outbox.mailer
         row: int | None = None
-        reason, unreachable, tries = "", False, 0
+        reason, unreachable, temporary, tries = "", False, False, 0
         for delay in (0.0, *RETRY_DELAYS):
             _pause(delay, self.stop)
             if tries and self.stop.is_set():
@@ -167,13 +172,14 @@ class _Sender:
                 note = mailer.send(planned.message, self.outbox.envelope.sender.addr_spec,
                                    planned.recipients)
             except Permanent as error:
-                reason = str(error)
+                reason, temporary = str(error), False
                 break
             except Temporary as error:
                 reason = f"{error} (tried {tries} time{'s' if tries > 1 else ''})"
-                unreachable = isinstance(error, Unreachable)
+                unreachable, temporary = isinstance(error, Unreachable), True
                 continue
             assert row is not None
+            self.put_off = 0
             self.log.result(row, "sent", sent_at=_now(), reason=note)
             self.outcome.sent.append(planned.delivery.service_ticket)
             self.progress("sent", {"service_ticket": planned.delivery.service_ticket,
@@ -187,8 +193,12 @@ class _Sender:
             self.outcome.failed.append(Failure(planned.delivery.service_ticket, reason))
             self.progress("failed", {"service_ticket": planned.delivery.service_ticket,
                                      "reason": reason})
+        self.put_off = self.put_off + 1 if temporary else 0
         if unreachable:
             raise Unreachable(reason)
+        if self.put_off >= PUT_OFF_IN_A_ROW:
+            raise Unreachable(f"{reason}; {self.put_off} messages in a row were put off: the "
+                              "server is throttling or over a quota")
 
 
 def _pause(seconds: float, stop: Stop) -> None:

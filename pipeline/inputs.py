@@ -97,3 +97,9 @@ def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = Fals
             (checked.confirmed if result.confirmed else checked.unconfirmed).append(result)
     checked.read = checking.read
     return checked
+
+
+def in_file_order(problems: list[Problem], inputs: list[Path]) -> list[Problem]:
+    """Rejections in file order, whichever stage found them."""
+    position = {str(path): index for index, path in enumerate(inputs)}
+    return sorted(problems, key=lambda problem: (position.get(problem.source, 0), problem.line))

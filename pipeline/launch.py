@@ -27,7 +27,7 @@ import jinja2
 from . import folder, links
 from .config import Settings
 from .errors import ConfigError, ShareLinkError
-from .inputs import check
+from .inputs import check, in_file_order
 from .links import Launch
 from .models import Problem, Warning_, WorkOrder
 from .template_files import BUILT_IN, environment
@@ -156,6 +156,7 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     rejected: two activities must never share one public link.
     """
     action = form_action(settings)
+    inputs = list(inputs)
     checked = check(inputs, settings, for_launch=True)
     # Under the folder's lock: a run starting meanwhile sweeps away temporary files, ours
     # included. Checked against its ledger: a page must name the activity the invoice
@@ -168,5 +169,6 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
                  for launch in linked.items}
         pages[INDEX] = index_html(linked.items)
         where = out.write_pages(pages)
-    return LaunchOutcome(where, linked.items, [*checked.problems, *linked.problems],
+    return LaunchOutcome(where, linked.items,
+                         in_file_order([*checked.problems, *linked.problems], inputs),
                          linked.warnings)

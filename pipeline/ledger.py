@@ -12,7 +12,8 @@ holds what was emailed (the tables :mod:`deliveries` reads and writes).
 Rows are committed in batches (:data:`ROWS_PER_COMMIT` rows, or what came within
 :data:`SECONDS_PER_COMMIT`): one commit (an fsync) per row would cap a large cluster's
 results at what one disk syncs per second. A batch lost to a crash names only PDFs that
-are on disk whole; the next run renders them again, to the same bytes. Every read, a
+are on disk whole; the next run renders them again (and finds nothing to keep in
+history/ when the bytes are the same). Every read, a
 withdrawal and :meth:`Ledger.close` commit what is pending first.
 """
 

@@ -32,22 +32,22 @@ def test_rows_are_committed_per_batch_and_on_close(tmp_path: Path,
     ledger = Ledger(path)
     ledger.rows_per_commit = 3
     for ticket in ("A", "B"):
-        ledger.record(_row(ticket))
+        ledger.record(_row(ticket), "{}")
     assert _committed(path) == 0
-    ledger.record(_row("C"))
+    ledger.record(_row("C"), "{}")
     assert _committed(path) == 3
-    ledger.record(_row("D"))
+    ledger.record(_row("D"), "{}")
     ledger.close()
     assert _committed(path) == 4
 
 
 def test_every_read_and_withdrawal_sees_the_pending_rows(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3")
-    ledger.record(_row("A"))
+    ledger.record(_row("A"), "{}")
     assert [row.service_ticket for row in ledger.all()] == ["A"]
-    ledger.record(_row("B"))
+    ledger.record(_row("B"), "{}")
     assert set(ledger.snapshot()) == {"A", "B"}
-    ledger.record(_row("C"))
+    ledger.record(_row("C"), "{}")
     ledger.withdraw("C", "2026-12-03T00:00:00+00:00")
     assert ledger.snapshot("C")["C"].withdrawn
     ledger.close()

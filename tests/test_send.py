@@ -696,6 +696,19 @@ def test_a_temporary_refusal_is_tried_again_then_fails(out: Path, server: SmtpSe
     assert sorted(by_ticket(server.received)) == ["WO-1", "WO-2", "WO-4"]
 
 
+def test_a_server_that_puts_off_every_message_is_not_hammered_all_night(
+        out: Path, server: SmtpServer, quick_retries: None) -> None:
+    for ticket in TICKETS:
+        server.handler.refuse[f"customer{ticket[3:]}@example.com"] = "421 4.7.0 over quota"
+    outcome = send_folder(out, smtp_settings(out, server), only=TICKETS)
+    assert outcome.sent == [] and server.received == []
+    reasons = {failure.service_ticket: failure.reason for failure in outcome.failed}
+    assert [reasons[ticket].endswith("(tried 4 times)") for ticket in TICKETS[:3]] == \
+        [True] * 3
+    assert reasons["WO-4"].startswith("not tried: ") and "3 messages in a row were put " \
+        "off: the server is throttling or over a quota" in reasons["WO-4"]
+
+
 def test_an_unreachable_server_fails_the_rest_untried_and_the_next_send_sends_them(
         out: Path, server: SmtpServer, quick_retries: None) -> None:
     server.stop()
