@@ -16,7 +16,6 @@ import functools
 import hashlib
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,7 +28,7 @@ from .config import Settings
 from .deliveries import Delivery, DeliveryLog
 from .errors import ConfigError, TicketError
 from .executor import Stop
-from .mailer import Mailer, Permanent, Temporary, Unreachable
+from .mailer import Mailer, Permanent, RateLimit, Temporary, Unreachable, pause
 from .message import Envelope, MailTemplates, message_id
 from .models import Delivered, Failure, Rendered
 from .validate import canonical_ticket
@@ -49,24 +48,6 @@ def _quiet(event: str, data: dict[str, object]) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class RateLimit:
-    """At most ``per_minute`` messages in any 60 seconds (0: no limit)."""
-
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.per_minute = per_minute
-        self.clock, self.sleep = clock, sleep
-        self.times: deque[float] = deque()
-
-    def wait(self) -> None:
-        if not self.per_minute:
-            return
-        if len(self.times) >= self.per_minute:
-            self.sleep(max(0.0, self.times[0] + 60 - self.clock()))
-            self.times.popleft()
-        self.times.append(self.clock())
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +141,7 @@ class _Sender:
         row: int | None = None
         reason, unreachable, temporary, tries = "", False, False, 0
         for delay in (0.0, *RETRY_DELAYS):
-            _pause(delay, self.stop)
+            pause(delay, self.stop)
             if tries and self.stop.is_set():
                 reason = f"{reason}; stopped before trying again"
                 break
@@ -199,14 +180,6 @@ class _Sender:
         if self.put_off >= PUT_OFF_IN_A_ROW:
             raise Unreachable(f"{reason}; {self.put_off} messages in a row were put off: the "
                               "server is throttling or over a quota")
-
-
-def _pause(seconds: float, stop: Stop) -> None:
-    """Sleep, waking for a stop request: a signal does not wait out a backoff or the rate
-    limit."""
-    deadline = time.monotonic() + seconds
-    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(left, 0.1))
 
 
 def _no_invoices(path: Path) -> ConfigError:
@@ -249,7 +222,7 @@ class Outbox:
                     if only is None or rendered.service_ticket in only]
         outcome = Delivered(dry_run=dry_run)
         sender = _Sender(out, DeliveryLog(out.ledger), self, resend, progress, outcome, stop)
-        limit = RateLimit(self.max_per_minute, sleep=functools.partial(_pause, stop=stop))
+        limit = RateLimit(self.max_per_minute, sleep=functools.partial(pause, stop=stop))
         progress("sending", {"total": len(selected), "dry_run": dry_run})
         try:
             unreachable: Unreachable | None = None

@@ -1,4 +1,5 @@
-"""One SMTP session over ``smtplib``, and what each of the server's refusals means for us.
+"""One SMTP session over ``smtplib``, what each of the server's refusals means for us, and
+the pace of a batch of messages (:class:`RateLimit`, :func:`pause`).
 
 :class:`Temporary` (a 4xx reply, a dropped connection) is worth trying again soon;
 :class:`Permanent` (5xx) fails that one message; a refused login or a TLS failure is a
@@ -11,10 +12,14 @@ import base64
 import email.policy
 import smtplib
 import ssl
+import time
+from collections import deque
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from .config import Smtp
 from .errors import ConfigError
+from .executor import Stop
 
 TIMEOUT = 60  # seconds one SMTP command may take before the connection counts as dropped
 
@@ -184,3 +189,29 @@ class Mailer:
             session.quit()
         except (smtplib.SMTPException, OSError):
             session.close()
+
+
+class RateLimit:
+    """At most ``per_minute`` messages in any 60 seconds (0: no limit)."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.per_minute = per_minute
+        self.clock, self.sleep = clock, sleep
+        self.times: deque[float] = deque()
+
+    def wait(self) -> None:
+        if not self.per_minute:
+            return
+        if len(self.times) >= self.per_minute:
+            self.sleep(max(0.0, self.times[0] + 60 - self.clock()))
+            self.times.popleft()
+        self.times.append(self.clock())
+
+
+def pause(seconds: float, stop: Stop) -> None:
+    """Sleep, waking for a stop request: a signal does not wait out a backoff or the rate
+    limit."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.1))

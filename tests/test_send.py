@@ -31,10 +31,11 @@ from pipeline import batch
 from pipeline.addresses import to_address
 from pipeline.cli import main
 from pipeline.config import Company, Settings, Smtp
-from pipeline.deliver import RateLimit, send_folder
+from pipeline.deliver import send_folder
 from pipeline.deliveries import HEADER
 from pipeline.folder import DELIVERIES, LEDGER, OutputFolder
 from pipeline.ledger import Ledger
+from pipeline.mailer import RateLimit
 from pipeline.message import Envelope, MailTemplates
 from pipeline.models import Rendered
 
