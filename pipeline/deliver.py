@@ -212,9 +212,8 @@ class Outbox:
         """
         started = time.monotonic()
         stop = stop or threading.Event()
-        if resend and not only:
-            raise ConfigError("--resend sends named invoices again: name them with "
-                              "--only TICKET")
+        _check_resend(resend, only)
+        only = None if only is None else {canonical_ticket(ticket) for ticket in only}
         if out.ledger is None:
             raise _no_invoices(out.path)
         issued = out.issued()
@@ -272,6 +271,7 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
     """
     outbox = Outbox(settings)
     wanted = {canonical_ticket(ticket) for ticket in only}
+    _check_resend(resend, wanted)  # a usage error, before the folder's lock is asked for
     if not (path / folder.LEDGER).is_file():
         raise _no_invoices(path)
     opened = folder.reading(path) if dry_run else folder.writing(path, new_ledger=False)
@@ -283,3 +283,8 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
                               "withdrawn): nothing to send", ticket=missing[0])
         return outbox.send(out, only=wanted or None, dry_run=dry_run, resend=resend,
                            progress=progress, stop=stop)
+
+
+def _check_resend(resend: bool, only: Collection[str] | None) -> None:
+    if resend and not only:
+        raise ConfigError("--resend sends named invoices again: name them with --only TICKET")

@@ -444,6 +444,19 @@ def test_a_held_lock_is_exit_75(out: Path, server: SmtpServer, runner: CliRunner
     assert result.output.startswith(f"Error: {out}: another run holds the output folder's "
                                     "lock (pid ")
     assert server.received == [] and not (out / DELIVERIES).exists()
+    with OutputFolder(out).lock():  # a usage error is one whatever the folder's state
+        resend = cli(runner, "send", "--out", out, "--resend", "--config",
+                     config_toml(tmp_path / "send.toml", server))
+    assert resend.exit_code == 2 and resend.output.startswith("Error: --resend sends named")
+
+
+def test_the_python_api_finds_a_ticket_however_it_is_typed(out: Path, server: SmtpServer) -> None:
+    from pipeline import folder
+    from pipeline.deliver import Outbox
+
+    with folder.writing(out, new_ledger=False) as opened:
+        delivered = Outbox(smtp_settings(out, server)).send(opened, only=[" WO-1\t"])
+    assert delivered.sent == ["WO-1"] and sorted(by_ticket(server.received)) == ["WO-1"]
 
 
 @pytest.mark.parametrize(("extra", "message"), [
