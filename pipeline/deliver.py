@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -44,10 +43,6 @@ PUT_OFF_IN_A_ROW = 3
 
 def _quiet(event: str, data: dict[str, object]) -> None:
     """The default progress callback: say nothing."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +118,7 @@ class _Sender:
     def finish(self, delivery: Delivery) -> None:
         """A delivery decided without the server: recorded (not in a dry run) and counted."""
         if not self.outcome.dry_run:
-            self.log.finished(delivery, _now())
+            self.log.finished(delivery, folder.timestamp())
         failure = Failure(delivery.service_ticket, delivery.reason)
         (self.outcome.skipped if delivery.status == "skipped" else self.outcome.failed) \
             .append(failure)
@@ -149,7 +144,7 @@ class _Sender:
             try:
                 mailer.connect()  # a refused login stops us before any intent
                 if row is None:
-                    row = self.log.intent(planned.delivery, _now())
+                    row = self.log.intent(planned.delivery, folder.timestamp())
                 note = mailer.send(planned.message, self.outbox.envelope.sender.addr_spec,
                                    planned.recipients)
             except Permanent as error:
@@ -161,7 +156,7 @@ class _Sender:
                 continue
             assert row is not None
             self.put_off = 0
-            self.log.result(row, "sent", sent_at=_now(), reason=note)
+            self.log.result(row, "sent", sent_at=folder.timestamp(), reason=note)
             self.outcome.sent.append(planned.delivery.service_ticket)
             self.progress("sent", {"service_ticket": planned.delivery.service_ticket,
                                    "recipient": planned.delivery.recipient,

@@ -94,7 +94,7 @@ class OutputFolder:
         rendered = Rendered(
             invoice.ticket, order.invoice_number, order.customer, invoice.share_id,
             invoice.share_url, relative, hashlib.sha256(pdf).hexdigest(), pages, order.total,
-            order.currency, fingerprint, _now(), invoice.invoice_date.isoformat())
+            order.currency, fingerprint, timestamp(), invoice.invoice_date.isoformat())
         # The facts go in with the row, in its transaction: facts that match no recorded
         # sha256 are never mailed.
         ledger.record(rendered, deliveries.facts(invoice), at_once=replaced)
@@ -112,7 +112,7 @@ class OutputFolder:
         kept (share ID and number stay the ticket's). Where the PDF went, in words."""
         current = self.path / rendered.pdf
         kept = history.archive(self.path / HISTORY, current) if current.is_file() else None
-        self._ledger().withdraw(rendered.service_ticket, _now())
+        self._ledger().withdraw(rendered.service_ticket, timestamp())
         return f"moved to {kept.relative_to(self.path)}" if kept else "its PDF was gone"
 
     def write_manifest(self) -> None:
@@ -197,5 +197,6 @@ def _ledger(folder: OutputFolder, *, create: bool) -> Iterator[None]:
         folder.ledger = None
 
 
-def _now() -> str:
+def timestamp() -> str:
+    """Now, as every row of the ledger (renders, withdrawals, deliveries) records it."""
     return datetime.now(UTC).isoformat(timespec="seconds")
