@@ -78,13 +78,14 @@ def salt(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def plan(invoices: Iterable[Invoice], published: Mapping[str, Rendered], settings: Settings,
+def plan(invoices: Iterable[Invoice], published: Mapping[str, Rendered], run_salt: str,
          intact: Callable[[Rendered], bool], *, force: bool = False) -> Plan:
     """Split ``invoices`` into what to render and what is unchanged (``force``: nothing is).
 
+    ``published`` holds at least the ledger rows of these tickets; ``run_salt`` is
+    :func:`salt`, computed once per run (a run plans a few hundred invoices at a time);
     ``intact`` tells whether a recorded PDF is still the one the ledger names.
     """
-    run_salt = salt(settings)
     result = Plan()
     for invoice in invoices:
         payload = json.dumps(invoice.as_data(), sort_keys=True, ensure_ascii=False)
