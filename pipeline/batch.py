@@ -21,7 +21,7 @@ from .executor import RenderFailure, Stop, executor_for
 from .linking import Chunk, Linking, readable
 from .merge import merge
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
-from .plan import Planned, plan, salt
+from .plan import Planned, fingerprint, plan, salt
 from .spool import Spool
 from .validate import canonical_ticket
 from .write import writable
@@ -121,7 +121,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
         for ticket in sorted(unservable.keys() - rejected):
             _fail(progress, outcome, ticket, unservable[ticket])
         progress("start", {"total": len(todo), "unchanged": len(outcome.unchanged)})
-        finished = _render_and_store(out, todo, settings, stop, outcome, progress) \
+        finished = _render_and_store(out, todo, run_salt, settings, stop, outcome, progress) \
             if len(todo) and not stop.is_set() else 0
         outcome.interrupted = stop.is_set()
         outcome.left = len(todo) - finished
@@ -164,8 +164,9 @@ def _withdraw(out: folder.OutputFolder, unconfirmed: list[tuple[WorkOrder, Rende
             f"invoice is withdrawn ({where})"))
 
 
-def _render_and_store(out: folder.OutputFolder, todo: Spool, settings: Settings,
-                      stop: Stop, outcome: Outcome, progress: Progress) -> int:
+def _render_and_store(out: folder.OutputFolder, todo: Spool, run_salt: str,
+                      settings: Settings, stop: Stop, outcome: Outcome,
+                      progress: Progress) -> int:
     """Render ``todo`` and store each PDF as it comes; how many came back."""
     # The planned invoices an executor has taken and not given back: a bounded few.
     taken: dict[str, Planned] = {}
@@ -183,8 +184,8 @@ def _render_and_store(out: folder.OutputFolder, todo: Spool, settings: Settings,
             _fail(progress, outcome, item.invoice.ticket, result.reason)
             continue
         try:
-            stored = out.store(item.invoice, result.pdf, result.pages, item.fingerprint,
-                               item.previous)
+            stored = out.store(item.invoice, result.pdf, result.pages,
+                               fingerprint(item.invoice, run_salt), item.previous)
         except RenderError as error:  # this PDF could not be written (a full disk)
             _fail(progress, outcome, item.invoice.ticket, error.message)
             continue

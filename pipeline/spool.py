@@ -1,11 +1,11 @@
 """The invoices a run is about to render, kept on disk between planning and rendering.
 
 A run plans every invoice before the first one renders (the ``start`` event gives the
-count); a million planned invoices as objects would take some 3 GB. Each is pickled into
-an anonymous temporary file instead, and read back one at a time as an executor takes
-it. The file is in ``$TMPDIR`` (else ``/tmp``) and has no name: the system removes it as
-it is made, so not even a killed run leaves it behind, and the space is freed when the
-spool is closed.
+count); a million planned invoices as objects would take some 3 GB. They are pickled
+into an anonymous temporary file instead, a chunk at a time, and read back as an executor
+takes them (~550 bytes an invoice on disk). The file is in ``$TMPDIR`` (else ``/tmp``)
+and has no name: the system removes it as it is made, so not even a killed run leaves it
+behind, and the space is freed when the spool is closed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Spool:
         with _scratch():
             self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
         self._count = 0
+        self._chunks = 0
 
     def __enter__(self) -> Spool:
         return self
@@ -40,18 +41,23 @@ class Spool:
         return self._count
 
     def add(self, items: Iterable[Planned]) -> None:
-        with _scratch():
-            for item in items:
-                pickle.dump(item, self._file, pickle.HIGHEST_PROTOCOL)
-                self._count += 1
+        """Append a chunk of planned invoices; pickled together, so that what every
+        pickle names once (the classes) costs once per chunk, not per invoice (measured:
+        a third of the time it takes to plan a million)."""
+        chunk = list(items)
+        if chunk:
+            with _scratch():
+                pickle.dump(chunk, self._file, pickle.HIGHEST_PROTOCOL)
+            self._count += len(chunk)
+            self._chunks += 1
 
     def __iter__(self) -> Iterator[Planned]:
         with _scratch():
             self._file.flush()
         self._file.seek(0)
-        for _ in range(self._count):
+        for _ in range(self._chunks):
             # Safe to load back: no other process can open a file that has no name.
-            yield pickle.load(self._file)  # noqa: S301
+            yield from pickle.load(self._file)  # noqa: S301
 
 
 @contextlib.contextmanager
