@@ -16,7 +16,9 @@ d. ``validate`` of 100,000 CSV rows;
 e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay flat);
 f. ``validate`` of 1,000,000 CSV rows and ``read_file`` alone over them (reading.py);
 g. ``run --cluster`` on a Dask scheduler and two workers here against ``--workers 2``, and
-   the coordinator's store rate (cluster_bench.py).
+   the coordinator's store rate (cluster_bench.py);
+h. ``run`` planning 1,000,000 invoices into an empty folder, stopped where rendering
+   would start (planning.py).
 
 Peak RSS comes from the kernel: every measured command runs under measure.py, which
 waits for its whole process tree (the forkserver and the pool workers included) and
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster_bench import bench_cluster, cluster_rows
+from planning import measure_planning
 from reading import Figure, measure_reading, report_lines
 from synthetic import CONFIG, LONG_EVERY, LONG_ITEMS, generate_orders, generate_rows
 
@@ -227,6 +230,7 @@ def main() -> None:
     try:
         results = _bench(work, count, naive_count, templates)
         at_scale = measure_reading(work, work / "bench.toml")
+        at_scale += measure_planning(work, work / "bench.toml")
     finally:
         if not arguments.keep:
             shutil.rmtree(work, ignore_errors=True)
