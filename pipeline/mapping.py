@@ -89,8 +89,9 @@ class _Parser:
 
     def fail(self, table: str, key: str, message: str) -> ConfigError:
         where = f"[{table}] {key}" if table else repr(key)
-        return ConfigError(f"{where}: {message}", source=self.path,
-                           line=self.lines.get(f"{table}.{field_name(key)}"))
+        # The key as written first: of "Customer" and "customer", the one at fault.
+        line = self.lines.get(f"{table}.{key}") or self.lines.get(f"{table}.{field_name(key)}")
+        return ConfigError(f"{where}: {message}", source=self.path, line=line)
 
     def table(self, document: dict[str, Any], name: str, known: tuple[str, ...] | None
               ) -> dict[str, Any]:
@@ -246,6 +247,7 @@ def _key_lines(text: str) -> dict[str, int]:
             table = field_name(match[1].strip("\"'"))
             found.setdefault(f".{table}", number)
         elif match := key.match(line):
-            name = field_name(next(part for part in match.groups() if part is not None))
+            name = next(part for part in match.groups() if part is not None)
             found.setdefault(f"{table}.{name}", number)
+            found.setdefault(f"{table}.{field_name(name)}", number)
     return found
