@@ -251,7 +251,7 @@ def resolve(
         smtp["password"] = environ["XOI_SMTP_PASSWORD"]
     for variable, name in ENVIRONMENT.items():
         if environ.get(variable):
-            settings[name] = environ[variable]
+            settings[name] = _coerce(name, environ[variable], source=variable)
     for name, value in (options or {}).items():
         if value is not None:
             settings[name] = _coerce(name, value, source="option")
