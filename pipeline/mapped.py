@@ -52,7 +52,8 @@ def _joined(values: Iterable[Any]) -> Any:
     return ", ".join(parts)
 
 
-def _unknown(kind: str, source: Path, wanted: list[tuple[str, str]], have: list[str]) -> str:
+def _unknown(kind: str, source: Path, wanted: list[tuple[str, str]], have: list[str],
+             lacking: str = "this file does not have") -> str:
     """The error for names the mapping gives and the file lacks, the closest of its own."""
     named = []
     for theirs, ours in wanted:
@@ -61,8 +62,8 @@ def _unknown(kind: str, source: Path, wanted: list[tuple[str, str]], have: list[
         closest = next((h for h in have if close and field_name(h) == close[0]), None)
         named.append(f"{theirs!r} ({ours}" + (f"; closest: {closest!r})" if closest else ")"))
     shown = ", ".join(have[:_SHOWN]) + (", ..." if len(have) > _SHOWN else "")
-    return (f"the mapping {source.name} names {kind} {' and '.join(named)}, which this file "
-            f"does not have; its {kind}s: {shown or 'none'}")
+    return (f"the mapping {source.name} names {kind} {' and '.join(named)}, which "
+            f"{lacking}; its {kind}s: {shown or 'none'}")
 
 
 def _csv(path: Path, mapping: Mapping) -> Iterator[RawRecord | Problem]:
@@ -173,6 +174,6 @@ def _missing_paths(path: Path, mapping: Mapping, first: dict[str, Any],
                         for short in sorted(unseen_items)]
         message = "; ".join(itertools.chain(
             [message] if message else [],
-            [_unknown("path", mapping.path, wanted_items, inner)
-             .replace("this file", "any line item of this file")]))
+            [_unknown("path", mapping.path, wanted_items, inner,
+                      "no line item of this file has")]))
     return ConfigError(message, source=path)
