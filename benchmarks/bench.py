@@ -17,7 +17,9 @@ e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay 
 f. ``validate`` of 1,000,000 CSV rows and ``read_file`` alone over them (reading.py);
 g. ``run --cluster`` on a Dask scheduler and two workers here against ``--workers 2``, and
    the coordinator's store rate (cluster_bench.py);
-h. ``run`` planning 1,000,000 invoices into an empty folder, stopped where rendering
+h. ``validate`` of the 100,000 rows of d. exported as another FSM writes them, through a
+   mapping, against d. itself (mapped.py);
+i. ``run`` planning 1,000,000 invoices into an empty folder, stopped where rendering
    would start (planning.py).
 
 Peak RSS comes from the kernel: every measured command runs under measure.py, which
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster_bench import bench_cluster, cluster_rows
+from mapped import Compared, measure_mapping
 from planning import measure_planning
 from reading import Figure, measure_reading, report_lines
 from synthetic import CONFIG, LONG_EVERY, LONG_ITEMS, generate_orders, generate_rows
@@ -231,10 +234,11 @@ def main() -> None:
         results = _bench(work, count, naive_count, templates)
         at_scale = measure_reading(work, work / "bench.toml")
         at_scale += measure_planning(work, work / "bench.toml")
+        mapped = measure_mapping(work, work / "bench.toml", VALIDATE_ROWS)
     finally:
         if not arguments.keep:
             shutil.rmtree(work, ignore_errors=True)
-    _print(results, at_scale, count, naive_count, info, (load_before, load()))
+    _print(results, at_scale, mapped, count, naive_count, info, (load_before, load()))
     print(f"benchmark took {time.perf_counter() - started:.0f} s")
 
 
@@ -278,8 +282,9 @@ def _bench(work: Path, count: int, naive_count: int,
     return results
 
 
-def _print(results: dict[str, Measured], at_scale: list[Figure], count: int,
-           naive_count: int, info: dict[str, str], loads: tuple[str, str]) -> None:
+def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compared,
+           count: int, naive_count: int, info: dict[str, str],
+           loads: tuple[str, str]) -> None:
     fails: list[str] = []
 
     def verdict(ok: bool, what: str) -> str:
@@ -359,6 +364,10 @@ def _print(results: dict[str, Measured], at_scale: list[Figure], count: int,
         print(text)
         if figure.verdict() == "FAIL":
             fails.append(figure.label)
+    print(line)
+    print("\n".join(mapped.lines()))
+    if not mapped.ok():
+        fails.append("validate through a mapping vs our format")
     print(line)
     print(f"validate {VALIDATE_ROWS:,} rows: peak RSS {_mb(validate.max_rss_kib):.0f} MB "
           f"(information); re-run peak RSS {_mb(rerun.max_rss_kib):.0f} MB")

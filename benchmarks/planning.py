@@ -10,24 +10,22 @@ made. The targets: peak RSS within validate's 500 MB, time within 90 s (validate
 same rows takes ~50 s; a run also fingerprints and spools every invoice). ``make bench``
 runs it; alone:
 
-    .venv/bin/python benchmarks/planning.py [--rows N] [--keep DIR] [--code DIR]
+    .venv/bin/python benchmarks/planning.py [--rows N] [--keep DIR]
 
-``--code DIR`` measures the ``pipeline`` package in DIR instead (e.g. ``git archive main``
-unpacked there), for a before/after comparison on one machine.
+With ``PYTHONPATH=DIR`` it measures the ``pipeline`` package in DIR instead (e.g. another
+commit's ``git archive``), for a before/after comparison on one machine; the measured
+process says which package it ran.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from reading import Figure, measure_figure, report_lines
-from synthetic import CONFIG, generate_rows
+from reading import Figure, measure, report_lines, standalone
+from synthetic import generate_rows
 
 ROWS = 1_000_000
 TARGET_S = 90.0
@@ -62,8 +60,7 @@ print(json.dumps({**seen, "interrupted": outcome.interrupted, "left": outcome.le
 """
 
 
-def measure_planning(work: Path, config: Path, rows: int = ROWS,
-                     code: Path | None = None) -> list[Figure]:
+def measure_planning(work: Path, config: Path, rows: int = ROWS) -> list[Figure]:
     """``run`` of ``rows`` synthetic confirmed work orders, one line item each, stopped at
     the start of rendering."""
     path = work / f"rows-{rows}-confirmed.csv"
@@ -71,10 +68,9 @@ def measure_planning(work: Path, config: Path, rows: int = ROWS,
         generate_rows(path, rows, all_confirmed=True)
     out = work / f"out-plan-{rows}"
     shutil.rmtree(out, ignore_errors=True)
-    label = f"plan {rows:,} invoices" + (" (--code)" if code else "")
-    figure = measure_figure(label, [sys.executable, "-c", _PLAN, str(path), str(config),
-                                    str(out)], work, target=True,
-                            environment={"PYTHONPATH": str(code)} if code else None)
+    label = f"plan {rows:,} invoices"
+    figure = measure(label, [sys.executable, "-c", _PLAN, str(path), str(config), str(out)],
+                     work, target=True)
     figure.target_s, figure.target_mb = TARGET_S, TARGET_RSS_MB
     log = work / f"{''.join(c if c.isalnum() else '_' for c in label)}.log"
     lines = log.read_text(errors="replace").strip().splitlines()
@@ -83,33 +79,15 @@ def measure_planning(work: Path, config: Path, rows: int = ROWS,
     figure.complete = seen.get("total") == rows and seen.get("rendered") == 0
     if not figure.complete:
         print(f"  FAIL {label}: planned {seen.get('total')} of {rows:,}; see {log}")
-    elif code is not None:
-        print(f"  measured the package at {seen.get('code')}")
+    print(f"  {label}: the package at {seen.get('code')}")
     shutil.rmtree(out, ignore_errors=True)
     return [figure]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=ROWS, help=f"work orders [{ROWS:,}]")
-    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
-    parser.add_argument("--code", type=Path, help="measure the pipeline package in DIR")
-    arguments = parser.parse_args()
-    work = arguments.keep.resolve() if arguments.keep else Path(
-        tempfile.mkdtemp(prefix="xoi-planning-"))
-    work.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    try:
-        config = work / "bench.toml"
-        config.write_text(CONFIG, encoding="utf-8")
-        code = arguments.code.resolve() if arguments.code else None
-        figures = measure_planning(work, config, max(arguments.rows, 1), code)
-    finally:
-        if not arguments.keep:
-            shutil.rmtree(work, ignore_errors=True)
-    print("\n".join(report_lines(figures)))
-    print(f"peak RSS in MB of 10^6 bytes, whole process tree; took "
-          f"{time.perf_counter() - started:.0f} s")
+    standalone(__doc__, ROWS, "xoi-planning-",
+               lambda work, config, rows: [*report_lines(measure_planning(work, config, rows)),
+                                           "peak RSS in MB of 10^6 bytes, whole process tree"])
 
 
 if __name__ == "__main__":

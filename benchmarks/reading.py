@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,15 +68,15 @@ def measure_reading(work: Path, config: Path, rows: int = ROWS) -> list[Figure]:
     if not path.exists():
         generate_rows(path, rows)
     return [
-        measure_figure(f"validate {rows:,} rows", [str(CLI), "validate", str(path), "--config",
+        measure(f"validate {rows:,} rows", [str(CLI), "validate", str(path), "--config",
                                              str(config)], work, target=True),
-        measure_figure(f"read_file alone, {rows:,} rows", [sys.executable, "-c", _READ_ONLY,
+        measure(f"read_file alone, {rows:,} rows", [sys.executable, "-c", _READ_ONLY,
                                                      str(path)], work, target=False),
     ]
 
 
-def measure_figure(label: str, command: list[str], work: Path, target: bool,
-             environment: dict[str, str] | None = None) -> Figure:
+def measure(label: str, command: list[str], work: Path, target: bool,
+            environment: dict[str, str] | None = None) -> Figure:
     log = work / f"{''.join(c if c.isalnum() else '_' for c in label)}.log"
     # The TOML file decides, not the caller's XOI_* settings.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("XOI_")} | \
@@ -101,25 +102,32 @@ def _targets(figure: Figure) -> str:
     return f"<= {figure.target_s:.0f} s, <= {figure.target_mb:.0f} MB"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=ROWS, help=f"CSV rows [{ROWS:,}]")
+def standalone(doc: str | None, rows: int, prefix: str,
+               measured: Callable[[Path, Path, int], list[str]]) -> None:
+    """Run one bench module alone: ``--rows`` and ``--keep`` parsed, a work folder with the
+    bench configuration, ``measured(work, config, rows)``'s lines printed."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=rows, help=f"CSV rows [{rows:,}]")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     arguments = parser.parse_args()
-    work = arguments.keep.resolve() if arguments.keep else Path(
-        tempfile.mkdtemp(prefix="xoi-reading-"))
+    work = arguments.keep.resolve() if arguments.keep else Path(tempfile.mkdtemp(prefix=prefix))
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
         config = work / "bench.toml"
         config.write_text(CONFIG, encoding="utf-8")
-        figures = measure_reading(work, config, max(arguments.rows, 1))
+        lines = measured(work, config, max(arguments.rows, 1))
     finally:
         if not arguments.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print("\n".join(report_lines(figures)))
-    print(f"peak RSS in MB of 10^6 bytes, whole process tree; took "
-          f"{time.perf_counter() - started:.0f} s")
+    print("\n".join(lines))
+    print(f"took {time.perf_counter() - started:.0f} s")
+
+
+def main() -> None:
+    standalone(__doc__, ROWS, "xoi-reading-",
+               lambda work, config, rows: [*report_lines(measure_reading(work, config, rows)),
+                                           "peak RSS in MB of 10^6 bytes, whole process tree"])
 
 
 if __name__ == "__main__":

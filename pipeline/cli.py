@@ -20,6 +20,7 @@ import click
 
 from . import batch, config, folder, links, template_files
 from .cli_launch import launch
+from .cli_mapping import mapping as mapping_group
 from .cli_send import send
 from .console import Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError
@@ -29,6 +30,7 @@ from .options import (
     config_option,
     finish,
     inputs_argument,
+    mapping_option,
     maps_errors,
     out_option,
     settings_from,
@@ -122,9 +124,10 @@ def _batch(inputs: tuple[Path, ...], settings: config.Settings, *, force: bool,
 
 @main.command()
 @inputs_argument
+@mapping_option
 @config_option
 @maps_errors
-def validate(inputs: tuple[Path, ...], config_file: Path | None) -> None:
+def validate(inputs: tuple[Path, ...], mapping: Path | None, config_file: Path | None) -> None:
     """Read and check INPUT files only; print each problem with file and line.
 
     Nothing is rendered or written. Exit status 0 when every record is valid, 1 when
@@ -133,8 +136,9 @@ def validate(inputs: tuple[Path, ...], config_file: Path | None) -> None:
     \b
     Example:
         xoi-invoices validate exports/work_orders.csv
+        xoi-invoices validate exports/invoices.csv --mapping our-fsm.toml
     """
-    settings = settings_from(config_file)
+    settings = settings_from(config_file, mapping=mapping)
     console = Console()
     with _without_cycle_collector():
         outcome = batch.check_all(inputs, settings, progress=console)
@@ -257,3 +261,4 @@ def verify(out: Path | None) -> None:
 
 main.add_command(launch)
 main.add_command(send)
+main.add_command(mapping_group)

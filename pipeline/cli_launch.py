@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .errors import EXIT_OK, EXIT_PROBLEMS
-from .options import config_option, maps_errors, out_option, settings_from
+from .options import config_option, mapping_option, maps_errors, out_option, settings_from
 from .validate import command_line_order
 
 
@@ -27,11 +27,13 @@ from .validate import command_line_order
 @click.option("--curl", is_flag=True,
               help="with --ticket: print the same POST as a curl command instead")
 @out_option
+@mapping_option
 @config_option
 @maps_errors
 def launch(inputs: tuple[Path, ...], ticket: str | None, customer: str | None,
            location: str | None, tags: tuple[str, ...], share_id: str | None,
-           to_stdout: bool, curl: bool, out: Path | None, config_file: Path | None) -> None:
+           to_stdout: bool, curl: bool, out: Path | None, mapping: Path | None,
+           config_file: Path | None) -> None:
     """Write the technicians' launch pages: a button that opens XOi Vision for a ticket.
 
     With INPUT files (CSV, JSON, JSON Lines): OUT/launch/<ticket>.html for every work
@@ -60,7 +62,8 @@ def launch(inputs: tuple[Path, ...], ticket: str | None, customer: str | None,
         misplaced = [name for name, value in single_only.items() if value]
         if misplaced:
             raise click.UsageError(f"{misplaced[0]} goes with --ticket, not with INPUT files")
-        outcome = launch_pages.write_pages(inputs, settings_from(config_file, out=out))
+        outcome = launch_pages.write_pages(inputs, settings_from(config_file, out=out,
+                                                                 mapping=mapping))
         for problem in outcome.rejected:
             click.echo(problem, err=True)
         for caution in outcome.warnings:
@@ -70,6 +73,8 @@ def launch(inputs: tuple[Path, ...], ticket: str | None, customer: str | None,
         sys.exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)
     if customer is None or location is None:
         raise click.UsageError("--ticket needs --customer and --location")
+    if mapping is not None:
+        raise click.UsageError("--mapping goes with INPUT files, not with --ticket")
     if to_stdout and curl:
         raise click.UsageError("--stdout and --curl exclude each other")
     settings = settings_from(config_file, out=out)

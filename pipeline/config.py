@@ -5,7 +5,7 @@ the value of :data:`DEFAULTS`. Precedence, highest first:
 
 1. command-line options (or keyword arguments of the Python API),
 2. environment: ``XOI_PARTNER_ID``, ``XOI_SHARE_SECRET``, ``XOI_BASE_URL``,
-   ``XOI_SHARE_URL_TEMPLATE``, ``XOI_CLUSTER``,
+   ``XOI_SHARE_URL_TEMPLATE``, ``XOI_CLUSTER``, ``XOI_MAPPING``,
 3. the TOML file (``--config FILE``, else ``xoi-invoices.toml`` in the working folder).
 
 The SMTP password is read from ``XOI_SMTP_PASSWORD`` only: never from a file, never printed.
@@ -35,6 +35,7 @@ ENVIRONMENT = {
     "XOI_BASE_URL": "base_url",
     "XOI_SHARE_URL_TEMPLATE": "share_url_template",
     "XOI_CLUSTER": "cluster",
+    "XOI_MAPPING": "mapping",
 }
 
 
@@ -101,6 +102,7 @@ class Settings:
     templates: Path | None = None
     merge: Path | None = None
     cluster: str | None = None  # a Dask scheduler's address: render there (see cluster.py)
+    mapping: Path | None = None  # how to read an export not in our format (see mapping.py)
     company: Company = field(default_factory=Company)
     send: bool = False
     smtp: Smtp = field(default_factory=Smtp)
@@ -116,7 +118,7 @@ class Settings:
 
 DEFAULTS = Settings()
 PDF_VARIANTS = ("pdf/a-3b", "pdf/ua-1")
-_PATHS = ("out", "logo", "templates", "merge")
+_PATHS = ("out", "logo", "templates", "merge", "mapping")
 
 _SETTING_NAMES = {f.name for f in fields(Settings)} - {"company", "smtp"}
 _COMPANY_NAMES = {f.name for f in fields(Company)}
@@ -212,7 +214,7 @@ def _from_toml(path: Path) -> Tables:
         else:
             raise ConfigError(f"unknown key {key!r}", source=path)
     # Files named in the configuration are found beside it, wherever the run starts.
-    for table, name in ((company, "logo"), (settings, "templates")):
+    for table, name in ((company, "logo"), (settings, "templates"), (settings, "mapping")):
         if table.get(name) is not None and not table[name].is_absolute():
             table[name] = path.parent / table[name]
     return settings, company, smtp
@@ -249,7 +251,7 @@ def resolve(
         smtp["password"] = environ["XOI_SMTP_PASSWORD"]
     for variable, name in ENVIRONMENT.items():
         if environ.get(variable):
-            settings[name] = environ[variable]
+            settings[name] = _coerce(name, environ[variable], source=variable)
     for name, value in (options or {}).items():
         if value is not None:
             settings[name] = _coerce(name, value, source="option")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError, OutputError
-from .input_text import field_name, lines, not_utf8
+from .input_text import OURS, Shape, field_name, lines, not_utf8
 from .models import Problem, RawRecord
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ INDEX_CACHE_KIB = 32 * 1024
 _Row = tuple[int, str | int, int, str | None, list[str]]
 
 
-def read_csv(path: Path) -> Iterator[RawRecord | Problem]:
+def read_csv(path: Path, shape: Shape = OURS) -> Iterator[RawRecord | Problem]:
     """Yield the records of one CSV file in file order (tickets at their first row).
 
     The whole file is read before the first record: only then is any ticket complete,
@@ -58,19 +58,20 @@ def read_csv(path: Path) -> Iterator[RawRecord | Problem]:
         # no caller's code ever runs under our limit.
         limit = csv.field_size_limit(_FIELD_LIMIT)
         try:
-            names, groups = _read(path, stack)
+            names, groups = _read(path, stack, shape)
         finally:
             csv.field_size_limit(limit)
         for group in groups:
             yield _record(group, names, source)
 
 
-def _read(path: Path, stack: contextlib.ExitStack) -> tuple[list[str], Iterable[list[_Row]]]:
+def _read(path: Path, stack: contextlib.ExitStack,
+          shape: Shape) -> tuple[list[str], Iterable[list[_Row]]]:
     source = str(path)
-    reader = csv.reader(lines(path), strict=True)
+    reader = csv.reader(lines(path, shape.encoding), strict=True, delimiter=shape.delimiter)
     try:
-        names = _header(next(reader, None))
-        rows = _rows(reader, names)
+        names = _header(next(reader, None), shape)
+        rows = _rows(reader, names, field_name(shape.ticket))
         held: dict[str | int, list[_Row]] = {}
         size = 0
         for row in rows:
@@ -87,10 +88,11 @@ def _read(path: Path, stack: contextlib.ExitStack) -> tuple[list[str], Iterable[
     except csv.Error as error:
         # "Not UTF-8" comes first wherever its byte is, as when the whole file was decoded
         # before parsing.
-        raise not_utf8(path) or InputError(f"malformed CSV: {error}", source=source,
-                                           line=reader.line_num) from None
+        raise not_utf8(path, shape.encoding) or InputError(
+            f"malformed CSV: {error}", source=source, line=reader.line_num) from None
     except _HeaderError as error:
-        raise not_utf8(path) or InputError(str(error), source=source, line=1) from None
+        raise not_utf8(path, shape.encoding) or InputError(str(error), source=source,
+                                                           line=1) from None
 
 
 def _taken(held: dict[str | int, list[_Row]]) -> Iterator[list[_Row]]:
@@ -105,22 +107,27 @@ class _HeaderError(Exception):
     """A header that makes the file unreadable; reported unless the file is not UTF-8."""
 
 
-def _header(header: list[str] | None) -> list[str]:
+def _header(header: list[str] | None, shape: Shape) -> list[str]:
     if header is None or not any(cell.strip() for cell in header):
         raise _HeaderError("empty file: no header row")
     names = [field_name(cell) for cell in header]
     duplicated = sorted({name for name in names if name and names.count(name) > 1})
     if duplicated:
         raise _HeaderError(f"column {duplicated[0]!r} appears twice")
+    if shape.header is not None:
+        wrong = shape.header(header)
+        if wrong:
+            raise _HeaderError(wrong)
+        return names
     missing = [column for column in REQUIRED_COLUMNS if column not in names]
     if missing:
         raise _HeaderError(f"missing required column {', '.join(missing)}")
     return names
 
 
-def _rows(reader: Reader, names: list[str]) -> Iterator[_Row]:
+def _rows(reader: Reader, names: list[str], ticket: str) -> Iterator[_Row]:
     width = len(names)
-    ticket_column = names.index("service_ticket")
+    ticket_column = names.index(ticket)
     line = 1
     for seq, cells in enumerate(reader):
         start, line = line + 1, reader.line_num

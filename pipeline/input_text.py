@@ -1,14 +1,33 @@
-"""What every input format shares: the file as a stream of UTF-8 lines, and field names."""
+"""What every input format shares: the file as a stream of decoded lines, field names, and
+the shape of a file whose mapping (:mod:`mapping`) says it is written otherwise than ours."""
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
 
 _CHUNK = 1 << 16
+UTF8 = "utf-8-sig"  # UTF-8 with or without a BOM
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How the readers find a file's records: ours (the defaults) or a mapping's."""
+
+    encoding: str = UTF8
+    delimiter: str = ","
+    # The JSON path of the list of work orders; None: a list, or {"work_orders": [...]}.
+    records: tuple[str, ...] | None = None
+    ticket: str = "service_ticket"  # the CSV column whose rows make one ticket
+    # What is wrong with a CSV header (its cells as written), or None; None: our columns.
+    header: Callable[[list[str]], str | None] | None = None
+
+
+OURS = Shape()
 
 
 def field_name(key: object) -> str:
@@ -16,15 +35,16 @@ def field_name(key: object) -> str:
     return str(key).strip().lower()
 
 
-def lines(path: Path) -> Iterator[str]:
-    """The file's lines as read, line ends kept: UTF-8, with or without a BOM.
+def lines(path: Path, encoding: str = UTF8) -> Iterator[str]:
+    """The file's lines as read, line ends kept: UTF-8 with or without a BOM, unless a
+    mapping names another ``encoding``.
 
     Lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (what csv expects of a file opened
     with ``newline=""``); a line is decoded when it is reached, so a file that is not
     UTF-8 raises :class:`InputError` there, naming the line of the first bad byte.
     """
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding=encoding, newline="") as handle:
             yield from handle
     except FileNotFoundError:
         raise InputError("no such file", source=path) from None
@@ -32,18 +52,24 @@ def lines(path: Path) -> Iterator[str]:
         raise InputError("is a folder, not a file", source=path) from None
     except UnicodeDecodeError:
         # Read again to name the byte and its line; unless the file changed meanwhile.
-        raise not_utf8(path) or InputError("not UTF-8", source=path) from None
+        raise not_utf8(path, encoding) or InputError(f"not {_name(encoding)}",
+                                                     source=path) from None
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", source=path) from None
 
 
-def not_utf8(path: Path) -> InputError | None:
-    """The error for the file's first byte that is not UTF-8, or None if there is none.
+def _name(encoding: str) -> str:
+    return "UTF-8" if encoding == UTF8 else encoding
+
+
+def not_utf8(path: Path, encoding: str = UTF8) -> InputError | None:
+    """The error for the file's first byte that is not UTF-8 (or not the mapping's
+    ``encoding``), or None if there is none.
 
     Read again from the start in chunks: the text decoder that failed knows neither the
     byte's offset in the file nor its line.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    decoder = codecs.getincrementaldecoder(encoding)()
     line = 1
     try:
         with path.open("rb") as handle:
@@ -55,9 +81,11 @@ def not_utf8(path: Path) -> InputError | None:
                     # error.object is the chunk after the few bytes of a character the last
                     # chunk cut in two; those are never a line end.
                     line += error.object.count(b"\n", 0, error.start)
+                    advice = "export the file as UTF-8" if encoding == UTF8 else \
+                        "is [format] encoding in the mapping right?"
                     return InputError(
-                        f"not UTF-8 (byte 0x{error.object[error.start]:02x}); export the "
-                        "file as UTF-8", source=path, line=line)
+                        f"not {_name(encoding)} (byte 0x{error.object[error.start]:02x}); "
+                        f"{advice}", source=path, line=line)
                 if not chunk:
                     return None
                 line += chunk.count(b"\n")

@@ -16,6 +16,9 @@ from pathlib import Path
 from .compact import digest
 from .config import Settings
 from .executor import Stop
+from .formats import OURS
+from .mapped import read_mapped
+from .mapping import load
 from .models import Problem, WorkOrder
 from .read import read_file
 from .validate import validate
@@ -38,7 +41,8 @@ class Checking:
     rejects it; ``read`` counts them. An unreadable file raises :class:`InputError`.
 
     ``for_launch`` checks only what launch pages carry (see :func:`validate`). A ``stop``
-    request ends the reading early.
+    request ends the reading early. ``settings.mapping`` is loaded here, before any input
+    is read; without one, the files are read as ours.
     """
 
     def __init__(self, inputs: Iterable[Path], settings: Settings, *,
@@ -47,6 +51,8 @@ class Checking:
         self.settings = settings
         self.for_launch = for_launch
         self.stop = stop
+        self.mapping = None if settings.mapping is None else load(settings.mapping)
+        self.formats = OURS if self.mapping is None else self.mapping.formats
         self.read = 0
         self._first: dict[int, int] = {}  # ticket's digest → where its first record is
         self._numbers: dict[str, int] = {}  # source → its number
@@ -59,12 +65,15 @@ class Checking:
             if Path(path).resolve() in files:
                 continue
             files.add(Path(path).resolve())
-            for item in read_file(Path(path)):
+            records = read_file(Path(path)) if self.mapping is None else \
+                read_mapped(Path(path), self.mapping)
+            for item in records:
                 if self.stop is not None and self.stop.is_set():
                     return
                 self.read += 1
                 yield item if isinstance(item, Problem) else self._checked(
-                    validate(item, self.settings.currency, for_launch=self.for_launch))
+                    validate(item, self.settings.currency, for_launch=self.for_launch,
+                             formats=self.formats))
 
     def _checked(self, result: WorkOrder | Problem) -> WorkOrder | Problem:
         if isinstance(result, Problem):
@@ -80,8 +89,8 @@ class Checking:
             return result
         where = f"{self._sources[first >> _LINE_BITS]}:{first & ((1 << _LINE_BITS) - 1)}"
         return Problem(result.source, result.line, result.service_ticket,
-                       f"service_ticket: also on {where}; a ticket may appear in one "
-                       "record only")
+                       f"{self.formats.label('service_ticket')}: also on {where}; a ticket "
+                       "may appear in one record only")
 
 
 def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = False,

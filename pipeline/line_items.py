@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import money
+from .formats import OURS, Formats
 from .models import LineItem, RawRecord
 
 ITEM_COLUMNS = ("item_description", "item_quantity", "item_unit_price")
@@ -22,16 +23,17 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 Fail = Callable[[str, str, "int | None"], None]  # field, reason, line (None: the record's)
 
 
-def number(fail: Fail, field: str, value: Any, line: int | None = None) -> Decimal | None:
+def number(fail: Fail, field: str, value: Any, line: int | None = None, *,
+           decimal: str | None = None) -> Decimal | None:
     try:
-        return money.to_decimal(value)
+        return money.to_decimal(value, decimal)
     except ValueError as error:
         fail(field, str(error), line)
         return None
 
 
 def line_items(record: RawRecord, fields: dict[str, Any], currency: str,
-               fail: Fail) -> tuple[LineItem, ...]:
+               fail: Fail, formats: Formats = OURS) -> tuple[LineItem, ...]:
     """The record's items, priced; each problem goes to ``fail(field, reason, line)``."""
     value = fields.get("line_items")
     if value is not None:
@@ -51,14 +53,14 @@ def line_items(record: RawRecord, fields: dict[str, Any], currency: str,
         rows = list(record.rows)
     items = []
     for index, (line, row) in enumerate(rows, start=1):
-        item = _line_item(index, line, row, currency, value is not None, fail)
+        item = _line_item(index, line, row, currency, value is not None, fail, formats)
         if item is not None:
             items.append(item)
     return tuple(items)
 
 
 def _line_item(index: int, line: int, row: dict[str, Any], currency: str, listed: bool,
-               fail: Fail) -> LineItem | None:
+               fail: Fail, formats: Formats) -> LineItem | None:
     """One line item; ``listed``: from a JSON ``line_items`` list, not item columns."""
     cells = {name: row.get(name) for name in ITEM_COLUMNS}
     if all(cell is None or str(cell).strip() == "" for cell in cells.values()):
@@ -83,13 +85,21 @@ def _line_item(index: int, line: int, row: dict[str, Any], currency: str, listed
         fail(name["description"], f"{where}is longer than {MAX_OTHER_TEXT} characters",
              line)
     quantity = number(fail, name["quantity"], cells["item_quantity"]
-                      if str(cells["item_quantity"] or "").strip() else "1", line)
+                      if str(cells["item_quantity"] or "").strip() else "1", line,
+                      decimal=formats.decimal)
     price = None
     if cells["item_unit_price"] is None or str(cells["item_unit_price"]).strip() == "":
         # Not "None is not a number": the clerk needs to hear the price is missing.
         fail(name["unit_price"], f"{where}has no unit price", line)
     else:
-        price = number(fail, name["unit_price"], cells["item_unit_price"], line)
+        price = number(fail, name["unit_price"], cells["item_unit_price"], line,
+                       decimal=formats.decimal)
+        if price is not None and "item_unit_price" in formats.cents:
+            try:
+                price = money.from_minor_units(price, currency)
+            except ValueError as error:
+                fail(name["unit_price"], f"{where}{error}", line)
+                price = None
     if quantity is None or price is None or not description:
         return None
     if quantity <= 0:

@@ -99,8 +99,9 @@ def readable(inputs: Iterable[Path]) -> None:
     run reads it, under the lock: before anything is written, though a folder the run
     made stays (empty but for its ledger)."""
     for path in inputs:
-        # The first line only; the generator, dropped at once, closes the file.
-        next(lines(Path(path)), None)
+        # Opened only: Latin-1 decodes any bytes, whatever a mapping says the file is in;
+        # the generator, dropped at once, closes the file.
+        next(lines(Path(path), "latin-1"), None)
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
@@ -28,12 +29,18 @@ def round_money(value: Decimal, currency: str) -> Decimal:
     return rounded or abs(rounded)  # -0.004 rounds to -0.00: print $0.00, not -$0.00
 
 
-def to_decimal(value: object) -> Decimal:
-    """A finite decimal of sane size from text or a JSON number; ``ValueError`` otherwise."""
+def to_decimal(value: object, decimal: str | None = None) -> Decimal:
+    """A finite decimal of sane size from text or a JSON number; ``ValueError`` otherwise.
+
+    ``decimal``: the export's decimal mark, as its mapping says (``","``: ``1.234,50``),
+    its thousands separator the other one; None: a point and no separators.
+    """
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(f"{value!r} is not a number")
     text = str(value).strip()
     shown = repr(text if len(text) <= 40 else text[:37] + "...")  # one readable line
+    if decimal is not None and isinstance(value, str):
+        text = _plain(text, decimal, shown)
     # Decimal() alone also reads 1_000 and Arabic-Indic or full-width digits: in an export
     # those are typos or another convention, not amounts to bill.
     if isinstance(value, str) and (not text.isascii() or "_" in text):
@@ -48,6 +55,27 @@ def to_decimal(value: object) -> Decimal:
     if number.as_tuple().exponent < -6:  # type: ignore[operator]
         raise ValueError(f"{shown} has more than 6 decimal places")
     return number or number.copy_abs()  # "-0" is 0: never "-$0.00" on the invoice
+
+
+_GROUPED = {mark: re.compile(rf"[-+]?(?:\d{{1,3}}(?:{re.escape(other)}\d{{3}})+|\d+)"
+                             rf"(?:{re.escape(mark)}\d+)?", re.ASCII)
+            for mark, other in ((".", ","), (",", "."))}
+
+
+def _plain(text: str, decimal: str, shown: str) -> str:
+    """``1.234,50`` as ``1234.50``: separators only between groups of three digits, so
+    that ``1.5`` in a decimal-comma file is an error, not fifteen."""
+    if not _GROUPED[decimal].fullmatch(text):
+        example = "1,234.50" if decimal == "." else "1.234,50"
+        raise ValueError(f"{shown} is not a number like {example}")
+    return text.replace("." if decimal == "," else ",", "").replace(",", ".")
+
+
+def from_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """``12950`` cents as ``129.50``; ``ValueError`` unless it is a whole number."""
+    if amount != amount.to_integral_value():
+        raise ValueError(f"{amount:f} is not a whole number of minor units (cents)")
+    return amount.to_integral_value() * minor_unit(currency)
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:

@@ -89,10 +89,18 @@ def out_option(command: F) -> F:
                         help="output folder [default: output/]")(command)
 
 
+def mapping_option(command: F) -> F:
+    return click.option(
+        "--mapping", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.toml",
+        help="read an export whose columns, formats or shape differ from ours (see "
+        "`xoi-invoices mapping draft`)")(command)
+
+
 def batch_options(command: F) -> F:
     """Options shared by ``run`` and ``regenerate``."""
     for option in reversed((
         out_option,
+        mapping_option,
         click.option("--workers", type=click.IntRange(min=1),
                      help="render in N processes [default: number of CPUs]"),
         click.option("--cluster", metavar="ADDRESS", help="render on the Dask scheduler at "
@@ -119,8 +127,6 @@ def batch_options(command: F) -> F:
     )):
         command = option(command)
     return command
-
-
 
 
 def settings_from(config_file: Path | None, **options: Any) -> config.Settings:

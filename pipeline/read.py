@@ -20,25 +20,26 @@ from typing import Any
 
 from .csv_rows import read_csv
 from .errors import InputError
-from .input_text import field_name, lines
+from .input_text import OURS, Shape, field_name, lines
 from .models import Problem, RawRecord
 
 SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _WHITESPACE = " \t\r\n"
 
 
-def read_file(path: Path) -> Iterator[RawRecord | Problem]:
-    """Yield the records of one file in file order (CSV tickets at their first row)."""
+def read_file(path: Path, shape: Shape = OURS) -> Iterator[RawRecord | Problem]:
+    """Yield the records of one file in file order (CSV tickets at their first row);
+    ``shape``: how a mapping says the file is written, if not as ours."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(
             "unsupported file type; use .csv, .json, .jsonl or .ndjson", source=path
         )
     if kind == "csv":
-        return read_csv(path)
+        return read_csv(path, shape)
     if kind == "json":
-        return _read_json(path)
-    return _read_jsonl(path)
+        return _read_json(path, shape)
+    return _read_jsonl(path, shape)
 
 
 class _Decoder:
@@ -92,44 +93,55 @@ def _expect(text: str, index: int, char: str, source: str) -> int:
     return index + 1
 
 
-def _array_start(text: str, decoder: _Decoder) -> int:
-    """Index just past the ``[`` of the work-order list, in either document shape."""
+def _array_start(text: str, decoder: _Decoder, records: tuple[str, ...] | None) -> int:
+    """Index just past the ``[`` of the work-order list: in either of our document shapes,
+    or at the mapping's path ``records`` (keys of nested objects)."""
     source = decoder.source
     index = _skip(text, 0)
-    if text.startswith("[", index):
+    if records is None and text.startswith("[", index):
         return index + 1
     if index == len(text):  # clearer than the decoder's "Expecting value"
         raise InputError("empty file: expected a list of work orders", source=source,
                          line=text.count("\n") + 1)
-    shape_error = InputError(
-        'expected a list of work orders or an object {"work_orders": [...]}',
-        source=source, line=text.count("\n", 0, index) + 1,
-    )
-    if not text.startswith("{", index):
-        decoder.value(text, index)  # reports broken JSON before the shape
-        raise shape_error
-    index += 1
-    while True:
-        index = _skip(text, index)
-        if text.startswith("}", index):
+    expected = 'a list of work orders or an object {"work_orders": [...]}' \
+        if records is None else \
+        f"the list of work orders at {'.'.join(records)!r} ([json] records in the mapping)"
+    path = records or ("work_orders",)
+    for depth, step in enumerate(path):
+        shape_error = InputError(f"expected {expected}", source=source,
+                                 line=text.count("\n", 0, index) + 1)
+        if not text.startswith("{", index):
+            decoder.value(text, index)  # reports broken JSON before the shape
             raise shape_error
-        key, index = decoder.value(text, index)
-        index = _skip(text, _expect(text, index, ":", source))
-        if isinstance(key, str) and field_name(key) == "work_orders":
+        index = _key(text, index + 1, decoder, step, shape_error)
+        if depth == len(path) - 1:
             if not text.startswith("[", index):
                 raise shape_error
             return index + 1
+    raise AssertionError("a path has at least one step")
+
+
+def _key(text: str, index: int, decoder: _Decoder, name: str, missing: InputError) -> int:
+    """Index of the value of key ``name`` in the object whose members start at ``index``."""
+    while True:
+        index = _skip(text, index)
+        if text.startswith("}", index):
+            raise missing
+        key, index = decoder.value(text, index)
+        index = _skip(text, _expect(text, index, ":", decoder.source))
+        if isinstance(key, str) and field_name(key) == name:
+            return index
         _, index = decoder.value(text, index)
         index = _skip(text, index)
         if text.startswith(",", index):
             index += 1
 
 
-def _read_json(path: Path) -> Iterator[RawRecord | Problem]:
+def _read_json(path: Path, shape: Shape) -> Iterator[RawRecord | Problem]:
     source = str(path)
-    text = "".join(lines(path))
+    text = "".join(lines(path, shape.encoding))
     decoder = _Decoder(source)
-    start = _array_start(text, decoder)
+    start = _array_start(text, decoder, shape.records)
     index = _skip(text, start)
     line, counted = 1, 0
     while not text.startswith("]", index):
@@ -209,12 +221,12 @@ def _json_kind(value: Any) -> str:
     return next(kind for types, kind in kinds if isinstance(value, types))
 
 
-def _read_jsonl(path: Path) -> Iterator[RawRecord | Problem]:
+def _read_jsonl(path: Path, shape: Shape) -> Iterator[RawRecord | Problem]:
     source = str(path)
     decoder = _Decoder(source)
     # Lines end where csv's do, not where str.splitlines() would: it also breaks at U+2028,
     # U+2029 and U+0085, which JSON allows raw inside strings.
-    for number, raw in enumerate(lines(path), start=1):
+    for number, raw in enumerate(lines(path, shape.encoding), start=1):
         if not raw.strip():
             continue
         decoder.twice.clear()

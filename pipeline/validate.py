@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from . import money
 from .errors import ConfigError
+from .formats import OURS, Formats
 from .line_items import CONTROL, MAX_OTHER_TEXT, line_items, number
 from .models import LineItem, Problem, RawRecord, WorkOrder
 from .read import utf8
@@ -39,13 +40,17 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 class _Record:
     """Collects the problems of one record while its fields are converted."""
 
-    def __init__(self, record: RawRecord) -> None:
+    def __init__(self, record: RawRecord, formats: Formats = OURS) -> None:
         self.record = record
+        self.formats = formats
         self.fields = record.rows[0][1]
         self.problems: list[tuple[int, str]] = []
+        self.failed: set[str] = set()
 
     def fail(self, field: str, reason: str, line: int | None = None) -> None:
-        self.problems.append((line or self.record.line, f"{field}: {reason}"))
+        self.failed.add(field)
+        self.problems.append((line or self.record.line,
+                              f"{self.formats.label(field)}: {reason}"))
 
     def texts(self, names: tuple[str, ...]) -> dict[str, str]:
         """These text fields, the others blank; the loop inlines the common case (a fifth
@@ -99,12 +104,13 @@ class _Record:
         if value is None or isinstance(value, bool):
             return bool(value)
         answer = str(value).strip().lower() if isinstance(value, str | int | Decimal) else None
-        if answer == "" or answer in NO:
+        if answer == "" or answer in NO or answer in self.formats.no:
             return False
-        if answer in YES:
+        if answer in YES or answer in self.formats.yes:
             return True
+        extra = "".join(f", {word}" for word in sorted(self.formats.yes | self.formats.no))
         self.fail("confirmed", f"{json.dumps(value, default=str):.40} is not yes/no, y/n, "
-                  "true/false or 1/0")
+                  f"true/false or 1/0{extra}")
         return False
 
     def tags(self) -> tuple[str, ...]:
@@ -129,6 +135,8 @@ class _Record:
         text = self.text(field) if isinstance(value, str) else ""
         if isinstance(value, str) and not text:  # blank, or text() said what is wrong
             return None
+        if self.formats.dates is not None:
+            return self._formatted_day(field, value, text)
         try:
             # The pattern first: fromisoformat alone also takes 20261129 and 2026-W48-7.
             if _ISO_DATE.fullmatch(text):
@@ -145,6 +153,21 @@ class _Record:
         self.fail(field, f"{shown:.40} is not an ISO date (YYYY-MM-DD)")
         return None
 
+    def _formatted_day(self, field: str, value: object, text: str) -> date | None:
+        """A date in the format the export's mapping names (``%m/%d/%Y``): no guessing."""
+        try:
+            day = self.formats.day(text)
+        except ValueError:
+            shown = repr(text) if isinstance(value, str) else json.dumps(value, default=str)
+            self.fail(field, f"{shown:.40} is not a date like {self.formats.example()} "
+                      f"({self.formats.dates})")
+            return None
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            self.fail(field, f"{text!r} is not a plausible invoice date (years "
+                      f"{FIRST_YEAR} to {LAST_YEAR})")
+            return None
+        return day
+
     def currency(self, default: str) -> str:
         code = self.text("currency").upper() or default
         if code not in money.currencies():
@@ -156,7 +179,7 @@ class _Record:
         value = self.fields.get("tax_rate")
         if value is None or (isinstance(value, str) and not value.strip()):
             return Decimal(0)
-        rate = number(self.fail, "tax_rate", value)
+        rate = number(self.fail, "tax_rate", value, decimal=self.formats.decimal)
         if rate is not None and not 0 <= rate <= 100:
             self.fail("tax_rate", f"{rate} is not a percentage between 0 and 100")
             return Decimal(0)
@@ -193,19 +216,20 @@ def _canonical(field: str, value: str) -> object:
     return value
 
 
-def validate(record: RawRecord, default_currency: str, *,
-             for_launch: bool = False) -> WorkOrder | Problem:
+def validate(record: RawRecord, default_currency: str, *, for_launch: bool = False,
+             formats: Formats = OURS) -> WorkOrder | Problem:
     """The work order, or the one problem report that names every bad field.
 
     ``for_launch`` checks only what a launch page carries (ticket, customer, location,
     tags, share ID): it is written before the work, when the technician's answer, the
     dates and the amounts may not exist yet, and their problems are the invoice's.
+    ``formats``: how the export writes dates, numbers and yes/no, and names its fields
+    (see :mod:`mapping`).
     """
-    check = _Record(record)
+    check = _Record(record, formats)
     text = check.texts(LAUNCH_TEXT if for_launch else TEXT_FIELDS)
     for field in REQUIRED:
-        if not text[field] and not any(reason.startswith(f"{field}:")
-                                       for _, reason in check.problems):
+        if not text[field] and field not in check.failed:
             check.fail(field, "required, but blank or missing")
     check.rows_agree(LAUNCH_FIELDS if for_launch else SHARED_FIELDS)
     confirmed = check.confirmed(strict=not for_launch)
@@ -218,7 +242,7 @@ def validate(record: RawRecord, default_currency: str, *,
             check.fail("due_date", f"{due_date} is before the invoice date {invoice_date}")
         currency = check.currency(default_currency)
         tax_rate = check.tax_rate()
-        items = line_items(record, check.fields, currency, check.fail)
+        items = line_items(record, check.fields, currency, check.fail, formats)
     subtotal = sum((item.amount for item in items), Decimal(0))
     subtotal = money.round_money(subtotal, currency)
     if abs(subtotal) >= money.LARGEST:  # many lines each below the bound can still add up
