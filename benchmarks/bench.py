@@ -18,7 +18,9 @@ f. ``validate`` of 1,000,000 CSV rows and ``read_file`` alone over them (reading
 g. ``run --cluster`` on a Dask scheduler and two workers here against ``--workers 2``, and
    the coordinator's store rate (cluster_bench.py);
 h. ``validate`` of the 100,000 rows of d. exported as another FSM writes them, through a
-   mapping, against d. itself (mapped.py).
+   mapping, against d. itself (mapped.py);
+i. ``run`` planning 1,000,000 invoices into an empty folder, stopped where rendering
+   would start (planning.py).
 
 Peak RSS comes from the kernel: every measured command runs under measure.py, which
 waits for its whole process tree (the forkserver and the pool workers included) and
@@ -50,6 +52,7 @@ from typing import Any
 
 from cluster_bench import bench_cluster, cluster_rows
 from mapped import Compared, measure_mapping
+from planning import measure_planning
 from reading import Figure, measure_reading, report_lines
 from synthetic import CONFIG, LONG_EVERY, LONG_ITEMS, generate_orders, generate_rows
 
@@ -230,6 +233,7 @@ def main() -> None:
     try:
         results = _bench(work, count, naive_count, templates)
         at_scale = measure_reading(work, work / "bench.toml")
+        at_scale += measure_planning(work, work / "bench.toml")
         mapped = measure_mapping(work, work / "bench.toml", VALIDATE_ROWS)
     finally:
         if not arguments.keep:

@@ -102,14 +102,15 @@ def generate_orders(path: Path, count: int, seed: int = 5) -> None:
                                   rng.choice([5, 6, 6, 6, 7])), rng)))
 
 
-def generate_rows(path: Path, rows: int, seed: int = 7) -> None:
+def generate_rows(path: Path, rows: int, seed: int = 7, *, all_confirmed: bool = False) -> None:
     """``rows`` CSV rows for ``validate``: one work order with one line item per row;
-    every tenth unconfirmed."""
+    every tenth unconfirmed unless ``all_confirmed``."""
     rng = random.Random(seed)
 
     def row(index: int) -> dict[str, str]:
         fields = _row(f"VW-{index:07d}", _items(rng, 1), rng)[0]
-        return {**fields, "confirmed": "" if index % 10 == 3 else fields["confirmed"]}
+        unconfirmed = index % 10 == 3 and not all_confirmed
+        return {**fields, "confirmed": "" if unconfirmed else fields["confirmed"]}
 
     _write(path, (row(index) for index in range(rows)))
 

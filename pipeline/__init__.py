@@ -9,7 +9,10 @@ The stages, one module each, in the order the data flows::
     links.py     WorkOrders + what was published → Invoices (share ID, share URL, dates);
                  share.py makes share IDs and URLs; compact.py keeps what both compare
                  across tickets in a few hundred bytes a ticket
-    plan.py      Invoices → what to render (new or changed) and what is unchanged
+    linking.py   inputs, validate and links as one stream, a few hundred orders at a time
+                 (validate and run hold no WorkOrder list, whatever the input's size)
+    plan.py      Invoices → what to render (new or changed) and what is unchanged;
+                 spool.py keeps what to render on disk until the executor takes it
     executor.py  the render seam: Invoices in, PDFs or failures out as they finish;
                  workers.py runs render.py (Jinja2 + WeasyPrint) in this process or a pool;
                  layout.py sizes the QR code, the printed URL and the table columns

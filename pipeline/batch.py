@@ -8,28 +8,27 @@ says what happened through ``progress``.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from . import folder, links
 from .config import Settings
 from .errors import RenderError, TicketError
 from .executor import RenderFailure, Stop, executor_for
-from .inputs import Checked, Checking, check, in_file_order
+from .linking import Chunk, Linking, readable
 from .merge import merge
-from .models import Failure, Outcome, Problem, Rendered, Warning_, WorkOrder
-from .plan import Planned, plan
+from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
+from .plan import Planned, fingerprint, plan, salt
+from .spool import Spool
 from .validate import canonical_ticket
 from .write import writable
 
 if TYPE_CHECKING:
     from .deliver import Outbox
 
-T = TypeVar("T")
 Progress = Callable[[str, dict[str, object]], None]
 
 
@@ -41,33 +40,10 @@ def check_all(inputs: Iterable[Path], settings: Settings,
               progress: Progress = _quiet) -> Outcome:
     """What ``validate`` reports: every record checked, share links included, nothing written."""
     started = time.monotonic()
-    inputs = list(inputs)
-    checking = Checking(inputs, settings)
-    claims = links.Claims(settings, {}, links.issue_date())
-    # Streamed: work orders are checked, linked and dropped, a few hundred at a time; only
-    # problems are kept, those of the check ahead of the links' on one line, as when the
-    # stages ran one after the other. Linking each order right after its check costs ~17 %
-    # more time (the two stages evict each other from the processor's caches).
-    rejected: list[Problem] = []
-    unlinked: list[Problem] = []
-    confirmed, unconfirmed = 0, []
-    for chunk in _chunks(checking, 256):
-        orders = []
-        for item in chunk:
-            if isinstance(item, Problem):
-                rejected.append(item)
-            elif item.confirmed:
-                orders.append(item)
-            else:
-                unconfirmed.append(item.service_ticket)
-        for order in orders:
-            if isinstance(invoice := claims.invoice(order), Problem):
-                unlinked.append(invoice)
-            else:
-                confirmed += 1
-    outcome = Outcome(read=checking.read, confirmed=confirmed, unconfirmed=unconfirmed,
-                      warnings=claims.warnings,
-                      rejected=in_file_order([*rejected, *unlinked], inputs))
+    linking = Linking(list(inputs), settings, links.issue_date())
+    unconfirmed = [order.service_ticket for chunk in linking for order in chunk.unconfirmed]
+    outcome = Outcome(read=linking.read, confirmed=linking.confirmed, unconfirmed=unconfirmed,
+                      warnings=linking.warnings, rejected=linking.problems())
     _announce(progress, outcome.warnings, outcome.rejected)
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -95,47 +71,60 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     def ours(ticket: str | None) -> bool:
         return not wanted or ticket in wanted
 
-    checked = check(inputs, settings, stop=stop)
-    # Stopped while reading: a named ticket may be in what was not read yet.
-    unservable = {} if stop.is_set() else _unservable(wanted, checked)
-    if wanted and len(unservable) == len(wanted):
-        _announce(progress, [], [p for p in checked.problems if p.service_ticket in wanted])
-        ticket = min(unservable)
-        raise TicketError(unservable[ticket], ticket=ticket)
+    readable(inputs)
     if settings.merge is not None:  # before the night's work, not after it
         folder.OutputFolder(settings.out).check_target(settings.merge)
         writable(settings.merge)
     outbox = _outbox(settings)
-    with folder.writing(settings.out) as out:
-        published = out.published()
+    with folder.writing(settings.out) as out, Spool() as todo:
         # Links are claimed over the whole input, then the selection is taken: a ticket
         # outside it may hold the share ID or invoice number a selected one claims.
-        linked = links.invoices(checked.confirmed, settings, published, links.issue_date())
-        problems = in_file_order([*checked.problems, *linked.problems], inputs)
+        linking = Linking(inputs, settings, links.issue_date(), folder=out, stop=stop)
+        run_salt = salt(settings)
+        named = _Named(wanted)
+        unconfirmed: list[str] = []
+        unchanged: list[str] = []
+        # Only the unconfirmed tickets with an issued invoice, to be withdrawn after the
+        # problems are told, as when the stages ran one after the other.
+        withdrawals: list[tuple[WorkOrder, Rendered]] = []
+        for chunk in linking:
+            named.saw(chunk)
+            unconfirmed += (order.service_ticket for order in chunk.unconfirmed)
+            withdrawals += ((order, issued) for order in chunk.unconfirmed
+                            if ours(order.service_ticket)
+                            and (issued := chunk.published.get(order.service_ticket))
+                            and not issued.withdrawn)
+            planned = plan([invoice for invoice in chunk.invoices if ours(invoice.ticket)],
+                           chunk.published, run_salt, out.intact, force=force)
+            todo.add(planned.todo)
+            unchanged += (invoice.ticket for invoice, _ in planned.unchanged)
+            out.remember_unchanged(planned.unchanged)
+        # Stopped while reading: a named ticket may be in what was not read yet.
+        unservable = {} if stop.is_set() else named.unservable(linking)
+        if wanted and len(unservable) == len(wanted):
+            _announce(progress, [], [p for p in linking.checked if p.service_ticket in wanted])
+            ticket = min(unservable)
+            raise TicketError(unservable[ticket], ticket=ticket)
+        problems = linking.problems()
         outcome = Outcome(
-            read=checked.read, confirmed=len(linked.items),
-            unconfirmed=[order.service_ticket for order in checked.unconfirmed],
+            read=linking.read, confirmed=linking.confirmed, unconfirmed=unconfirmed,
             rejected=[problem for problem in problems if ours(problem.service_ticket)],
-            warnings=[warning for warning in linked.warnings if ours(warning.service_ticket)])
+            warnings=[warning for warning in linking.warnings if ours(warning.service_ticket)],
+            unchanged=unchanged)
         outcome.others_rejected = len(problems) - len(outcome.rejected)
         _announce(progress, outcome.warnings, outcome.rejected)
         if outcome.others_rejected:
             progress("others_rejected", {"count": outcome.others_rejected,
                                          "inputs": [str(path) for path in inputs]})
-        _withdraw(out, [order for order in checked.unconfirmed if ours(order.service_ticket)],
-                  published, outcome, progress)
+        _withdraw(out, withdrawals, outcome, progress)
         rejected = {problem.service_ticket for problem in outcome.rejected}
         for ticket in sorted(unservable.keys() - rejected):
             _fail(progress, outcome, ticket, unservable[ticket])
-        todo = plan([invoice for invoice in linked.items if ours(invoice.ticket)], published,
-                    settings, out.intact, force=force)
-        outcome.unchanged = [invoice.ticket for invoice, _ in todo.unchanged]
-        out.remember_unchanged(todo.unchanged)
-        progress("start", {"total": len(todo.todo), "unchanged": len(todo.unchanged)})
-        finished = _render_and_store(out, todo.todo, settings, stop, outcome, progress) \
-            if todo.todo and not stop.is_set() else 0
+        progress("start", {"total": len(todo), "unchanged": len(outcome.unchanged)})
+        finished = _render_and_store(out, todo, run_salt, settings, stop, outcome, progress) \
+            if len(todo) and not stop.is_set() else 0
         outcome.interrupted = stop.is_set()
-        outcome.left = len(todo.todo) - finished
+        outcome.left = len(todo) - finished
         out.write_manifest()
         try:
             tickets = [*outcome.rendered, *outcome.unchanged]
@@ -159,39 +148,44 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     return outcome
 
 
-def _withdraw(out: folder.OutputFolder, unconfirmed: list[WorkOrder],
-              published: Mapping[str, Rendered], outcome: Outcome, progress: Progress) -> None:
-    """Take back the invoices of tickets that are now unconfirmed.
+def _withdraw(out: folder.OutputFolder, unconfirmed: list[tuple[WorkOrder, Rendered]],
+              outcome: Outcome, progress: Progress) -> None:
+    """Take back the invoices issued for tickets that are now unconfirmed.
 
     The contract puts an unconfirmed ticket's share link in no invoice output; the ledger
     keeps its share ID and number for its return (folder.withdraw).
     """
-    for order in unconfirmed:
-        issued = published.get(order.service_ticket)
-        if issued is not None and not issued.withdrawn:
-            where = out.withdraw(issued)
-            outcome.withdrawn.append(order.service_ticket)
-            _warn(progress, outcome, Warning_(
-                order.source, order.line, order.service_ticket,
-                f"was invoiced as {issued.invoice_number} and is now unconfirmed: that "
-                f"invoice is withdrawn ({where})"))
+    for order, issued in unconfirmed:
+        where = out.withdraw(issued)
+        outcome.withdrawn.append(order.service_ticket)
+        _warn(progress, outcome, Warning_(
+            order.source, order.line, order.service_ticket,
+            f"was invoiced as {issued.invoice_number} and is now unconfirmed: that "
+            f"invoice is withdrawn ({where})"))
 
 
-def _render_and_store(out: folder.OutputFolder, todo: list[Planned], settings: Settings,
-                      stop: Stop, outcome: Outcome, progress: Progress) -> int:
+def _render_and_store(out: folder.OutputFolder, todo: Spool, run_salt: str,
+                      settings: Settings, stop: Stop, outcome: Outcome,
+                      progress: Progress) -> int:
     """Render ``todo`` and store each PDF as it comes; how many came back."""
-    planned = {item.invoice.ticket: item for item in todo}
+    # The planned invoices an executor has taken and not given back: a bounded few.
+    taken: dict[str, Planned] = {}
+
+    def invoices() -> Iterator[Invoice]:
+        for item in todo:
+            taken[item.invoice.ticket] = item
+            yield item.invoice
+
     finished = 0
-    for result in executor_for(settings, len(todo)).render([item.invoice for item in todo],
-                                                           stop):
+    for result in executor_for(settings, len(todo)).render(invoices(), stop):
         finished += 1
-        item = planned[result.invoice.ticket]
+        item = taken.pop(result.invoice.ticket)
         if isinstance(result, RenderFailure):
             _fail(progress, outcome, item.invoice.ticket, result.reason)
             continue
         try:
-            stored = out.store(item.invoice, result.pdf, result.pages, item.fingerprint,
-                               item.previous)
+            stored = out.store(item.invoice, result.pdf, result.pages,
+                               fingerprint(item.invoice, run_salt), item.previous)
         except RenderError as error:  # this PDF could not be written (a full disk)
             _fail(progress, outcome, item.invoice.ticket, error.message)
             continue
@@ -227,24 +221,33 @@ def _fail(progress: Progress, outcome: Outcome, ticket: str, reason: str) -> Non
     progress("failed", {"service_ticket": ticket, "reason": reason})
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
+class _Named:
+    """What became of the tickets a command names (``--only``, regenerate): only those are
+    followed by ticket, whatever the input's size."""
 
+    def __init__(self, wanted: set[str]) -> None:
+        self.wanted = wanted
+        self.known: set[str] = set()
+        self.unconfirmed: set[str] = set()
 
-def _unservable(wanted: set[str], checked: Checked) -> dict[str, str]:
-    """The tickets a command names that are no confirmed, valid work order, and why."""
-    known = {order.service_ticket for order in checked.confirmed}
-    unconfirmed = {order.service_ticket for order in checked.unconfirmed}
-    rejected = {problem.service_ticket for problem in checked.problems}
-    reasons = {}
-    for ticket in wanted - known:
-        if ticket in unconfirmed:
-            reasons[ticket] = ("is not confirmed: the technician has not completed the "
-                               "workflow, so it gets no invoice")
-        elif ticket in rejected:
-            reasons[ticket] = "was rejected; run `xoi-invoices validate` to see why"
-        else:
-            reasons[ticket] = "is in none of the inputs"
-    return reasons
+    def saw(self, chunk: Chunk) -> None:
+        if self.wanted:
+            self.known |= self.wanted.intersection(item.ticket for item in chunk.invoices)
+            self.unconfirmed |= self.wanted.intersection(
+                order.service_ticket for order in chunk.unconfirmed)
+
+    def unservable(self, linking: Linking) -> dict[str, str]:
+        """The named tickets that are no confirmed, valid work order, and why."""
+        # A valid confirmed order whose link was refused is known: it is rejected.
+        known = self.known | {problem.service_ticket for problem in linking.unlinked}
+        rejected = {problem.service_ticket for problem in linking.checked}
+        reasons = {}
+        for ticket in self.wanted - known:
+            if ticket in self.unconfirmed:
+                reasons[ticket] = ("is not confirmed: the technician has not completed the "
+                                   "workflow, so it gets no invoice")
+            elif ticket in rejected:
+                reasons[ticket] = "was rejected; run `xoi-invoices validate` to see why"
+            else:
+                reasons[ticket] = "is in none of the inputs"
+        return reasons

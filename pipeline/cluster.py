@@ -34,7 +34,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -47,7 +47,7 @@ from distributed.comm.registry import get_backend
 
 from .config import DEFAULTS, Settings, Smtp
 from .errors import ConfigError
-from .executor import GRACE, RenderFailure, Result, Stop
+from .executor import GRACE, Pending, RenderFailure, Result, Stop
 from .models import Invoice
 from .render import Renderer
 from .render_fingerprint import differences, families, fingerprint
@@ -153,7 +153,7 @@ class Cluster:
         self.address = settings.cluster or ""
         self.bundle = bundle(settings)
 
-    def render(self, invoices: Sequence[Invoice], stop: Stop) -> Iterator[Result]:
+    def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
         # What goes wrong reaches the user as one line through our errors; distributed's
         # own log lines would come on top (and break --log-format json).
         log = logging.getLogger("distributed")
@@ -164,7 +164,7 @@ class Cluster:
         finally:
             log.setLevel(level)
 
-    def _render(self, invoices: Sequence[Invoice], stop: Stop) -> Iterator[Result]:
+    def _render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
         try:
             # A bad address is told before a Client exists: a failed one's clean-up prints.
             get_backend(parse_address(self.address)[0])
@@ -202,9 +202,9 @@ class Cluster:
             if mismatch:
                 raise _refused(address, mismatch)
 
-    def _stream(self, client: Client, invoices: Sequence[Invoice],
+    def _stream(self, client: Client, invoices: Iterable[Invoice],
                 stop: Stop) -> Iterator[Result]:
-        queue = list(reversed(invoices))
+        queue = Pending(invoices)
         in_flight: dict[Future[Result], Invoice] = {}
         # What as_completed does, with a timeout: the loop must look at ``stop`` meanwhile.
         finished: SimpleQueue[Future[Result]] = SimpleQueue()
@@ -217,17 +217,19 @@ class Cluster:
         alone: Invoice | None = None
         while queue or in_flight or suspects:
             if deadline is None and stop.is_set():
-                deadline, queue, suspects = time.monotonic() + GRACE, [], []
+                deadline, suspects = time.monotonic() + GRACE, []
+                queue.drop()
                 _cancel_queued(client, in_flight)
             if deadline is not None and time.monotonic() > deadline:
                 client.cancel(list(in_flight))  # dropped: the next run renders them
                 return
             if not queue and not in_flight and suspects:
                 alone = suspects.pop()
-                queue = [alone]
+                queue.give_back(alone)
             while queue and len(in_flight) < window:
-                future = client.submit(render_task, self.bundle, queue[-1], pure=False)
-                in_flight[future] = queue.pop()
+                invoice = queue.take()
+                future = client.submit(render_task, self.bundle, invoice, pure=False)
+                in_flight[future] = invoice
                 future.add_done_callback(finished.put)
             with contextlib.suppress(Empty):
                 future = finished.get(timeout=_POLL)

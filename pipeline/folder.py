@@ -21,7 +21,7 @@ leaves a ledger behind.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +60,16 @@ class OutputFolder:
         """Ticket → the invoice issued for it here (withdrawn ones too; only ``ticket``'s
         if given); empty when none."""
         return self.ledger.snapshot(ticket) if self.ledger else {}
+
+    def published_of(self, tickets: Collection[str]) -> dict[str, Rendered]:
+        """:meth:`published` of these tickets only: a run looks its work orders up a few
+        hundred at a time instead of holding every row."""
+        return self.ledger.rows(tickets) if self.ledger else {}
+
+    def owned(self) -> Iterator[tuple[str, str, str]]:
+        """Ticket, invoice number and share ID of every invoice issued here, withdrawn
+        ones too, one at a time (see :class:`links.Claims`)."""
+        return self.ledger.owned() if self.ledger else iter(())
 
     def issued(self) -> list[Rendered]:
         """The invoices in the folder now, by ticket: the manifest's rows."""
@@ -103,7 +113,9 @@ class OutputFolder:
     def remember_unchanged(self, kept: list[tuple[Invoice, Rendered]]) -> None:
         """The billing facts of invoices a run left as they were (each with its ledger
         row), where missing: a folder rendered before email delivery existed can be sent
-        without re-rendering."""
+        without re-rendering. A run gives them a few hundred at a time."""
+        if not kept:  # most chunks of a first run: no transaction at all
+            return
         deliveries.remember(self._ledger(), [(invoice, rendered.sha256)
                                              for invoice, rendered in kept], missing_only=True)
 
@@ -116,7 +128,8 @@ class OutputFolder:
         return f"moved to {kept.relative_to(self.path)}" if kept else "its PDF was gone"
 
     def write_manifest(self) -> None:
-        atomic_write(self.path / MANIFEST, record.manifest_csv(self.issued()))
+        rows = self.ledger.each() if self.ledger else iter(())
+        atomic_write(self.path / MANIFEST, record.manifest_csv(rows))
 
     def write_report(self, outcome: Outcome) -> None:
         atomic_write(self.path / REPORT, record.report_json(outcome))

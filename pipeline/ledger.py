@@ -24,7 +24,7 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,6 +78,11 @@ CREATE INDEX IF NOT EXISTS deliveries_by_ticket ON deliveries (service_ticket, i
 """
 _COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_url", "pdf",
             "sha256", "pages", "total", "currency", "fingerprint", "rendered_at")
+_SELECT = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
+           "withdrawn_at IS NOT NULL FROM invoices")
+# Tickets per look-up: well below SQLite's limit of bound parameters (32,766; 999 before
+# SQLite 3.32).
+_PER_QUERY = 500
 
 
 def _unusable(path: Path, error: Exception) -> OutputError:
@@ -139,22 +144,40 @@ class Ledger:
     def snapshot(self, ticket: str | None = None) -> dict[str, Rendered]:
         """Ticket → its invoice, withdrawn ones included (only ``ticket``'s if given): one
         query, read once per command."""
+        if ticket is not None:
+            return self.rows([ticket])
         self.commit()
-        query = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
-                 "withdrawn_at IS NOT NULL FROM invoices")
-        rows = self.db.execute(query) if ticket is None else \
-            self.db.execute(f"{query} WHERE service_ticket = ?", (ticket,))
-        return {row[0]: _rendered(row) for row in rows}
+        return {row[0]: _rendered(row) for row in self.db.execute(_SELECT)}
 
     @_reported
+    def rows(self, tickets: Collection[str]) -> dict[str, Rendered]:
+        """The rows of ``tickets`` that exist, withdrawn ones included: what a run that
+        streams its work orders looks up a few hundred at a time, on the primary key."""
+        self.commit()
+        rows = _where_in(self.db, f"{_SELECT} WHERE service_ticket IN", list(tickets))
+        return {row[0]: _rendered(row) for row in rows}
+
+    def owned(self) -> Iterator[tuple[str, str, str]]:
+        """Ticket, invoice number and share ID of every row, withdrawn ones too, one row
+        at a time: what a ticket's claim is checked against, without a row object each."""
+        with reported(self.path):
+            self.commit()
+            yield from self.db.execute(
+                "SELECT service_ticket, invoice_number, share_id FROM invoices")
+
     def all(self) -> list[Rendered]:
         """The invoices currently issued (not withdrawn), by ticket: the manifest's rows."""
-        self.commit()
-        rows = self.db.execute(
-            f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
-            "WHERE withdrawn_at IS NULL ORDER BY service_ticket"
-        )
-        return [_rendered(row) for row in rows]
+        return list(self.each())
+
+    def each(self) -> Iterator[Rendered]:
+        """:meth:`all` one row at a time, for a manifest of a million rows."""
+        with reported(self.path):
+            self.commit()
+            rows = self.db.execute(
+                f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
+                "WHERE withdrawn_at IS NULL ORDER BY service_ticket"
+            )
+            yield from (_rendered(row) for row in rows)
 
     @_reported
     def withdraw(self, ticket: str, when: str) -> None:
@@ -202,13 +225,24 @@ class Ledger:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             if missing_only:
-                known = set(self.db.execute("SELECT service_ticket, sha256 FROM invoice_mail"))
+                # Only these tickets' facts: a run passes a few hundred at a time.
+                known = set(_where_in(self.db, "SELECT service_ticket, sha256 FROM "
+                                      "invoice_mail WHERE service_ticket IN",
+                                      [row[0] for row in rows]))
                 rows = [row for row in rows if (row[0], row[1]) not in known]
             self._facts(rows)
 
     def _facts(self, rows: list[tuple[str, str, str]]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO invoice_mail (service_ticket, sha256, "
                             "facts) VALUES (?, ?, ?)", rows)
+
+
+def _where_in(db: sqlite3.Connection, query: str, keys: list[str]) -> Iterator[Any]:
+    """The rows of ``query``, which ends in ``IN``, for ``keys``: one statement per
+    :data:`_PER_QUERY` of them."""
+    for start in range(0, len(keys), _PER_QUERY):
+        part = keys[start:start + _PER_QUERY]
+        yield from db.execute(f"{query} ({', '.join('?' * len(part))})", part)
 
 
 def _rendered(row: tuple[object, ...]) -> Rendered:

@@ -1,8 +1,9 @@
 """Which link each ticket gets: the one place that decides it, for invoices and launch pages.
 
-A pure stage: work orders and a snapshot of what the output folder published (ticket →
-its :class:`Rendered`, read once from the ledger by the caller) in; links, problems and
-warnings out. The rules, each here only:
+A pure stage: work orders and what the output folder published (ticket → its
+:class:`Rendered`, looked up in the ledger by the caller: all at once, or a few hundred
+tickets at a time as a run streams its orders) in; links, problems and warnings out.
+The rules, each here only:
 
 - the input's share ID wins, then the one published for the ticket before, then the one
   derived from the secret (:func:`share.share_id_for`); a published share ID never changes;
@@ -71,14 +72,23 @@ class Claims:
     """
 
     def __init__(self, settings: Settings, published: Published,
-                 today: date | None = None) -> None:
-        """``today`` dates new invoices; claims made without it give launches only."""
+                 today: date | None = None, *,
+                 issued: Iterable[tuple[str, str, str]] | None = None) -> None:
+        """``today`` dates new invoices; claims made without it give launches only.
+
+        ``published`` is what the folder issued, by ticket. A caller that streams gives
+        only the rows of the orders it claims next, and replaces ``published`` before the
+        next ones; then ``issued`` must name (ticket, invoice number, share ID) of every
+        row, so that no order takes what another ticket was issued.
+        """
         self.settings = settings
         self.published = published
         self.today = today
         self.warnings: list[Warning_] = []
         self._terms = timedelta(days=settings.company.payment_terms_days)
-        self._owners = _Owners(settings, published)
+        self._owners = _Owners(settings, ((ticket, item.invoice_number, item.share_id)
+                                          for ticket, item in published.items())
+                               if issued is None else issued)
         # Built before any order: a bad template is one configuration error, not a
         # rejection per order (launch pages carry no share URL, so need no template).
         self._urls = ShareUrlBuilder.from_settings(settings) if today is not None else None
@@ -87,11 +97,11 @@ class Claims:
         """A confirmed order's invoice: share ID, share URL, invoice date and due date."""
         if self._urls is None or self.today is None:
             raise TypeError("claims made without today give launches only")
+        earlier = self.published.get(order.service_ticket)
         try:
             # A URL too long for its QR code rejects the order after its claim, as ever.
-            share_id = self._owners.claim(order.service_ticket, order.share_id,
+            share_id = self._owners.claim(order.service_ticket, order.share_id, earlier,
                                           order.invoice_number)
-            earlier = self.published.get(order.service_ticket)
             url = earlier.share_url if earlier else self._urls.url(share_id)
         except RecordError as error:
             return _problem(order, error)
@@ -105,7 +115,8 @@ class Claims:
         """The order's launch; the orders that claim first win a contested share ID, so a
         caller passes confirmed orders first, as the batch sees them."""
         try:
-            share_id = self._owners.claim(order.service_ticket, order.share_id)
+            share_id = self._owners.claim(order.service_ticket, order.share_id,
+                                          self.published.get(order.service_ticket))
         except RecordError as error:
             return _problem(order, error)
         self._warn(order, share_id)
@@ -173,27 +184,27 @@ class _Owners:
     comparison and the message when another ticket wants the same (see :mod:`compact`).
     """
 
-    def __init__(self, settings: Settings, published: Published) -> None:
+    def __init__(self, settings: Settings, issued: Iterable[tuple[str, str, str]]) -> None:
+        """``issued``: (ticket, invoice number, share ID) of every invoice published."""
         self.settings = settings
-        self.published = published
         self.tickets = Texts()
         self.numbers = Texts()
         self.share_owner: dict[int, int] = {}
         # Keyed by the PDF's file name, compared without letter case: "INV-a" and "INV-A"
         # are one file on the file systems billing folders are often shared from.
         self.file_owner: dict[int, int] = {}
-        for ticket, item in published.items():
-            owner = self._owner(ticket, item.invoice_number)
-            self.share_owner[digest(item.share_id)] = owner
-            self.file_owner[digest(_file_key(item.invoice_number))] = owner
+        for ticket, number, share_id in issued:
+            owner = self._owner(ticket, number)
+            self.share_owner[digest(share_id)] = owner
+            self.file_owner[digest(_file_key(number))] = owner
 
-    def claim(self, ticket: str, given: str | None, invoice_number: str | None = None) -> str:
+    def claim(self, ticket: str, given: str | None, earlier: Rendered | None,
+              invoice_number: str | None = None) -> str:
         """The ticket's share ID; :class:`ShareLinkError` when it cannot have it.
 
-        A ticket published before keeps its share ID when the input gives none, even if
-        the secret that derived it has changed since.
+        ``earlier`` is the ticket's published invoice: it keeps its share ID when the
+        input gives none, even if the secret that derived it has changed since.
         """
-        earlier = self.published.get(ticket)
         share_id = share_id_for(self.settings, ticket,
                                 given or (earlier.share_id if earlier else None))
         if earlier is not None and earlier.share_id != share_id:

