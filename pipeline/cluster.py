@@ -84,7 +84,7 @@ def bundle(settings: Settings) -> Bundle:
     # sent from here), and what only the coordinator uses does not split the Renderers.
     settings = replace(settings, share_secret=None, smtp=Smtp(), send=False, merge=None,
                        out=DEFAULTS.out, quiet=False, log_format=DEFAULTS.log_format,
-                       cluster=None)
+                       cluster=None, mapping=None)
     digest = hashlib.sha256(repr((settings, used)).encode())
     for name, data in templates:
         digest.update(name.encode() + b"\0" + data)

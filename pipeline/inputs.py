@@ -16,7 +16,7 @@ from pathlib import Path
 from .compact import digest
 from .config import Settings
 from .executor import Stop
-from .formats import OURS
+from .formats import OURS, Formats
 from .mapped import read_mapped
 from .mapping import load
 from .models import Problem, WorkOrder
@@ -34,6 +34,7 @@ class Checked:
     unconfirmed: list[WorkOrder] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     read: int = 0
+    formats: Formats = OURS  # how problems name the export's fields
 
 
 class Checking:
@@ -105,6 +106,7 @@ def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = Fals
         else:
             (checked.confirmed if result.confirmed else checked.unconfirmed).append(result)
     checked.read = checking.read
+    checked.formats = checking.formats
     return checked
 
 

@@ -164,7 +164,7 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     # ticket here as in the batch, which sees confirmed orders only.
     with folder.writing(settings.out, new_ledger=False) as out:
         linked = links.launches([*checked.confirmed, *checked.unconfirmed], settings,
-                                out.published())
+                                out.published(), checked.formats)
         pages = {page_name(launch.order.service_ticket): page_html(launch, action)
                  for launch in linked.items}
         pages[INDEX] = index_html(linked.items)

@@ -51,7 +51,8 @@ class Linking:
         self.folder = folder
         self.checking = Checking(inputs, settings, stop=stop)
         self.claims = links.Claims(settings, {}, today,
-                                   issued=folder.owned() if folder is not None else ())
+                                   issued=folder.owned() if folder is not None else (),
+                                   formats=self.checking.formats)
         self.checked: list[Problem] = []
         self.unlinked: list[Problem] = []
         self.confirmed = 0

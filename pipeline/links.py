@@ -26,6 +26,7 @@ from typing import Generic, TypeVar
 from .compact import Texts, digest
 from .config import Settings
 from .errors import ConfigError, RecordError, ShareLinkError
+from .formats import OURS, Formats
 from .models import Invoice, Problem, Rendered, Warning_, WorkOrder
 from .share import ShareUrlBuilder, share_id_for, share_id_warning
 from .write import safe_name
@@ -73,18 +74,21 @@ class Claims:
 
     def __init__(self, settings: Settings, published: Published,
                  today: date | None = None, *,
-                 issued: Iterable[tuple[str, str, str]] | None = None) -> None:
+                 issued: Iterable[tuple[str, str, str]] | None = None,
+                 formats: Formats = OURS) -> None:
         """``today`` dates new invoices; claims made without it give launches only.
 
         ``published`` is what the folder issued, by ticket. A caller that streams gives
         only the rows of the orders it claims next, and replaces ``published`` before the
         next ones; then ``issued`` must name (ticket, invoice number, share ID) of every
-        row, so that no order takes what another ticket was issued.
+        row, so that no order takes what another ticket was issued. ``formats`` names
+        fields in problems as the export does (a mapping's columns).
         """
         self.settings = settings
         self.published = published
         self.today = today
         self.warnings: list[Warning_] = []
+        self.formats = formats
         self._terms = timedelta(days=settings.company.payment_terms_days)
         self._owners = _Owners(settings, ((ticket, item.invoice_number, item.share_id)
                                           for ticket, item in published.items())
@@ -104,7 +108,7 @@ class Claims:
                                           order.invoice_number)
             url = earlier.share_url if earlier else self._urls.url(share_id)
         except RecordError as error:
-            return _problem(order, error)
+            return _problem(order, error, self.formats)
         self._warn(order, share_id)
         day = order.invoice_date or (date.fromisoformat(earlier.invoice_date)
                                      if earlier and earlier.invoice_date else self.today)
@@ -118,7 +122,7 @@ class Claims:
             share_id = self._owners.claim(order.service_ticket, order.share_id,
                                           self.published.get(order.service_ticket))
         except RecordError as error:
-            return _problem(order, error)
+            return _problem(order, error, self.formats)
         self._warn(order, share_id)
         return Launch(order, share_id)
 
@@ -136,10 +140,10 @@ def invoices(orders: Iterable[WorkOrder], settings: Settings, published: Publish
     return _link(orders, claims.invoice, claims)
 
 
-def launches(orders: Iterable[WorkOrder], settings: Settings,
-             published: Published) -> Linked[Launch]:
+def launches(orders: Iterable[WorkOrder], settings: Settings, published: Published,
+             formats: Formats = OURS) -> Linked[Launch]:
     """Each order's launch (see :meth:`Claims.launch`), all at once."""
-    claims = Claims(settings, published)
+    claims = Claims(settings, published, formats=formats)
     return _link(orders, claims.launch, claims)
 
 
@@ -171,9 +175,9 @@ def _link(orders: Iterable[WorkOrder], link: Callable[[WorkOrder], T | Problem],
     return linked
 
 
-def _problem(order: WorkOrder, error: RecordError) -> Problem:
+def _problem(order: WorkOrder, error: RecordError, formats: Formats) -> Problem:
     return Problem(order.source, order.line, order.service_ticket,
-                   f"{error.field}: {error.message}")
+                   f"{formats.label(error.field or '')}: {error.message}")
 
 
 class _Owners:

@@ -266,3 +266,19 @@ def test_a_mapping_change_re_renders_only_what_it_changes(runner: CliRunner,
     assert run(runner, *args)[0] == 0
     data = report(tmp_path / "out")
     assert (data["rendered"], data["unchanged"]) == ([], ["J-20931", "J-20935"])
+
+
+def test_a_share_id_clash_names_the_exports_column(runner: CliRunner, tmp_path: Path) -> None:
+    # Found by the link rules, not the validator: it must name the column all the same,
+    # in validate and in launch (for launch pages, the same rule).
+    (tmp_path / "mapping.toml").write_text(README_MAPPING[1] if README_MAPPING else "",
+                                           encoding="utf-8")
+    clash = EXPORT.replace("shrReadme1043abcdefghij", "shrReadme1042abcdefghij")
+    (tmp_path / "export.csv").write_bytes(clash.encode("cp1252"))
+    expected = ("export.csv:4: ticket 1043: XOi Share (share_id): 'shrReadme1042abcdefghij' "
+                "is already the share ID of ticket 1042")
+    code, _, err = run(runner, "validate", "export.csv", "--mapping", "mapping.toml")
+    assert code == 1 and expected in err, err
+    code, _, err = run(runner, "launch", "export.csv", "--mapping", "mapping.toml",
+                       "--out", "out")
+    assert code == 1 and expected in err, err
