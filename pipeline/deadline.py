@@ -6,6 +6,11 @@ own, so there a watchdog thread raises the same exception in the rendering threa
 (``PyThreadState_SetAsyncExc``). Both land between two Python bytecodes: WeasyPrint's
 layout is Python, so a slow or endless layout is stopped; one call into C that never
 returns is not (none is known to).
+
+A deadline that lands in a ``__del__``, a gc callback or a callback from C cannot be
+raised there: Python hands it to ``sys.unraisablehook`` and carries on, and the repeats
+then stop the render. Those dropped ``TimedOut`` are expected, so they are kept out of
+the hook (which would print them to the night's log as "Exception ignored").
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 REPEAT = 0.1  # seconds between further interruptions once the deadline has passed
@@ -30,12 +36,36 @@ def deadline(seconds: int) -> Iterator[None]:
     """Raise :class:`TimedOut` in this thread after ``seconds`` (0: never)."""
     if not seconds:
         yield
-    elif threading.current_thread() is threading.main_thread():
+        return
+    _quiet_dropped()
+    if threading.current_thread() is threading.main_thread():
         with _alarm(seconds):
             yield
     else:
         with _watchdog(seconds):
             yield
+
+
+_hooked = threading.Lock()
+
+
+def _quiet_dropped() -> None:
+    """Wrap ``sys.unraisablehook`` once, to let dropped deadlines pass unreported."""
+    with _hooked:
+        if getattr(sys.unraisablehook, "_drops_deadlines", False):
+            return
+        sys.unraisablehook = _Quiet(sys.unraisablehook)
+
+
+class _Quiet:
+    _drops_deadlines = True
+
+    def __init__(self, hook: Callable[[sys.UnraisableHookArgs], object]) -> None:
+        self.hook = hook
+
+    def __call__(self, unraisable: sys.UnraisableHookArgs) -> None:
+        if unraisable.exc_type is not TimedOut:
+            self.hook(unraisable)
 
 
 def _expire(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,71 @@
+"""A deadline that lands where Python cannot raise it still stops the work, unreported."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+
+from pipeline.deadline import TimedOut, deadline
+
+
+class _Slow:
+    """Its ``__del__`` outlasts the deadline, so the first interruption lands in it."""
+
+    interrupted = False
+
+    def __del__(self) -> None:
+        until = time.monotonic() + 3
+        try:
+            while time.monotonic() < until:
+                time.sleep(0.01)
+        except TimedOut:
+            _Slow.interrupted = True
+            raise
+
+
+def _dropped_then_stopped() -> str:
+    _Slow.interrupted = False
+    try:
+        with deadline(1):
+            _Slow()  # freed at once: ``__del__`` runs here, and its TimedOut is dropped
+            while True:
+                time.sleep(0.01)
+    except TimedOut:
+        return "stopped" if _Slow.interrupted else "stopped, never dropped"
+    return "ran on"
+
+
+def test_a_deadline_dropped_in_a_finalizer_repeats_and_is_not_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    assert _dropped_then_stopped() == "stopped"
+    assert reported == []
+
+
+def test_in_a_thread_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(_dropped_then_stopped()))
+    worker.start()
+    worker.join(30)
+    assert outcome == ["stopped"]
+    assert reported == []
+
+
+def test_other_unraisable_errors_still_reach_the_hook(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[sys.UnraisableHookArgs] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    class Broken:
+        def __del__(self) -> None:
+            raise ValueError("in a finalizer")
+
+    with deadline(5):
+        Broken()
+    assert [type(r.exc_value) for r in reported] == [ValueError]
