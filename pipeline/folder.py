@@ -41,6 +41,8 @@ MANIFEST = "manifest.csv"
 REPORT = "report.json"
 LEDGER = "ledger.sqlite3"
 LOCK = ".lock"
+# What opening a folder for writing creates, before anything is written.
+_BOOKKEEPING = frozenset({LOCK, LEDGER, f"{LEDGER}-wal", f"{LEDGER}-shm", f"{LEDGER}-journal"})
 LAUNCH = "launch"
 DELIVERIES = "deliveries.csv"
 # A merged file written over one of these would destroy an issued invoice, the manifest,
@@ -175,12 +177,31 @@ class OutputFolder:
 def writing(path: Path, *, new_ledger: bool = True) -> Iterator[OutputFolder]:
     """The folder made, locked for this command alone and swept; with its ledger (a new
     one unless ``new_ledger`` is false: launch pages publish nothing)."""
+    made = [folder for folder in (path, *path.parents) if not folder.exists()]
     make_folder(path)
     folder = OutputFolder(path)
     with folder.lock():
         sweep(path)
-        with _ledger(folder, create=new_ledger):
-            yield folder
+        try:
+            with _ledger(folder, create=new_ledger):
+                yield folder
+        except BaseException:
+            _unmake(path, made)
+            raise
+
+
+def _unmake(path: Path, made: list[Path]) -> None:
+    """Remove the folders a command made (``made``, deepest first) when it failed before
+    writing anything but its lock and ledger: an error must not leave an empty folder."""
+    if not made or {entry.name for entry in path.iterdir()} - _BOOKKEEPING:
+        return
+    for name in _BOOKKEEPING:
+        (path / name).unlink(missing_ok=True)
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: something else was written there meanwhile
+            return
 
 
 @contextmanager

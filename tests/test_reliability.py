@@ -230,7 +230,23 @@ def test_regenerate_unknown_or_unconfirmed_ticket(tmp_path: Path, runner: CliRun
     result = runner.invoke(main, ["regenerate", "WO-9", "--input", str(source)])
     assert result.exit_code == 1
     assert message in result.output
-    assert not (tmp_path / "output" / "invoices").exists()
+    assert not (tmp_path / "output").exists()  # writes nothing: not even its ledger
+
+
+def test_an_export_broken_partway_leaves_no_new_folder_and_keeps_an_old_one(
+        tmp_path: Path, runner: CliRunner) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    source.write_text(source.read_text() + '"WO-3,unterminated\n')
+    new = tmp_path / "nightly" / "2026-12-02"
+    result = runner.invoke(main, ["run", str(source), "--out", str(new)])
+    assert result.exit_code == 2
+    assert "in.csv:4: malformed CSV" in result.output
+    assert not (tmp_path / "nightly").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("the clerk's")
+    result = runner.invoke(main, ["run", str(source), "--out", str(tmp_path / "kept")])
+    assert result.exit_code == 2
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "the clerk's"
 
 
 def test_regenerate_or_only_with_one_unknown_ticket_renders_the_others(
