@@ -207,8 +207,8 @@ def test_draft_of_a_csv_export(runner: CliRunner, tmp_path: Path) -> None:
                  "the job's address (a list of parts is joined)",
                  'confirmed = "XOi Completed"  # required column: the technician\'s yes/no '
                  "answer", 'share_id = "XOi Share"', 'item_quantity = "Qty"',
-                 'item_unit_price = "Unit Price"', '# due_date = ""' if False else
-                 'due_date = "Due Date"', '# tags = ""', '#   "Job Tags"',
+                 'item_unit_price = "Unit Price"', 'due_date = "Due Date"', '# tags = ""',
+                 '#   "Job Tags"',
                  'date = "%m/%d/%Y"          # dates like 11/28/2026 seen; or %d/%m/%Y?'):
         assert line in lines, (line, out)
     (tmp_path / "draft.toml").write_text(out)
@@ -218,6 +218,25 @@ def test_draft_of_a_csv_export(runner: CliRunner, tmp_path: Path) -> None:
             'date = "%d.%m.%Y"          # dates like 28.11.2026 seen'} <= \
         set(eu.stdout.splitlines())
     assert eu.stdout.splitlines()[-4].startswith('encoding = "cp1252"')
+
+
+def test_draft_knows_common_names_and_leaves_the_rest_to_the_clerk(
+        runner: CliRunner, tmp_path: Path) -> None:
+    export = tmp_path / "jobs.csv"
+    export.write_text("Job #,Customer Name,Service Address,Line Item,Qty,Rate,Completed,"
+                      "XOi Share ID,Job Source\n1001,Acme,1 Main St,Capacitor,1,120.00,Yes,"
+                      "VOn5QaD5wyL0aXe2cbjSVz,Referral\n")
+    out = invoke(runner, "mapping", "draft", str(export)).stdout
+    lines = out.splitlines()
+    for line in ('item_description = "Line Item"', 'share_id = "XOi Share ID"',
+                 'confirmed = "Completed"  # required column: the technician\'s yes/no answer',
+                 'location = "Service Address"  # required: the job\'s address (a list of '
+                 'parts is joined)', '#   "Job Source"', '# technician = ""'):
+        assert line in lines, (line, out)
+    (tmp_path / "draft.toml").write_text(out)
+    checked = invoke(runner, "validate", str(export), "--mapping", str(tmp_path / "draft.toml"))
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.startswith("checked 1 work order: 1 confirmed, 0 unconfirmed, 0 rejected")
 
 
 def test_draft_of_a_nested_json_export(runner: CliRunner, tmp_path: Path) -> None:
