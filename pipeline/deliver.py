@@ -211,13 +211,17 @@ class Outbox:
         only = None if only is None else {canonical_ticket(ticket) for ticket in only}
         if out.ledger is None:
             raise _no_invoices(out.path)
-        issued = out.issued()
-        selected = [rendered for rendered in issued
-                    if only is None or rendered.service_ticket in only]
+        selected: Iterable[Rendered]
+        if only is None:  # the whole manifest, a page of rows at a time
+            selected, total = out.issued(), out.issued_count()
+        else:
+            selected = sorted((rendered for rendered in out.published_of(only).values()
+                               if not rendered.withdrawn), key=_by_ticket)
+            total = len(selected)
         outcome = Delivered(dry_run=dry_run)
         sender = _Sender(out, DeliveryLog(out.ledger), self, resend, progress, outcome, stop)
         limit = RateLimit(self.max_per_minute, sleep=functools.partial(pause, stop=stop))
-        progress("sending", {"total": len(selected), "dry_run": dry_run})
+        progress("sending", {"total": total, "dry_run": dry_run})
         try:
             unreachable: Unreachable | None = None
             # One message at a time: a night's PDFs need not all be in memory at once.
@@ -245,12 +249,11 @@ class Outbox:
         finally:
             self.mailer.close()
             if not dry_run:
-                current = {rendered.service_ticket for rendered in issued}
-                out.write_deliveries(sender.log.latest(current))
+                out.write_deliveries(sender.log.latest())
         outcome.interrupted = stop.is_set()
         done = {*outcome.sent, *outcome.already_sent, *outcome.would_send,
                 *(failure.service_ticket for failure in outcome.failed + outcome.skipped)}
-        outcome.left = sum(rendered.service_ticket not in done for rendered in selected)
+        outcome.left = total - len(done)  # every ticket in done is one of those selected
         outcome.seconds = time.monotonic() - started
         return outcome
 
@@ -271,13 +274,18 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
         raise _no_invoices(path)
     opened = folder.reading(path) if dry_run else folder.writing(path, new_ledger=False)
     with opened as out:
-        issued = {rendered.service_ticket for rendered in out.issued()}
-        missing = sorted(wanted - issued)
+        issued = out.published_of(wanted)
+        missing = sorted(ticket for ticket in wanted
+                         if ticket not in issued or issued[ticket].withdrawn)
         if missing:
             raise TicketError(f"has no invoice in {path}/{folder.MANIFEST} (not invoiced, or "
                               "withdrawn): nothing to send", ticket=missing[0])
         return outbox.send(out, only=wanted or None, dry_run=dry_run, resend=resend,
                            progress=progress, stop=stop)
+
+
+def _by_ticket(rendered: Rendered) -> str:
+    return rendered.service_ticket
 
 
 def _check_resend(resend: bool, only: Collection[str] | None) -> None:

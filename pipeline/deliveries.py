@@ -17,16 +17,14 @@ the invoices':
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .ledger import Ledger, reported
 from .models import Invoice
-from .record import spreadsheet_safe
+from .record import csv_parts, spreadsheet_safe
 
 HEADER = ("service_ticket", "invoice_number", "recipient", "sha256", "message_id", "status",
           "sent_at", "reason")
@@ -105,21 +103,21 @@ class DeliveryLog:
         row = self.intent(delivery, tried_at)
         self.result(row, delivery.status, reason=delivery.reason)
 
-    def latest(self, tickets: set[str]) -> list[Delivery]:
-        """Each ticket's latest finished delivery, by ticket."""
+    def latest(self) -> Iterator[Delivery]:
+        """The latest finished delivery of each ticket now issued (in the manifest), by
+        ticket."""
         with reported(self.ledger.path):
+            self.ledger.commit()
             rows = self.db.execute(
                 "SELECT service_ticket, invoice_number, recipient, sha256, message_id, "
                 "status, sent_at, reason FROM deliveries WHERE id IN (SELECT MAX(id) FROM "
                 "deliveries WHERE status != 'sending' GROUP BY service_ticket) "
-                "ORDER BY service_ticket")
-            return [Delivery(*row) for row in rows if row[0] in tickets]
+                "AND service_ticket IN (SELECT service_ticket FROM invoices "
+                "WHERE withdrawn_at IS NULL) ORDER BY service_ticket")
+            yield from (Delivery(*row) for row in rows)
 
 
-def deliveries_csv(deliveries: list[Delivery]) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(HEADER)
-    for delivery in sorted(deliveries, key=lambda item: item.service_ticket):
-        writer.writerow([spreadsheet_safe(str(getattr(delivery, name))) for name in HEADER])
-    return buffer.getvalue().encode()
+def deliveries_csv(deliveries: Iterable[Delivery]) -> Iterator[bytes]:
+    """The text of ``deliveries.csv``; ``deliveries`` come sorted by ticket."""
+    return csv_parts(HEADER, ([spreadsheet_safe(str(getattr(delivery, name)))
+                               for name in HEADER] for delivery in deliveries))

@@ -21,7 +21,7 @@ leaves a ledger behind.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,14 +68,19 @@ class OutputFolder:
         hundred at a time instead of holding every row."""
         return self.ledger.rows(tickets) if self.ledger else {}
 
-    def owned(self) -> Iterator[tuple[str, str, str]]:
-        """Ticket, invoice number and share ID of every invoice issued here, withdrawn
-        ones too, one at a time (see :class:`links.Claims`)."""
-        return self.ledger.owned() if self.ledger else iter(())
+    def owners(self, share_ids: Collection[str], file_keys: Collection[str]
+               ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """The tickets that hold these share IDs and invoice file keys here, withdrawn
+        ones too (see :meth:`Ledger.owners`; :class:`links.Claims` checks against them)."""
+        return self.ledger.owners(share_ids, file_keys) if self.ledger else ({}, {})
 
-    def issued(self) -> list[Rendered]:
-        """The invoices in the folder now, by ticket: the manifest's rows."""
-        return self.ledger.all() if self.ledger else []
+    def issued(self) -> Iterator[Rendered]:
+        """The invoices in the folder now, by ticket: the manifest's rows, a page at a time
+        (see :meth:`Ledger.each`)."""
+        return self.ledger.each() if self.ledger else iter(())
+
+    def issued_count(self) -> int:
+        return self.ledger.count() if self.ledger else 0
 
     def intact(self, rendered: Rendered) -> bool:
         """Whether the PDF the ledger names is still the one it recorded."""
@@ -130,13 +135,12 @@ class OutputFolder:
         return f"moved to {kept.relative_to(self.path)}" if kept else "its PDF was gone"
 
     def write_manifest(self) -> None:
-        rows = self.ledger.each() if self.ledger else iter(())
-        atomic_write(self.path / MANIFEST, record.manifest_csv(rows))
+        atomic_write(self.path / MANIFEST, record.manifest_csv(self.issued()))
 
     def write_report(self, outcome: Outcome) -> None:
         atomic_write(self.path / REPORT, record.report_json(outcome))
 
-    def write_deliveries(self, latest: list[Delivery]) -> None:
+    def write_deliveries(self, latest: Iterable[Delivery]) -> None:
         atomic_write(self.path / DELIVERIES, deliveries.deliveries_csv(latest))
 
     def write_pages(self, pages: Mapping[str, str]) -> Path:

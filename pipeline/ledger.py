@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from .errors import OutputError
 from .models import Rendered
+from .write import file_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS invoices (
     invoice_date   TEXT NOT NULL,
     fingerprint    TEXT NOT NULL,
     rendered_at    TEXT NOT NULL,
-    withdrawn_at   TEXT
+    withdrawn_at   TEXT,
+    file_key       TEXT
 )
 """
 # What was emailed: deliveries.py reads and writes these tables.
@@ -83,6 +85,7 @@ _SELECT = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
 # Tickets per look-up: well below SQLite's limit of bound parameters (32,766; 999 before
 # SQLite 3.32).
 _PER_QUERY = 500
+_PER_PAGE = 1000
 
 
 def _unusable(path: Path, error: Exception) -> OutputError:
@@ -126,13 +129,45 @@ class Ledger:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(_SCHEMA)
         self.db.executescript(_DELIVERY_SCHEMA)
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
-        if "withdrawn_at" not in columns:  # a ledger from before withdrawals existed
-            self.db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
+        self._upgrade()
         # Rows not yet committed, each with its billing facts (JSON, for the email).
         self.pending: list[tuple[Rendered, str]] = []
         self.rows_per_commit = ROWS_PER_COMMIT
         self.committed = time.monotonic()
+
+    def _upgrade(self) -> None:
+        """Bring a ledger written by an older version up to this schema, in one
+        transaction (two commands opening it at once must not both alter it); one that
+        is up to date is only read."""
+        if self._up_to_date():
+            return
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
+            if "withdrawn_at" not in columns:  # from before withdrawals existed
+                self.db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
+            if "file_key" not in columns:  # from before claims were looked up in SQL
+                self.db.execute("ALTER TABLE invoices ADD COLUMN file_key TEXT")
+            self.db.execute("CREATE INDEX IF NOT EXISTS invoices_by_file_key "
+                            "ON invoices (file_key)")
+            # A page at a time (rows that have a key no longer match): a million rows
+            # are not all held at once.
+            while rows := self.db.execute(
+                    "SELECT service_ticket, invoice_number FROM invoices "
+                    "WHERE file_key IS NULL LIMIT ?", (_PER_PAGE * 10,)).fetchall():
+                self.db.executemany("UPDATE invoices SET file_key = ? "
+                                    "WHERE service_ticket = ?",
+                                    [(file_key(number), ticket) for ticket, number in rows])
+
+    def _up_to_date(self) -> bool:
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
+        if not {"withdrawn_at", "file_key"} <= columns or self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'invoices_by_file_key'"
+                ).fetchone() is None:
+            return False
+        # A row without its key: written by an older version since the upgrade.
+        return self.db.execute(
+            "SELECT 1 FROM invoices WHERE file_key IS NULL LIMIT 1").fetchone() is None
 
     def close(self) -> None:
         try:
@@ -157,27 +192,44 @@ class Ledger:
         rows = _where_in(self.db, f"{_SELECT} WHERE service_ticket IN", list(tickets))
         return {row[0]: _rendered(row) for row in rows}
 
-    def owned(self) -> Iterator[tuple[str, str, str]]:
-        """Ticket, invoice number and share ID of every row, withdrawn ones too, one row
-        at a time: what a ticket's claim is checked against, without a row object each."""
-        with reported(self.path):
-            self.commit()
-            yield from self.db.execute(
-                "SELECT service_ticket, invoice_number, share_id FROM invoices")
-
-    def all(self) -> list[Rendered]:
-        """The invoices currently issued (not withdrawn), by ticket: the manifest's rows."""
-        return list(self.each())
+    @_reported
+    def owners(self, share_ids: Collection[str], file_keys: Collection[str]
+               ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """Which rows, withdrawn ones too, hold these share IDs (share ID → ticket) and
+        invoice file keys (see :func:`write.file_key`; key → ticket and invoice number):
+        what a run checks a few hundred claims against at a time, on the indexes."""
+        self.commit()
+        shares = dict(_where_in(self.db, "SELECT share_id, service_ticket FROM invoices "
+                                "WHERE share_id IN", list(share_ids)))
+        files = {key: (ticket, number) for key, ticket, number in _where_in(
+            self.db, "SELECT file_key, service_ticket, invoice_number FROM invoices "
+            "WHERE file_key IN", list(file_keys))}
+        return shares, files
 
     def each(self) -> Iterator[Rendered]:
-        """:meth:`all` one row at a time, for a manifest of a million rows."""
-        with reported(self.path):
-            self.commit()
-            rows = self.db.execute(
-                f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
-                "WHERE withdrawn_at IS NULL ORDER BY service_ticket"
-            )
+        """The invoices currently issued (not withdrawn), by ticket: the manifest's rows,
+        read :data:`_PER_PAGE` at a time, for a manifest of a million rows. No statement
+        stays open between pages, so the caller may write to the ledger as it goes (a
+        send records each delivery)."""
+        after: tuple[str, ...] = ()
+        while True:
+            with reported(self.path):
+                self.commit()
+                rows = self.db.execute(
+                    f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
+                    f"WHERE withdrawn_at IS NULL {'AND service_ticket > ?' if after else ''} "
+                    "ORDER BY service_ticket LIMIT ?", (*after, _PER_PAGE)).fetchall()
             yield from (_rendered(row) for row in rows)
+            if len(rows) < _PER_PAGE:
+                return
+            after = (rows[-1][0],)
+
+    @_reported
+    def count(self) -> int:
+        """How many invoices :meth:`each` gives."""
+        self.commit()
+        row = self.db.execute("SELECT COUNT(*) FROM invoices WHERE withdrawn_at IS NULL")
+        return int(row.fetchone()[0])
 
     @_reported
     def withdraw(self, ticket: str, when: str) -> None:
@@ -205,11 +257,12 @@ class Ledger:
                 self.db.executemany(
                     "INSERT OR REPLACE INTO invoices (service_ticket, invoice_number, "
                     "customer, share_id, share_url, pdf, sha256, pages, total, currency, "
-                    "invoice_date, fingerprint, rendered_at, withdrawn_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    "invoice_date, fingerprint, rendered_at, withdrawn_at, file_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                     [(row.service_ticket, row.invoice_number, row.customer, row.share_id,
                       row.share_url, row.pdf, row.sha256, row.pages, f"{row.total:f}",
-                      row.currency, row.invoice_date, row.fingerprint, row.rendered_at)
+                      row.currency, row.invoice_date, row.fingerprint, row.rendered_at,
+                      file_key(row.invoice_number))
                      for row, _ in self.pending],
                 )
                 self._facts([(row.service_ticket, row.sha256, facts)

@@ -3,10 +3,12 @@ hundred work orders at a time (:data:`CHUNK`).
 
 ``validate`` and ``run`` both go through a million records this way in bounded memory:
 :class:`Linking` gives each chunk's invoices and unconfirmed orders, with the ledger rows
-of just those tickets, and keeps only problems. What it holds per ticket is what later
-orders are checked against: a digest in :class:`inputs.Checking` (one record per
-ticket) and in :class:`links.Claims` (share IDs and invoice numbers), seeded from a
-scan of the ledger rather than from a row object per published invoice.
+of just those tickets, and keeps only problems. What it holds per ticket of the input is
+what later orders are checked against: a digest in :class:`inputs.Checking` (one record
+per ticket) and in :class:`links.Claims` (share IDs and invoice numbers). What the
+folder issued before stays in the ledger: each chunk asks it for the rows of its tickets,
+share IDs and invoice numbers, on the ledger's indexes, so a folder's history of many
+nights costs no memory.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Linking:
         self.folder = folder
         self.checking = Checking(inputs, settings, stop=stop)
         self.claims = links.Claims(settings, {}, today,
-                                   issued=folder.owned() if folder is not None else (),
+                                   issued=folder,
                                    formats=self.checking.formats)
         self.checked: list[Problem] = []
         self.unlinked: list[Problem] = []
@@ -84,6 +86,7 @@ class Linking:
             published = {} if self.folder is None else self.folder.published_of(
                 [order.service_ticket for order in (*orders, *unconfirmed)])
             self.claims.published = published
+            self.claims.look_up(orders)
             invoices = []
             for order in orders:
                 if isinstance(invoice := self.claims.invoice(order), Problem):

@@ -17,11 +17,12 @@ The rules, each here only:
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from .compact import Texts, digest
 from .config import Settings
@@ -29,10 +30,17 @@ from .errors import ConfigError, RecordError, ShareLinkError
 from .formats import OURS, Formats
 from .models import Invoice, Problem, Rendered, Warning_, WorkOrder
 from .share import ShareUrlBuilder, share_id_for, share_id_warning
-from .write import safe_name
+from .write import file_key
 
 T = TypeVar("T")
 Published = Mapping[str, Rendered]
+
+
+class Issued(Protocol):
+    """Who holds a share ID or an invoice file key in a folder (:class:`OutputFolder`)."""
+
+    def owners(self, share_ids: Collection[str], file_keys: Collection[str]
+               ) -> tuple[Mapping[str, str], Mapping[str, tuple[str, str]]]: ...
 
 
 @dataclass
@@ -73,16 +81,16 @@ class Claims:
     """
 
     def __init__(self, settings: Settings, published: Published,
-                 today: date | None = None, *,
-                 issued: Iterable[tuple[str, str, str]] | None = None,
+                 today: date | None = None, *, issued: Issued | None = None,
                  formats: Formats = OURS) -> None:
         """``today`` dates new invoices; claims made without it give launches only.
 
         ``published`` is what the folder issued, by ticket. A caller that streams gives
         only the rows of the orders it claims next, and replaces ``published`` before the
-        next ones; then ``issued`` must name (ticket, invoice number, share ID) of every
-        row, so that no order takes what another ticket was issued. ``formats`` names
-        fields in problems as the export does (a mapping's columns).
+        next ones; then it gives ``issued``, the folder's owners of share IDs and invoice
+        numbers, and calls :meth:`look_up` for those orders, so that no order takes what
+        another ticket was issued. ``formats`` names fields in problems as the export
+        does (a mapping's columns).
         """
         self.settings = settings
         self.published = published
@@ -90,12 +98,30 @@ class Claims:
         self.warnings: list[Warning_] = []
         self.formats = formats
         self._terms = timedelta(days=settings.company.payment_terms_days)
-        self._owners = _Owners(settings, ((ticket, item.invoice_number, item.share_id)
-                                          for ticket, item in published.items())
-                               if issued is None else issued)
+        self._issued = issued
+        self._owners = _Owners(settings, () if issued is not None else (
+            (ticket, item.invoice_number, item.share_id) for ticket, item in published.items()))
         # Built before any order: a bad template is one configuration error, not a
         # rejection per order (launch pages carry no share URL, so need no template).
         self._urls = ShareUrlBuilder.from_settings(settings) if today is not None else None
+
+    def look_up(self, orders: Iterable[WorkOrder]) -> None:
+        """Ask ``issued`` which tickets hold what these orders are about to claim: one
+        question for a chunk, so that a folder's whole history need not be in memory."""
+        if self._issued is None:
+            return
+        shares, files = {}, set()
+        for order in orders:
+            earlier = self.published.get(order.service_ticket)
+            with contextlib.suppress(RecordError):  # the claim rejects the order for it
+                shares[order.service_ticket] = share_id_for(
+                    self.settings, order.service_ticket,
+                    order.share_id or (earlier.share_id if earlier else None))
+            if order.invoice_number is not None:
+                files.add(file_key(order.invoice_number))
+        owners = self._owners
+        owners.issued_shares, owners.issued_files = self._issued.owners(shares.values(), files)
+        owners.share_ids = shares  # derived once (an HMAC): the claims take them from here
 
     def invoice(self, order: WorkOrder) -> Invoice | Problem:
         """A confirmed order's invoice: share ID, share URL, invoice date and due date."""
@@ -183,24 +209,28 @@ def _problem(order: WorkOrder, error: RecordError, formats: Formats) -> Problem:
 class _Owners:
     """Share IDs and invoice numbers unique across tickets and immutable per ticket.
 
-    Each share ID and invoice file name is kept as its digest, pointing to the number of
-    the claim that owns it; a claim's ticket and invoice number are kept as text, for the
-    comparison and the message when another ticket wants the same (see :mod:`compact`).
+    Each share ID and invoice file name claimed is kept as its digest, pointing to the
+    number of the claim that owns it; a claim's ticket and invoice number are kept as
+    text, for the comparison and the message when another ticket wants the same (see
+    :mod:`compact`). What the folder issued before comes either the same way, seeded, or
+    a chunk at a time in ``issued_shares`` and ``issued_files`` (see :meth:`Claims.look_up`);
+    a claim made in this run is checked against both.
     """
 
     def __init__(self, settings: Settings, issued: Iterable[tuple[str, str, str]]) -> None:
-        """``issued``: (ticket, invoice number, share ID) of every invoice published."""
+        """``issued``: (ticket, invoice number, share ID) of every invoice to seed."""
         self.settings = settings
         self.tickets = Texts()
         self.numbers = Texts()
         self.share_owner: dict[int, int] = {}
-        # Keyed by the PDF's file name, compared without letter case: "INV-a" and "INV-A"
-        # are one file on the file systems billing folders are often shared from.
-        self.file_owner: dict[int, int] = {}
+        self.file_owner: dict[int, int] = {}  # keyed by the file key (see write.file_key)
         for ticket, number, share_id in issued:
             owner = self._owner(ticket, number)
             self.share_owner[digest(share_id)] = owner
-            self.file_owner[digest(_file_key(number))] = owner
+            self.file_owner[digest(file_key(number))] = owner
+        self.issued_shares: Mapping[str, str] = {}
+        self.issued_files: Mapping[str, tuple[str, str]] = {}
+        self.share_ids: dict[str, str] = {}  # the chunk's, by ticket (Claims.look_up)
 
     def claim(self, ticket: str, given: str | None, earlier: Rendered | None,
               invoice_number: str | None = None) -> str:
@@ -209,21 +239,23 @@ class _Owners:
         ``earlier`` is the ticket's published invoice: it keeps its share ID when the
         input gives none, even if the secret that derived it has changed since.
         """
-        share_id = share_id_for(self.settings, ticket,
-                                given or (earlier.share_id if earlier else None))
+        share_id = self.share_ids.pop(ticket, None) or share_id_for(
+            self.settings, ticket, given or (earlier.share_id if earlier else None))
         if earlier is not None and earlier.share_id != share_id:
             raise _changed(share_id, earlier.share_id)
         share_key = digest(share_id)
         owner = self.share_owner.get(share_key)
-        if owner is not None and self.tickets[owner] != ticket:
-            raise ShareLinkError(f"{share_id!r} is already the share ID of ticket "
-                                 f"{self.tickets[owner]}", field="share_id")
-        file_key = None
+        holder = self.tickets[owner] if owner is not None else \
+            self.issued_shares.get(share_id)
+        if holder is not None and holder != ticket:
+            raise ShareLinkError(f"{share_id!r} is already the share ID of ticket {holder}",
+                                 field="share_id")
+        number_key = None
         if invoice_number is not None:
-            file_key = self._check_number(ticket, invoice_number, earlier)
+            number_key = self._check_number(ticket, invoice_number, earlier)
         claim = self._owner(ticket, invoice_number or "")
-        if file_key is not None:
-            self.file_owner[file_key] = claim
+        if number_key is not None:
+            self.file_owner[number_key] = claim
         self.share_owner[share_key] = claim
         return share_id
 
@@ -235,14 +267,16 @@ class _Owners:
                 f"{number!r} differs from {earlier.invoice_number!r}, the invoice number "
                 "already issued for this ticket (invoice numbers are immutable)",
                 field="invoice_number")
-        key = digest(_file_key(number))
+        text = file_key(number)
+        key = digest(text)
         owner = self.file_owner.get(key)
-        if owner is not None and self.tickets[owner] != ticket:
-            taken = self.numbers[owner]
+        holder, taken = (self.tickets[owner], self.numbers[owner]) if owner is not None \
+            else self.issued_files.get(text, (ticket, number))
+        if holder != ticket:
             raise ShareLinkError(
-                f"{number!r} is already the invoice number of ticket {self.tickets[owner]}"
+                f"{number!r} is already the invoice number of ticket {holder}"
                 if taken == number else f"{number!r} and {taken!r}, the invoice number of "
-                f"ticket {self.tickets[owner]}, differ only in letter case: one PDF file on "
+                f"ticket {holder}, differ only in letter case: one PDF file on "
                 "many file systems", field="invoice_number")
         return key
 
@@ -256,6 +290,3 @@ def _changed(share_id: str, earlier: str) -> ShareLinkError:
                           "published for this ticket (share IDs are immutable)",
                           field="share_id")
 
-
-def _file_key(invoice_number: str) -> str:
-    return safe_name(invoice_number).lower()

@@ -19,10 +19,11 @@ def merge(folder: OutputFolder, target: Path, tickets: Iterable[str] | None = No
     if folder.ledger is None:
         raise InputError("no invoices here yet (no ledger); run `xoi-invoices run` first",
                          source=folder.path)
-    invoices = folder.issued()  # sorted by service_ticket, as the manifest is
-    if tickets is not None:
-        wanted = set(tickets)
-        invoices = [invoice for invoice in invoices if invoice.service_ticket in wanted]
+    wanted = None if tickets is None else set(tickets)
+    # Sorted by service_ticket, as the manifest is. All of them at once: pypdf's writer
+    # holds every page of the merged file anyway.
+    invoices = [invoice for invoice in folder.issued()
+                if wanted is None or invoice.service_ticket in wanted]
     if not invoices:
         raise InputError("no invoices to merge", source=folder.path)
     writer = PdfWriter()

@@ -7,7 +7,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from . import money
 from .models import Outcome, Rendered
@@ -40,15 +40,20 @@ def manifest_row(item: Rendered) -> tuple[str, ...]:
 
 
 def manifest_csv(invoices: Iterable[Rendered]) -> Iterator[bytes]:
-    """The text of ``manifest.csv`` in parts of :data:`ROWS_PER_PART` rows; ``invoices``
-    come sorted by ticket, as the ledger gives them (SQLite compares text as UTF-8
-    bytes, which orders as Python compares the strings)."""
+    """The text of ``manifest.csv``; ``invoices`` come sorted by ticket, as the ledger
+    gives them (SQLite compares text as UTF-8 bytes, which orders as Python compares the
+    strings)."""
+    return csv_parts(MANIFEST_HEADER, (manifest_row(item) for item in invoices))
+
+
+def csv_parts(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
+    """A CSV file's text in parts of :data:`ROWS_PER_PART` rows, for a million of them."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MANIFEST_HEADER)
-    rows = iter(invoices)
+    writer.writerow(header)
+    rows = iter(rows)
     while True:
-        writer.writerows(manifest_row(item) for item in itertools.islice(rows, ROWS_PER_PART))
+        writer.writerows(itertools.islice(rows, ROWS_PER_PART))
         part = buffer.getvalue()
         if not part:
             return

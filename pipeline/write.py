@@ -31,6 +31,12 @@ def safe_name(value: str) -> str:
     return name
 
 
+def file_key(invoice_number: str) -> str:
+    """The invoice's PDF file name as the file systems billing folders are often shared
+    from compare it: without letter case ("INV-a" and "INV-A" are one file)."""
+    return safe_name(invoice_number).lower()
+
+
 def fsync_dir(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:

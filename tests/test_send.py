@@ -27,7 +27,8 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from pipeline import batch
+from pipeline import batch, record
+from pipeline import ledger as ledger_module
 from pipeline.addresses import to_address
 from pipeline.cli import main
 from pipeline.config import Company, Settings, Smtp
@@ -368,6 +369,21 @@ def test_sigkill_in_the_middle_of_fifty_then_send_again_delivers_each_once(
     assert [row["status"] for row in deliveries(out)] == ["sent"] * 50
 
 
+def test_a_send_reads_the_manifest_a_page_at_a_time(
+        fifty: Path, server: SmtpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = Path(shutil.copytree(fifty, tmp_path / "out"))
+    monkeypatch.setattr(ledger_module, "_PER_PAGE", 7)
+    monkeypatch.setattr(record, "ROWS_PER_PART", 4)
+    outcome = send_folder(out, smtp_settings(out, server))
+    assert outcome.counts() == {"sent": 50, "failed": 0, "skipped": 0}
+    assert outcome.left == 0
+    counts = Counter(item.message["Message-ID"] for item in server.received)
+    assert len(counts) == 50 and set(counts.values()) == {1}
+    table = deliveries(out)
+    assert [row["service_ticket"] for row in table] == [f"WO-{n:03}" for n in range(50)]
+    assert {row["status"] for row in table} == {"sent"}
+
+
 def test_sigterm_finishes_the_message_in_flight_and_sends_no_more(
         fifty: Path, server: SmtpServer, runner: CliRunner, tmp_path: Path) -> None:
     out = Path(shutil.copytree(fifty, tmp_path / "out"))
@@ -613,7 +629,7 @@ def test_header_values_cannot_be_injected(tmp_path: Path, out: Path) -> None:
 def batch_ledger(out: Path) -> list[Rendered]:
     book = Ledger(out / LEDGER)
     try:
-        return list(book.all())
+        return list(book.each())
     finally:
         book.close()
 
