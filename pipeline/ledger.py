@@ -3,8 +3,8 @@
 Per ticket it keeps the share ID (immutable once published), the invoice number (never
 reused by another ticket; ``file_key``, its PDF's name as a file system compares it, is
 indexed beside it, so a run asks about a chunk's claims instead of loading every row's),
-the fingerprint of everything that shaped the PDF, the PDF's
-sha256 and when it was rendered. An invoice withdrawn because its work order turned out
+the fingerprint of everything that shaped the PDF, the PDF's sha256 and when it was
+rendered. An invoice withdrawn because its work order turned out
 unconfirmed keeps its row (``withdrawn_at``): its share ID and number stay its own, and
 it comes back with both if the work order is confirmed again. A row is recorded only after
 its PDF is in place, so a run killed at any moment leaves a ledger that describes files
