@@ -85,8 +85,7 @@ class Linking:
                     unconfirmed.append(item)
             published = {} if self.folder is None else self.folder.published_of(
                 [order.service_ticket for order in (*orders, *unconfirmed)])
-            self.claims.published = published
-            self.claims.look_up(orders)
+            self.claims.look_up(orders, published)
             invoices = []
             for order in orders:
                 if isinstance(invoice := self.claims.invoice(order), Problem):

@@ -86,11 +86,10 @@ class Claims:
         """``today`` dates new invoices; claims made without it give launches only.
 
         ``published`` is what the folder issued, by ticket. A caller that streams gives
-        only the rows of the orders it claims next, and replaces ``published`` before the
-        next ones; then it gives ``issued``, the folder's owners of share IDs and invoice
-        numbers, and calls :meth:`look_up` for those orders, so that no order takes what
-        another ticket was issued. ``formats`` names fields in problems as the export
-        does (a mapping's columns).
+        ``issued`` instead, the folder's owners of share IDs and invoice numbers, and
+        :meth:`look_up` before each chunk of orders, so that no order takes what another
+        ticket was issued. ``formats`` names fields in problems as the export does (a
+        mapping's columns).
         """
         self.settings = settings
         self.published = published
@@ -105,9 +104,11 @@ class Claims:
         # rejection per order (launch pages carry no share URL, so need no template).
         self._urls = ShareUrlBuilder.from_settings(settings) if today is not None else None
 
-    def look_up(self, orders: Iterable[WorkOrder]) -> None:
-        """Ask ``issued`` which tickets hold what these orders are about to claim: one
+    def look_up(self, orders: Iterable[WorkOrder], published: Published) -> None:
+        """The orders claimed next, with ``published``, the folder's rows of their
+        tickets: ask ``issued`` which tickets hold what they are about to claim, one
         question for a chunk, so that a folder's whole history need not be in memory."""
+        self.published = published
         if self._issued is None:
             return
         shares, files = {}, set()
