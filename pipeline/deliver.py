@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from pathlib import Path
 
-from . import folder
+from . import folder, folder_entries
 from .addresses import checked, to_address
 from .config import Settings
 from .deliveries import Delivery, DeliveryLog
@@ -95,7 +95,7 @@ class _Sender:
             self.finish(replace(delivery, status="skipped",
                                 reason=f"bill_to_email is not valid: {error}"))
             return None
-        path = self.out.path / rendered.pdf
+        path = self.out.pdf(rendered)
         pdf = path.read_bytes() if path.is_file() else b""
         if hashlib.sha256(pdf).hexdigest() != rendered.sha256:
             self.finish(replace(delivery, status="failed", reason=(
@@ -270,7 +270,7 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
     outbox = Outbox(settings)
     wanted = {canonical_ticket(ticket) for ticket in only}
     _check_resend(resend, wanted)  # a usage error, before the folder's lock is asked for
-    if not (path / folder.LEDGER).is_file():
+    if not folder_entries.check_ledger(path):
         raise _no_invoices(path)
     opened = folder.reading(path) if dry_run else folder.writing(path, new_ledger=False)
     with opened as out:

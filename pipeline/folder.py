@@ -15,7 +15,10 @@
 A command opens the folder once: :func:`writing` makes it, takes the lock exclusively,
 sweeps what a killed run left and opens the ledger; :func:`reading` takes the lock
 shared and opens the ledger only if there is one, so a command that only looks never
-leaves a ledger behind.
+leaves a ledger behind. Both first check the folder's own entries and its ledger
+(:mod:`folder_entries`): no link is followed out of it, and a folder whose ledger no
+longer vouches for its invoices is refused. A file is written, moved or removed only
+under a path that :func:`folder_entries.own` checked.
 """
 
 from __future__ import annotations
@@ -27,28 +30,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import deliveries, history, record
+from . import deliveries, folder_entries, history, record
 from .deliveries import Delivery
 from .errors import ConfigError, OutputError, RenderError
+from .folder_entries import DELIVERIES as DELIVERIES
+from .folder_entries import HISTORY as HISTORY
+from .folder_entries import INVOICES as INVOICES
+from .folder_entries import LAUNCH as LAUNCH
+from .folder_entries import LEDGER as LEDGER
+from .folder_entries import LEDGER_FILES, own
+from .folder_entries import LOCK as LOCK
+from .folder_entries import MANIFEST as MANIFEST
+from .folder_entries import REPORT as REPORT
 from .ledger import Ledger
 from .lock import hold
 from .models import Invoice, Outcome, Rendered
 from .write import atomic_write, make_folder, safe_name, sha256_file, sweep
 
-INVOICES = "invoices"
-HISTORY = f"{INVOICES}/history"
-MANIFEST = "manifest.csv"
-REPORT = "report.json"
-LEDGER = "ledger.sqlite3"
-LOCK = ".lock"
 # What opening a folder for writing creates, before anything is written.
-_BOOKKEEPING = frozenset({LOCK, LEDGER, f"{LEDGER}-wal", f"{LEDGER}-shm", f"{LEDGER}-journal"})
-LAUNCH = "launch"
-DELIVERIES = "deliveries.csv"
+_BOOKKEEPING = frozenset({LOCK, *LEDGER_FILES})
 # A merged file written over one of these would destroy an issued invoice, the manifest,
 # the record of published share IDs or of what was emailed.
-MANAGED = (INVOICES, LAUNCH, MANIFEST, REPORT, LEDGER, f"{LEDGER}-wal", f"{LEDGER}-shm", LOCK,
-           DELIVERIES)
+MANAGED = (INVOICES, LAUNCH, MANIFEST, REPORT, *LEDGER_FILES, LOCK, DELIVERIES)
 
 
 @dataclass
@@ -84,8 +87,13 @@ class OutputFolder:
 
     def intact(self, rendered: Rendered) -> bool:
         """Whether the PDF the ledger names is still the one it recorded."""
-        path = self.path / rendered.pdf
+        path = self.pdf(rendered)
         return path.is_file() and sha256_file(path) == rendered.sha256
+
+    def pdf(self, rendered: Rendered) -> Path:
+        """The PDF of a ledger row (see :func:`folder_entries.issued_pdf`): never a path
+        the ledger merely says."""
+        return folder_entries.issued_pdf(self.path, rendered)
 
     def store(self, invoice: Invoice, pdf: bytes, pages: int, fingerprint: str,
               previous: Rendered | None) -> Rendered:
@@ -97,11 +105,12 @@ class OutputFolder:
         """
         ledger = self._ledger()
         relative = f"{INVOICES}/{safe_name(invoice.order.invoice_number)}.pdf"
-        target = self.path / relative
-        earlier = self.path / previous.pdf if previous else None
+        target = own(self.path, relative)
+        earlier = self.pdf(previous) if previous else None
         replaced = earlier is not None and earlier.is_file()
+        kept = own(self.path, HISTORY, is_folder=True)
         try:
-            history.keep_previous(self.path / HISTORY, earlier, target, pdf)
+            history.keep_previous(kept, earlier, target, pdf)
             atomic_write(target, pdf)
         except OutputError as error:
             raise RenderError(str(error), ticket=invoice.ticket) from None
@@ -129,26 +138,26 @@ class OutputFolder:
     def withdraw(self, rendered: Rendered) -> str:
         """Take an issued invoice out of the folder: its PDF to history/, its ledger row
         kept (share ID and number stay the ticket's). Where the PDF went, in words."""
-        current = self.path / rendered.pdf
-        kept = history.archive(self.path / HISTORY, current) if current.is_file() else None
+        current = self.pdf(rendered)
+        kept = history.archive(own(self.path, HISTORY, is_folder=True), current) \
+            if current.is_file() else None
         self._ledger().withdraw(rendered.service_ticket, timestamp())
         return f"moved to {kept.relative_to(self.path)}" if kept else "its PDF was gone"
 
     def write_manifest(self) -> None:
-        atomic_write(self.path / MANIFEST, record.manifest_csv(self.issued()))
+        atomic_write(own(self.path, MANIFEST), record.manifest_csv(self.issued()))
 
     def write_report(self, outcome: Outcome) -> None:
-        atomic_write(self.path / REPORT, record.report_json(outcome))
+        atomic_write(own(self.path, REPORT), record.report_json(outcome))
 
     def write_deliveries(self, latest: Iterable[Delivery]) -> None:
-        atomic_write(self.path / DELIVERIES, deliveries.deliveries_csv(latest))
+        atomic_write(own(self.path, DELIVERIES), deliveries.deliveries_csv(latest))
 
     def write_pages(self, pages: Mapping[str, str]) -> Path:
         """Write launch pages (file name → HTML) into launch/; that folder."""
-        folder = self.path / LAUNCH
         for name, html in pages.items():
-            atomic_write(folder / name, html.encode())
-        return folder
+            atomic_write(own(self.path, f"{LAUNCH}/{name}"), html.encode())
+        return self.path / LAUNCH
 
     def check_target(self, target: Path) -> None:
         """:class:`ConfigError` when a file written at ``target`` (a merged PDF) would
@@ -223,11 +232,13 @@ def reading(path: Path, *, lock: bool = True) -> Iterator[OutputFolder]:
 
 @contextmanager
 def _ledger(folder: OutputFolder, *, create: bool) -> Iterator[None]:
-    path = folder.path / LEDGER
-    if not create and not path.is_file():
+    """The folder checked (its entries, whether its ledger vouches for its invoices), then
+    its ledger opened; made if ``create``."""
+    folder_entries.check(folder.path)
+    if not folder_entries.check_ledger(folder.path) and not create:
         yield
         return
-    folder.ledger = Ledger(path)
+    folder.ledger = Ledger(folder.path / LEDGER)
     try:
         yield
     finally:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
-from .write import atomic_write, fsync_dir, make_folder
+from .write import atomic_write, fsync_dir, make_folder, sha256_file
 
 
 def keep_previous(history: Path, previous: Path | None, target: Path, new: bytes) -> None:
@@ -28,14 +29,30 @@ def keep_previous(history: Path, previous: Path | None, target: Path, new: bytes
         return
 
 
+def versions(history: Path, stem: str) -> Iterator[Path]:
+    """The versions of the PDF named ``stem`` kept in ``history``, oldest first."""
+    number = 1
+    while os.path.lexists(kept := history / f"{stem}.{number}.pdf"):
+        yield kept
+        number += 1
+
+
 def archive(history: Path, current: Path, *, keep: bool = False) -> Path:
     """Move ``current`` into ``history`` under the next free number (``keep``: link it
-    there and leave it in place too); its path there."""
+    there and leave it in place too); its path there.
+
+    A version is kept once: when one of ``history`` already holds these bytes (a run
+    killed after keeping it and before replacing it, a full disk night after night) that
+    one is its path, and ``current`` is only removed (unless ``keep``).
+    """
     make_folder(history)
-    number = 1
-    while (history / f"{current.stem}.{number}.pdf").exists():
-        number += 1
-    kept = history / f"{current.stem}.{number}.pdf"
+    earlier = list(versions(history, current.stem))
+    same = next((kept for kept in earlier if _same(kept, current)), None)
+    if same is not None:
+        if not keep:
+            current.unlink()
+        return same
+    kept = history / f"{current.stem}.{len(earlier) + 1}.pdf"
     try:
         if not keep:
             current.replace(kept)
@@ -49,3 +66,12 @@ def archive(history: Path, current: Path, *, keep: bool = False) -> Path:
                           f"{error.strerror}", source=current) from None
     fsync_dir(history)
     return kept
+
+
+def _same(kept: Path, current: Path) -> bool:
+    """Whether ``kept`` holds the bytes of ``current``: the same file (a hard link), or
+    a copy of it."""
+    one, other = kept.lstat(), current.stat()
+    if (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino):
+        return True
+    return one.st_size == other.st_size and sha256_file(kept) == sha256_file(current)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import LockedError
+from .write import open_regular
 
 
 @contextmanager
@@ -21,21 +22,23 @@ def hold(path: Path, *, shared: bool = False) -> Iterator[None]:
     ``flock`` belongs to the open file: a run killed with SIGKILL releases it with its last
     descriptor, so a stale lock file never blocks the next run. ``shared`` is for commands
     that only read the folder (``verify``, ``merge``): any number of them at once, none
-    while a run writes, and no need to write the folder.
+    while a run writes, and no need to write the folder. A lock file that is a link, a
+    FIFO or a device is :class:`OutputError` naming it: never followed, written or waited on.
     """
     if shared:
         try:
-            descriptor = os.open(path, os.O_RDONLY)
+            descriptor = open_regular(path, os.O_RDONLY)
         except FileNotFoundError:  # no run ever wrote here; nothing to wait for
             yield
             return
     else:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
+        descriptor = open_regular(path, os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(descriptor, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = path.read_text(errors="replace").strip() or "another process"
+            holder = os.pread(descriptor, 512, 0).decode(errors="replace").strip() \
+                or "another process"
             raise LockedError(f"another run holds the output folder's lock ({holder}); "
                               "try again when it has finished", source=path.parent) from None
         if not shared:

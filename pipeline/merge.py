@@ -28,7 +28,7 @@ def merge(folder: OutputFolder, target: Path, tickets: Iterable[str] | None = No
         raise InputError("no invoices to merge", source=folder.path)
     writer = PdfWriter()
     for invoice in invoices:
-        path = folder.path / invoice.pdf
+        path = folder.pdf(invoice)
         if not path.is_file():
             raise InputError(f"{invoice.pdf} is missing; run `xoi-invoices verify`",
                              source=folder.path, ticket=invoice.service_ticket)

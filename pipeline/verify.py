@@ -12,6 +12,8 @@ from pypdf.errors import PyPdfError
 
 from . import folder as output
 from .errors import InputError, OutputError
+from .folder_entries import expected_pdf, names_pdf
+from .history import versions
 from .record import MANIFEST_HEADER, spreadsheet_safe
 from .write import sha256_file
 
@@ -34,25 +36,41 @@ def link_uris(reader: PdfReader) -> list[str]:
     return uris
 
 
-def _recorded_digests(folder: Path) -> dict[str, str]:
-    """Ticket → sha256 of the PDF the ledger recorded (empty without a usable ledger).
+def _interrupted(opened: output.OutputFolder, path: Path, digest: str, issued: str,
+                 recorded: str | None) -> str | None:
+    """Why a PDF whose bytes the manifest does not vouch for is no tampering, in words;
+    ``None`` when nothing explains it.
 
     A run records each PDF as it is written and rewrites the manifest at its end, so a
     run killed between leaves new PDFs that the ledger vouches for and the manifest does
-    not: an interruption, not tampering.
+    not. One killed a moment earlier, after it replaced the PDF and before the ledger
+    recorded it, leaves the issued version (``issued``, the manifest's sha256) as the
+    newest in history/: a run keeps it there right before it writes the new one.
+    ``digest`` is the PDF's sha256, ``recorded`` the ledger's.
     """
-    try:
-        with output.reading(folder, lock=False) as opened:  # the caller holds the lock
-            return {rendered.service_ticket: rendered.sha256 for rendered in opened.issued()}
-    except OutputError:
-        return {}
+    if recorded == digest:
+        return "is newer than manifest.csv, which an interrupted run left out of date: " \
+               "run again to rewrite it"
+    kept = list(versions(opened.path / output.HISTORY, path.stem))
+    if kept and sha256_file(kept[-1]) == issued:
+        return (f"was replaced by a run interrupted before it recorded the new version (the "
+                f"issued one is {kept[-1].relative_to(opened.path)}): run again to finish it")
+    return None
 
 
 def verify(folder: Path) -> Iterator[str]:
     """Yield one line per problem; nothing when every invoice checks out.
 
     The caller holds the folder's lock (shared): a run rewrites the manifest when it ends.
+    The folder is opened as every command opens it (:func:`folder.reading`): a link among
+    its files or a ledger that no longer vouches for its invoices is :class:`OutputError`.
     """
+    with output.reading(folder, lock=False) as opened:
+        yield from _problems(opened)
+
+
+def _problems(opened: output.OutputFolder) -> Iterator[str]:
+    folder = opened.path
     manifest = folder / output.MANIFEST
     try:
         text = manifest.read_text(encoding="utf-8")
@@ -76,18 +94,26 @@ def verify(folder: Path) -> Iterator[str]:
         values = {key: unneutralized(value or "") for key, value in row.items()}
         ticket = values["service_ticket"]
         where = f"{manifest}:{line}: ticket {ticket}"
-        path = folder / values["pdf"]
-        if not path.resolve().is_relative_to(folder.resolve()) or not path.is_file():
-            yield f"{where}: {values['pdf']} is missing"
+        if not names_pdf(values["invoice_number"], values["pdf"]):
+            yield f"{where}: {values['pdf']} is not {expected_pdf(values['invoice_number'])}, " \
+                  "the file of its invoice number: run again to rewrite the manifest"
             continue
-        digest = sha256_file(path)
-        if digest != values["sha256"]:
-            if recorded is None:
-                recorded = _recorded_digests(folder)
-            yield f"{where}: {values['pdf']} " + (
-                "is newer than manifest.csv, which an interrupted run left out of date: "
-                "run again to rewrite it" if recorded.get(ticket) == digest else
-                "does not match its sha256 (changed since issued)")
+        path = folder / values["pdf"]
+        try:
+            if not path.is_file():
+                yield f"{where}: {values['pdf']} is missing"
+                continue
+            digest = sha256_file(path)
+            if digest != values["sha256"]:
+                if recorded is None:
+                    recorded = {rendered.service_ticket: rendered.sha256
+                                for rendered in opened.issued()}
+                why = _interrupted(opened, path, digest, values["sha256"], recorded.get(ticket))
+                yield f"{where}: {values['pdf']} " + (
+                    why or "does not match its sha256 (changed since issued)")
+                continue
+        except OutputError as error:  # a link or a FIFO where the PDF belongs
+            yield f"{where}: {error}"
             continue
         try:
             reader = PdfReader(path)

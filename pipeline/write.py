@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import secrets
+import stat
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +17,9 @@ from .errors import OutputError
 TEMP_PREFIX = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 100
+# Names Windows keeps for devices, in any case and whatever follows a dot: a folder shared
+# with Windows clients cannot hold CON.pdf or nul.2024.pdf (opening one opens the device).
+_DEVICE = re.compile(r"(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?", re.IGNORECASE)
 
 
 def safe_name(value: str) -> str:
@@ -22,12 +27,26 @@ def safe_name(value: str) -> str:
 
     Whenever the value had to change (path separators, ``..``, spaces, accents, a name too
     long) a short hash of the original is appended, so ``INV/1`` and ``INV_1`` never share
-    a file.
+    a file. A Windows device name (``CON``, ``com1.x``) gets it too, right after the device
+    word: ``CON-1a2b3c4d``, ``com1-5e6f7a8b.x``.
     """
+    return _safe_name(value, devices=True)
+
+
+def file_names(value: str) -> tuple[str, str]:
+    """The names :func:`safe_name` gives ``value`` now, and gave it before device names
+    got their hash: a folder may still hold an invoice written under the older one."""
+    return safe_name(value), _safe_name(value, devices=False)
+
+
+def _safe_name(value: str, *, devices: bool) -> str:
     ascii_ = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
     name = _UNSAFE.sub("_", ascii_).lstrip(".-")[:MAX_NAME] or "_"
-    if name != value:
-        name += "-" + hashlib.sha256(value.encode()).hexdigest()[:8]
+    device = _DEVICE.fullmatch(name) if devices else None
+    if name != value or device:
+        # Before the first dot: Windows reads CON.x-1a2b3c4d as CON too.
+        cut = device.end(1) if device else len(name)
+        name = f"{name[:cut]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}{name[cut:]}"
     return name
 
 
@@ -35,6 +54,55 @@ def file_key(invoice_number: str) -> str:
     """The invoice's PDF file name as the file systems billing folders are often shared
     from compare it: without letter case ("INV-a" and "INV-A" are one file)."""
     return safe_name(invoice_number).lower()
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a device"
+
+
+def _refused(path: Path, mode: int, *, folder: bool = False) -> OutputError:
+    expected = "a folder" if folder else "a regular file"
+    return OutputError(
+        f"is {_kind(mode)}, not {expected}: the output folder's own entries must be real "
+        "files and folders (a link would send what is written there to its target); move "
+        "it away and run again", source=path)
+
+
+def own_entry(path: Path, *, folder: bool = False) -> bool:
+    """Whether ``path`` exists, as a regular file (a folder if ``folder``); never
+    following a link. :class:`OutputError` names it when it is a link (planted in the
+    output folder, it would send what is written there to its target), a FIFO, a device
+    or a socket, or a file where a folder belongs."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    # A folder where a file belongs is neither followed nor waited on: writing the file
+    # fails on its own, naming it (one invoice fails, the others are written).
+    if not (stat.S_ISDIR(mode) or (not folder and stat.S_ISREG(mode))):
+        raise _refused(path, mode, folder=folder)
+    return True
+
+
+def open_regular(path: Path, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` that refuses (naming ``path``) a link, a FIFO or a device: not
+    followed, and not waited on (opening a FIFO blocks until a writer comes)."""
+    try:
+        descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _refused(path, stat.S_IFLNK) from None
+        raise
+    kind = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(kind):
+        os.close(descriptor)
+        raise _refused(path, kind)
+    return descriptor
 
 
 def fsync_dir(path: Path) -> None:
@@ -116,7 +184,7 @@ def sweep(folder: Path) -> int:
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
