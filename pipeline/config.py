@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,12 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from tinycss2.color3 import parse_color  # type: ignore[import-untyped]
 
+from . import logo, toml_file
 from .errors import ConfigError
 from .money import currencies
+from .smtp_settings import Smtp as Smtp  # where the mailer and others import it from
+from .smtp_settings import checked_smtp
+from .suggest import did_you_mean
 
 DEFAULT_CONFIG_FILE = "xoi-invoices.toml"
 
@@ -54,31 +57,6 @@ class Company:
     payment_terms_days: int = 30
     payment_instructions: str = ""
     footer: str = ""
-
-
-SMTP_SECURITY = ("starttls", "ssl", "none")
-# Without TLS the password and the invoices cross the network in clear: only a relay on
-# this machine may be spoken to that way.
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass(frozen=True)
-class Smtp:
-    """Where invoices are emailed from (TOML table ``[smtp]``; ``from`` is ``sender`` here)."""
-
-    host: str = ""
-    port: int = 0  # 0: the standard port of ``security`` (587, 465, 25)
-    security: str = "starttls"
-    username: str = ""
-    password: str = field(default="", repr=False)
-    sender: str = ""
-    reply_to: str = ""
-    bcc: str = ""
-    max_per_minute: int = 0  # 0: no limit
-
-    @property
-    def standard_port(self) -> int:
-        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
 
 
 @dataclass(frozen=True)
@@ -181,13 +159,24 @@ Tables = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
 
 def _from_toml(path: Path) -> Tables:
     """The top-level settings, ``[company]`` and ``[smtp]`` of one file."""
-    try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read configuration: {error.strerror}", source=path) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"invalid TOML: {error}", source=path) from None
+    document, text = toml_file.read(path, "configuration")
+    lines = toml_file.key_lines(text)
+
+    def fail(table: str, key: str, message: str) -> ConfigError:
+        return ConfigError(message, source=path, line=lines.get(f"{table}.{key}"))
+
+    def unknown(table: str, key: str, known: Iterable[str]) -> ConfigError:
+        where = f"[{table}] " if table else ""
+        return fail(table, key, f"unknown key {where}{key!r}"
+                    f"{did_you_mean(_normalize(key), sorted(known))}")
+
+    def coerce(table: str, key: str, name: str, value: Any) -> Any:
+        try:
+            return _coerce(name, value, source=str(path))
+        except ConfigError as error:
+            raise fail(table, key, f"[{table}] {error.message}" if table else error.message
+                       ) from None
+
     settings: dict[str, Any] = {}
     company: dict[str, Any] = {}
     smtp: dict[str, Any] = {}
@@ -197,22 +186,24 @@ def _from_toml(path: Path) -> Tables:
             for sub_key, sub_value in value.items():
                 sub_name = _normalize(sub_key)
                 if sub_name == "password":
-                    raise ConfigError("[smtp] password: not read from a file; set "
-                                      "XOI_SMTP_PASSWORD in the environment", source=path)
+                    raise fail("smtp", sub_key, "[smtp] password: not read from a file; set "
+                               "XOI_SMTP_PASSWORD in the environment")
                 if sub_name not in _SMTP_KEYS:
-                    raise ConfigError(f"unknown key [smtp] {sub_key!r}", source=path)
-                smtp[_SMTP_KEYS[sub_name]] = _coerce(_SMTP_KEYS[sub_name], sub_value,
-                                                     source=str(path))
+                    raise unknown("smtp", sub_key, _SMTP_KEYS)
+                smtp[_SMTP_KEYS[sub_name]] = coerce("smtp", sub_key, _SMTP_KEYS[sub_name],
+                                                    sub_value)
         elif name == "company" and isinstance(value, dict):
             for sub_key, sub_value in value.items():
                 sub_name = _normalize(sub_key)
                 if sub_name not in _COMPANY_NAMES:
-                    raise ConfigError(f"unknown key [company] {sub_key!r}", source=path)
-                company[sub_name] = _coerce(sub_name, sub_value, source=str(path))
+                    raise unknown("company", sub_key, _COMPANY_NAMES)
+                company[sub_name] = coerce("company", sub_key, sub_name, sub_value)
+        elif name in ("smtp", "company"):
+            raise fail("", key, f"{key!r}: expected a table [{name}]")
         elif name in _SETTING_NAMES:
-            settings[name] = _coerce(name, value, source=str(path))
+            settings[name] = coerce("", key, name, value)
         else:
-            raise ConfigError(f"unknown key {key!r}", source=path)
+            raise unknown("", key, {*_SETTING_NAMES, "company", "smtp"})
     # Files named in the configuration are found beside it, wherever the run starts.
     for table, name in ((company, "logo"), (settings, "templates"), (settings, "mapping")):
         if table.get(name) is not None and not table[name].is_absolute():
@@ -265,9 +256,8 @@ def resolve(
     if currency not in currencies():
         raise ConfigError(f"currency: {currency!r} is not an ISO 4217 currency code")
     settings["currency"] = currency
-    logo = company.get("logo")
-    if logo is not None and not logo.is_file():
-        raise ConfigError("[company] logo: no such file", source=logo)
+    if company.get("logo") is not None:
+        logo.checked(company["logo"])
     if settings.get("log_format", "text") not in ("text", "json"):
         raise ConfigError(f"log_format: {settings['log_format']!r} is not text or json")
     if settings.get("pdf_variant") not in (None, *PDF_VARIANTS):
@@ -278,26 +268,4 @@ def resolve(
         raise ConfigError(f"templates: {settings['templates']} is not a folder")
     result = replace(DEFAULTS, **settings)
     return replace(result, company=replace(result.company, **company),
-                   smtp=_checked_smtp(replace(DEFAULTS.smtp, **smtp)))
-
-
-def _checked_smtp(smtp: Smtp) -> Smtp:
-    """Addresses well-formed and free of line breaks; plain text only to this machine."""
-    if smtp.security not in SMTP_SECURITY:
-        raise ConfigError(f"[smtp] security: {smtp.security!r} is not one of "
-                          f"{', '.join(SMTP_SECURITY)}")
-    if smtp.security == "none" and smtp.host.strip().lower() not in LOOPBACK:
-        raise ConfigError(f"[smtp] security: 'none' sends the password and the invoices "
-                          f"unencrypted; it is only allowed for a relay on this machine "
-                          f"(127.0.0.1), not {smtp.host!r}")
-    for name in ("host", "username"):
-        if any(character in getattr(smtp, name) for character in "\r\n\0"):
-            raise ConfigError(f"[smtp] {name}: must be one line")
-    if smtp.sender or smtp.reply_to or smtp.bcc:
-        # Imported here: only a folder that emails needs the address checks.
-        from .addresses import mailbox
-
-        for name, key in (("sender", "from"), ("reply_to", "reply_to"), ("bcc", "bcc")):
-            if getattr(smtp, name):
-                mailbox(getattr(smtp, name), setting=f"[smtp] {key}")
-    return smtp
+                   smtp=checked_smtp(replace(DEFAULTS.smtp, **smtp)))

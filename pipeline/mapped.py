@@ -10,7 +10,6 @@ error of the whole file (exit 2) naming the closest of the file's own names.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -24,6 +23,7 @@ from .json_paths import MISSING, Step, leaves, parse, resolve
 from .mapping import Mapping
 from .models import Problem, RawRecord
 from .read import SUFFIXES, read_file
+from .suggest import closest
 
 _ITEM_FIELDS = {"item_description": "description", "item_quantity": "quantity",
                 "item_unit_price": "unit_price"}
@@ -57,10 +57,8 @@ def _unknown(kind: str, source: Path, wanted: list[tuple[str, str]], have: list[
     """The error for names the mapping gives and the file lacks, the closest of its own."""
     named = []
     for theirs, ours in wanted:
-        close = difflib.get_close_matches(field_name(theirs), [field_name(h) for h in have],
-                                          n=1, cutoff=0.5)
-        closest = next((h for h in have if close and field_name(h) == close[0]), None)
-        named.append(f"{theirs!r} ({ours}" + (f"; closest: {closest!r})" if closest else ")"))
+        found = closest(theirs, have, key=field_name, cutoff=0.5)
+        named.append(f"{theirs!r} ({ours}" + (f"; closest: {found!r})" if found else ")"))
     shown = ", ".join(have[:_SHOWN]) + (", ..." if len(have) > _SHOWN else "")
     return (f"the mapping {source.name} names {kind} {' and '.join(named)}, which "
             f"{lacking}; its {kind}s: {shown or 'none'}")

@@ -14,19 +14,17 @@ A mapping is TOML (``--mapping FILE.toml``; README, "Input")::
 from __future__ import annotations
 
 import codecs
-import difflib
-import re
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import json_paths, money
+from . import json_paths, money, toml_file
 from .errors import ConfigError
 from .formats import SAMPLE_DAY, Formats
 from .input_text import UTF8, Shape, field_name
 from .line_items import ITEM_COLUMNS
+from .suggest import did_you_mean
 from .validate import NO, SHARED_FIELDS, YES
 
 FIELDS = (*SHARED_FIELDS, *ITEM_COLUMNS)
@@ -38,7 +36,8 @@ CONSTANT = tuple(name for name in SHARED_FIELDS if name != "service_ticket")
 MONEY = ("item_unit_price",)
 _FORMAT_KEYS = ("date", "decimal", "cents", "delimiter", "encoding")
 _JSON_KEYS = ("records", "line_items")
-_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+# A line an export could hold: a codec that cannot give it back cannot read the export.
+_PROBE = 'service_ticket,customer,location,confirmed,item_description;"A B"\t[1.5, -2]\r\n'
 
 
 @dataclass(frozen=True)
@@ -64,28 +63,14 @@ class Mapping:
 
 def load(path: Path) -> Mapping:
     """The mapping in ``path``; :class:`ConfigError` names the line of any mistake."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise ConfigError(f"cannot read the mapping: {error.strerror}", source=path) from None
-    except UnicodeDecodeError:
-        raise ConfigError("the mapping is not UTF-8 text", source=path) from None
-    try:
-        document = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as error:
-        where = _TOML_LINE.search(str(error))
-        message = _TOML_LINE.sub("", str(error)).strip()
-        if message.startswith("Cannot overwrite a value"):
-            message = "a key given twice (a field mapped twice?)"
-        raise ConfigError(f"invalid TOML: {message}", source=path,
-                          line=int(where[1]) if where else None) from None
+    document, text = toml_file.read(path, "mapping", parse_float=Decimal)
     return _Parser(path, text).mapping(document)
 
 
 class _Parser:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = _key_lines(text)
+        self.lines = toml_file.key_lines(text)
 
     def fail(self, table: str, key: str, message: str) -> ConfigError:
         where = f"[{table}] {key}" if table else repr(key)
@@ -102,9 +87,7 @@ class _Parser:
         for key, item in value.items():
             ours = field_name(key)
             if known is not None and ours not in known:
-                close = difflib.get_close_matches(ours, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.fail(name, key, f"unknown key{hint}")
+                raise self.fail(name, key, f"unknown key{did_you_mean(ours, known)}")
             if ours in result:
                 raise self.fail(name, key, "given twice (keys ignore letter case and "
                                 "spaces): a field mapped twice?")
@@ -230,24 +213,16 @@ class _Parser:
             if not isinstance(value, str):
                 raise LookupError
             name = codecs.lookup(value).name
-        except LookupError:
-            raise self.fail("format", "encoding", f"{value!r} is not a known encoding "
+            # rot13, base64 and zlib are codecs too, but not of text (LookupError); idna,
+            # punycode and "undefined" are of text, but cannot read a file a piece at a
+            # time (UnicodeError), as the readers do.
+            data = _PROBE.encode(name)
+            decoder = codecs.getincrementaldecoder(name)()
+            if "".join(decoder.decode(data[at:at + 1]) for at in range(len(data))) + \
+                    decoder.decode(b"", final=True) != _PROBE:
+                raise LookupError
+        except (LookupError, UnicodeError):
+            raise self.fail("format", "encoding", f"{value!r} is not a known text encoding "
                             "like utf-8 or cp1252") from None
         return UTF8 if name in ("utf-8", UTF8) else name
 
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Where each key of the mapping is: "table.key" → line (tomllib gives no lines)."""
-    found: dict[str, int] = {}
-    table = ""
-    header = re.compile(r"\s*\[\s*([^\]]+?)\s*\]")
-    key = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if match := header.match(line):
-            table = field_name(match[1].strip("\"'"))
-            found.setdefault(f".{table}", number)
-        elif match := key.match(line):
-            name = next(part for part in match.groups() if part is not None)
-            found.setdefault(f"{table}.{name}", number)
-            found.setdefault(f"{table}.{field_name(name)}", number)
-    return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import string
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -20,6 +21,7 @@ from .errors import ConfigError, ShareLinkError
 
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
 _NOT_IN_URLS = frozenset(' "<>\\^`{|}')
+_HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # urlsplit gives it in lower case
 SHORT_SHARE_ID = 16  # below this many characters a public ID is easy to enumerate
 # A QR code of this many characters is 113 modules wide: 90 mm at the module size a 150 dpi
 # print still scans (layout.QR_MODULE_MM); longer would crowd the invoice's XOi section.
@@ -76,31 +78,34 @@ class ShareUrlBuilder:
             fields = [(name, spec, conversion) for _, name, spec, conversion
                       in string.Formatter().parse(template) if name is not None]
         except ValueError as error:
-            raise ConfigError(f"share URL template {template!r}: {error}") from None
+            raise ConfigError(f"share_url_template {template!r}: {error}") from None
         # "{}" (name ""), "{share_id!r}" and "{share_id:d}" would pass the name check and
         # then fail inside str.format() with a traceback instead of a configuration error.
         for name, spec, conversion in fields:
             if not name or spec or conversion:
-                raise ConfigError(f"share URL template {template!r}: write placeholders as "
+                raise ConfigError(f"share_url_template {template!r}: write placeholders as "
                                   "{base_url}, {partner_id}, {share_id}, nothing else")
         names = {name for name, _, _ in fields}
         unknown = names - PLACEHOLDERS
         if unknown:
             raise ConfigError(
-                f"share URL template {template!r}: unknown placeholder "
+                f"share_url_template {template!r}: unknown placeholder "
                 f"{{{sorted(unknown)[0]}}}; use {{base_url}}, {{partner_id}}, {{share_id}}"
             )
         if "share_id" not in names:
-            raise ConfigError(f"share URL template {template!r} has no {{share_id}}")
+            raise ConfigError(f"share_url_template {template!r} has no {{share_id}}")
+        _check_host_fixed(template)
         if "partner_id" in names:
             settings.require_partner_id()
         builder = cls(template, settings.base_url.rstrip("/"), settings.partner_id or "")
         # Probing with a harmless ID turns a bad base URL into one configuration error
         # instead of one rejection per record.
-        try:
-            cls.check(builder.url("probe"))
-        except ShareLinkError as error:
-            raise ConfigError(f"share URL template or base URL: {error.message}") from None
+        base = [("base_url", builder.base_url)] if "base_url" in names else []
+        for key, url in (*base, ("share_url_template", builder.url("probe"))):
+            try:
+                cls.check(url)
+            except ShareLinkError as error:
+                raise ConfigError(f"{key}: {error.message}") from None
         return builder
 
     def url(self, share_id: str) -> str:
@@ -127,7 +132,34 @@ class ShareUrlBuilder:
             raise ShareLinkError(f"{url!r} is not a valid URL", field="share_url") from None
         if parts.scheme != "https" or not parts.hostname:
             raise ShareLinkError(f"{url!r} is not an https URL", field="share_url")
+        # A reader of https://vision.xoeye.io@evil.example/ sees XOi; the link opens
+        # evil.example.
+        if "@" in parts.netloc:
+            raise ShareLinkError(f"{url!r} opens {parts.hostname}: what comes before \"@\" "
+                                 "is a user name, which a share URL has none of",
+                                 field="share_url")
+        # Percent signs in a host ("xoeye.io%2f.evil") are read one way or another by
+        # browsers; a host name is letters, digits, dots and hyphens (or an IPv6 address).
+        if not _HOST.fullmatch(parts.hostname):
+            raise ShareLinkError(f"{url!r}: {parts.hostname!r} is not a host name",
+                                 field="share_url")
         # RFC 3986 has no place for these; a PDF writer would percent-encode them in the
         # link but not in the printed URL or the QR code, and the three would differ.
         if not url.isascii() or not url.isprintable() or any(ch in _NOT_IN_URLS for ch in url):
             raise ShareLinkError(f"{url!r} holds characters a URL cannot", field="share_url")
+
+
+def _check_host_fixed(template: str) -> None:
+    """The host of every share URL is the one the template (or the base URL it starts
+    with) writes out: no placeholder may add to it, whatever a partner id or a share ID
+    holds (``https://{partner_id}.example/``, ``{base_url}.evil.example/``)."""
+    if template.startswith("{base_url}"):
+        if template.removeprefix("{base_url}")[:1] not in ("", "/", "?", "#"):
+            raise ConfigError(f"share_url_template {template!r}: \"/\" must follow "
+                              "{base_url}, or what follows it would be part of its host")
+        return
+    authority = template.split("{", 1)[0].partition("//")[2]
+    if not any(delimiter in authority for delimiter in "/?#"):
+        raise ConfigError(f"share_url_template {template!r}: write the host out, then "
+                          "\"/\", before any placeholder (or start with {base_url}), so "
+                          "that no partner id or share ID can change the host")

@@ -181,7 +181,7 @@ def test_mistakes_in_the_mapping_name_its_line(runner: CliRunner, tmp_path: Path
         '[fields]\ncustomer = "A"\nCustomer = "B"\n':
             "m.toml:3: [fields] Customer: given twice (keys ignore letter case and spaces)",
         '[fields]\ncustomer = "A"\ncustomer = "B"\n':
-            "m.toml:3: invalid TOML: a key given twice (a field mapped twice?)",
+            "m.toml:3: invalid TOML: a key given twice",
         '[fiels]\ncustomer = "A"\n': "m.toml:1: 'fiels': unknown key; a mapping has",
         '[format]\ndecimal = ";"\n': "m.toml:2: [format] decimal: ';' is not \".\" or \",\"",
         '[format]\nencoding = "klingon"\n': "m.toml:2: [format] encoding: 'klingon' is not",

@@ -481,14 +481,15 @@ def test_the_python_api_finds_a_ticket_however_it_is_typed(out: Path, server: Sm
      "not 'mail.example.com'\n"),
     ('security = "tls"\n', "Error: [smtp] security: 'tls' is not one of starttls, ssl, "
      "none\n"),
-    ('hots = "x"\n', "Error: {config}: unknown key [smtp] 'hots'\n"),
-    ('password = "x"\n', "Error: {config}: [smtp] password: not read from a file; set "
+    ('hots = "x"\n', "Error: {config}:4: unknown key [smtp] 'hots'; did you mean 'host'?\n"),
+    ('password = "x"\n', "Error: {config}:4: [smtp] password: not read from a file; set "
      "XOI_SMTP_PASSWORD in the environment\n"),
     ('bcc = "a@example.com\\nBcc: evil@example.com"\n', "Error: [smtp] bcc: must be one "
      "line\n"),
     ('reply_to = "nobody"\n', "Error: [smtp] reply_to: 'nobody': An email address must have "
      "an @-sign.\n"),
-    ('max_per_minute = -1\n', "Error: {config}: max_per_minute: -1 is not a valid value\n"),
+    ('max_per_minute = -1\n', "Error: {config}:4: [smtp] max_per_minute: -1 is not a valid "
+     "value\n"),
 ])
 def test_smtp_configuration_errors(runner: CliRunner, tmp_path: Path, out: Path,
                                    extra: str, message: str) -> None:

@@ -1,0 +1,65 @@
+"""The company logo (``[company] logo``), checked when the configuration is read: every
+invoice carries it, so a file that cannot be one stops the command before it starts."""
+
+from __future__ import annotations
+
+import mimetypes
+import stat
+import warnings
+from pathlib import Path
+
+from .errors import ConfigError
+
+# Inlined into every PDF: a few hundred kilobytes make a sharp logo; beyond these, a
+# photograph or a mistake, and every invoice would carry it.
+MOST_BYTES = 5_000_000
+MOST_PIXELS = 25_000_000
+
+
+def checked(path: Path) -> Path:
+    """``path``, when it is a file that can be a logo; else a :class:`ConfigError`
+    naming it and what is wrong with it."""
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"[company] logo: {message}", source=path)
+
+    try:
+        status = path.stat()
+        if stat.S_ISREG(status.st_mode):
+            path.open("rb").close()  # readable, not only there
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except OSError as error:
+        raise fail(f"cannot read: {error.strerror}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise fail("is a folder, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise fail("is not a regular file")
+    if status.st_size > MOST_BYTES:
+        raise fail(f"{status.st_size / 1e6:,.1f} MB is too large for a logo (at most "
+                   f"{MOST_BYTES / 1e6:,.0f} MB)")
+    if mimetypes.guess_type(path.name)[0] in ("image/png", "image/jpeg"):
+        size = _too_many_pixels(path)
+        if size:
+            raise fail(f"{size} is too large for a logo (at most "
+                       f"{MOST_PIXELS / 1e6:,.0f} megapixels)")
+    return path
+
+
+def _too_many_pixels(path: Path) -> str | None:
+    """The image's size when it has too many pixels, read from its header; else None,
+    also when Pillow cannot read it (:func:`render.data_uri` says why)."""
+    # Imported here: only a configuration with a logo needs Pillow this early.
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        # Pillow would warn of a large image on stderr; the size is judged here instead.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:  # more than twice Pillow's own limit
+            return f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:,.0f} megapixels"
+        except Exception:  # Pillow raises many kinds for a broken file
+            return None
+    return f"{width:,} x {height:,} pixels" if width * height > MOST_PIXELS else None
