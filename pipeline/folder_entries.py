@@ -36,6 +36,7 @@ _FOLDERS = (INVOICES, HISTORY, LAUNCH)
 _FILES = (LOCK, *LEDGER_FILES, MANIFEST, REPORT, DELIVERIES)
 # Whether the ledger's tables hold a row (table name → query).
 _ANY_ROW = {"invoices": "SELECT EXISTS (SELECT 1 FROM invoices)",
+            "invoice_mail": "SELECT EXISTS (SELECT 1 FROM invoice_mail)",
             "deliveries": "SELECT EXISTS (SELECT 1 FROM deliveries)"}
 
 
@@ -90,8 +91,9 @@ def check_ledger(folder: Path) -> bool:
 
     A ledger whose tables hold no row yet beside PDFs in invoices/ is a first run killed
     before its first commit (the next run renders those again, as it should); earlier
-    versions in history/ or rows in the manifest or deliveries.csv come from a ledger
-    that had rows.
+    versions in history/, rows in the manifest or deliveries.csv, billing facts or
+    deliveries in the ledger itself (recorded with or after an invoice's row) come from a
+    ledger that had rows.
     """
     ledger = folder / LEDGER
     there = own_entry(ledger)
@@ -106,6 +108,9 @@ def check_ledger(folder: Path) -> bool:
         listed = [f"rows in {name}" for name in (MANIFEST, DELIVERIES)
                   if _lists_rows(folder / name)]
         kept = [f"PDFs in {HISTORY}/"] if f"PDFs in {HISTORY}/" in shown else []
+        kept += [words for table, words in (("invoice_mail", "billing facts it keeps for "
+                                             "emails"), ("deliveries", "emails it recorded"))
+                 if rows.get(table)]
         if "invoices" not in rows:
             problem = (f"is empty (it has no invoices table), but this folder holds issued "
                        f"invoices ({', '.join(shown)})")
