@@ -23,22 +23,43 @@ The stages, one module each, in the order the data flows::
                  message, mailer.py speaks SMTP, deliveries.py records every attempt
 
 ``batch.run`` calls them in that order; ``cli.py`` is a thin layer over it.
+
+Importing the package loads none of them: ``xoi-invoices`` must be able to handle Ctrl-C
+before the heavy ones (WeasyPrint, Babel) load, and each name below loads its module
+when it is first used.
 """
 
-from .batch import check_all, run
-from .config import DEFAULTS, Company, Settings, resolve
-from .errors import (
-    ConfigError,
-    InputError,
-    LockedError,
-    RecordError,
-    RenderError,
-    ShareLinkError,
-    TicketError,
-    XoiError,
-)
-from .inputs import check
-from .models import Delivered, Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .batch import check_all, run
+    from .config import DEFAULTS, Company, Settings, resolve
+    from .errors import (
+        ConfigError,
+        InputError,
+        LockedError,
+        RecordError,
+        RenderError,
+        ShareLinkError,
+        TicketError,
+        XoiError,
+    )
+    from .inputs import check
+    from .models import Delivered, Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
+
+_MODULES = {
+    "batch": ("check_all", "run"),
+    "config": ("DEFAULTS", "Company", "Settings", "resolve"),
+    "errors": ("ConfigError", "InputError", "LockedError", "RecordError", "RenderError",
+               "ShareLinkError", "TicketError", "XoiError"),
+    "inputs": ("check",),
+    "models": ("Delivered", "Invoice", "LineItem", "Outcome", "Problem", "Rendered",
+               "WorkOrder"),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "DEFAULTS", "Company", "ConfigError", "Delivered", "InputError", "Invoice", "LineItem",
@@ -46,3 +67,11 @@ __all__ = [
     "ShareLinkError", "TicketError", "WorkOrder", "XoiError", "check", "check_all", "resolve",
     "run",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOME:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value  # once: the next use is a plain look-up
+    return value

@@ -9,7 +9,6 @@ on stderr, for log collectors.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -19,9 +18,16 @@ import click
 
 from .models import Delivered, Outcome
 from .record import report_data
+from .terminal import json_text, shown, unfiltered
 
 _ALWAYS = ("rejected", "failed", "warning", "skipped")
 JSON_LOG = "xoi_invoices.json_log"  # click context key: is this command logging JSON?
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Every line a command prints but its JSON: what the input holds (a ticket, a
+    file or column name) shows as escapes there, never as terminal controls."""
+    click.echo(shown(text), err=err)
 
 
 class Console:
@@ -38,12 +44,12 @@ class Console:
         """A fatal error as one JSON event on stderr (JSON mode only)."""
         line = {"ts": round(time.time(), 3), "event": "error", "message": message,
                 "exit_status": exit_code, **{k: v for k, v in details.items() if v}}
-        click.echo(json.dumps(line, ensure_ascii=False), err=True)
+        click.echo(json_text(line), err=True)
 
     def __call__(self, event: str, data: dict[str, object]) -> None:
         if self.json:
             line = {"ts": round(time.time(), 3), "event": event, **data}
-            click.echo(json.dumps(line, ensure_ascii=False, default=str), err=True)
+            click.echo(json_text(line, default=str), err=True)
             return
         if event in _ALWAYS:
             self._clear_bar()
@@ -51,26 +57,27 @@ class Console:
                       "skipped": "skipped: "}.get(event, "")
             message = data.get("message") or \
                 f"ticket {data['service_ticket']}: {data['reason']}"
-            click.echo(f"{prefix}{message}", err=True)
+            _say(f"{prefix}{message}", err=True)
         elif event == "others_rejected":
             self._clear_bar()
             count = int(str(data["count"]))
             files = shlex.join(str(path) for path in data["inputs"])  # type: ignore[attr-defined]
-            click.echo(f"{count:,} other record{' has' if count == 1 else 's have'} problems: "
-                       f"xoi-invoices validate {files}", err=True)
+            _say(f"{count:,} other record{' has' if count == 1 else 's have'} problems: "
+                 f"xoi-invoices validate {files}", err=True)
         elif event == "start" and not self.quiet and sys.stderr.isatty() and data["total"]:
             self.bar = click.progressbar(length=int(str(data["total"])), label="rendering",
-                                         file=sys.stderr, show_pos=True, show_eta=True)
+                                         file=unfiltered(sys.stderr), show_pos=True,
+                                         show_eta=True)
             self.bar.__enter__()
         elif event in ("rendered", "failed") and self.bar is not None:
             self.bar.update(1)
         elif event == "sending":  # after rendering (run --send): its bar is full
             self._close_bar()
         elif event == "would_send":
-            click.echo(f"would send {data['service_ticket']} to {data['recipient']}: "
-                       f"{data['subject']}")
+            _say(f"would send {data['service_ticket']} to {data['recipient']}: "
+                 f"{data['subject']}")
         elif event == "sent" and not self.quiet:
-            click.echo(f"sent {data['service_ticket']} to {data['recipient']}")
+            _say(f"sent {data['service_ticket']} to {data['recipient']}")
 
     def _clear_bar(self) -> None:
         if self.bar is not None:
@@ -87,4 +94,5 @@ class Console:
             self("summary", report_data(outcome) if isinstance(outcome, Outcome)
                  else outcome.report())
             return
-        click.echo(verb or outcome.summary())
+        for line in (verb or outcome.summary()).split("\n"):  # run --send: two lines
+            _say(line)

@@ -15,6 +15,7 @@ from .console import JSON_LOG, Console
 from .errors import EXIT_OK, EXIT_PROBLEMS, OutputError, XoiError
 from .models import Delivered, Outcome
 from .stopping import StopRequest
+from .terminal import shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +28,7 @@ class Failed(click.ClickException):
     """
 
     def __init__(self, error: XoiError) -> None:
-        super().__init__(str(error))
+        super().__init__(shown(str(error)))
         self.error = error
         self.exit_code = error.exit_code  # type: ignore[misc]  # per error, not per class
         # Decided now: click shows the error after the command's context has closed.

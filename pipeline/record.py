@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 from collections.abc import Iterable, Iterator, Sequence
 
 from . import money
 from .models import Outcome, Rendered
+from .terminal import json_text
 
 MANIFEST_HEADER = ("service_ticket", "invoice_number", "customer", "share_id", "share_url",
                    "pdf", "sha256", "pages", "total", "currency")
@@ -57,7 +57,8 @@ def csv_parts(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[
         part = buffer.getvalue()
         if not part:
             return
-        yield part.encode()
+        # A lone surrogate (text no encoding writes) as its escape, not a failed run.
+        yield part.encode(errors="backslashreplace")
         buffer.seek(0)
         buffer.truncate()
 
@@ -84,4 +85,4 @@ def report_data(outcome: Outcome) -> dict[str, object]:
 
 
 def report_json(outcome: Outcome) -> bytes:
-    return (json.dumps(report_data(outcome), indent=2, ensure_ascii=False) + "\n").encode()
+    return (json_text(report_data(outcome), indent=2) + "\n").encode()
