@@ -36,6 +36,7 @@ _FOLDERS = (INVOICES, HISTORY, LAUNCH)
 _FILES = (LOCK, *LEDGER_FILES, MANIFEST, REPORT, DELIVERIES)
 # Whether the ledger's tables hold a row (table name → query).
 _ANY_ROW = {"invoices": "SELECT EXISTS (SELECT 1 FROM invoices)",
+            "invoice_mail": "SELECT EXISTS (SELECT 1 FROM invoice_mail)",
             "deliveries": "SELECT EXISTS (SELECT 1 FROM deliveries)"}
 
 
@@ -53,7 +54,7 @@ def own(folder: Path, relative: str, *, is_folder: bool = False) -> Path:
 
 def check(folder: Path) -> None:
     """:class:`OutputError` naming the first of the folder's own entries that is a link,
-    or a file where a folder belongs or the reverse."""
+    a FIFO, a device or a socket, or a file where a folder belongs."""
     for name in _FOLDERS:
         own(folder, name, is_folder=True)
     for name in _FILES:
@@ -86,13 +87,7 @@ def expected_pdf(invoice_number: str) -> str:
 def check_ledger(folder: Path) -> bool:
     """Whether the folder has a ledger; :class:`OutputError` when it holds issued
     invoices (a PDF, a manifest, a record of emails) and its ledger is missing, emptied
-    (``: > ledger.sqlite3``), or lost its tables or its rows.
-
-    A ledger whose tables hold no row yet beside PDFs in invoices/ is a first run killed
-    before its first commit (the next run renders those again, as it should); earlier
-    versions in history/ or rows in the manifest or deliveries.csv come from a ledger
-    that had rows.
-    """
+    (``: > ledger.sqlite3``), or lost its tables or its rows."""
     ledger = folder / LEDGER
     there = own_entry(ledger)
     shown = [f"PDFs in {name}/" for name in (INVOICES, HISTORY) if _holds_pdfs(folder / name)]
@@ -103,22 +98,32 @@ def check_ledger(folder: Path) -> bool:
         problem = f"is missing, but this folder holds issued invoices ({', '.join(shown)})"
     else:
         rows = _rows(ledger)
-        listed = [f"rows in {name}" for name in (MANIFEST, DELIVERIES)
-                  if _lists_rows(folder / name)]
-        kept = [f"PDFs in {HISTORY}/"] if f"PDFs in {HISTORY}/" in shown else []
         if "invoices" not in rows:
             problem = (f"is empty (it has no invoices table), but this folder holds issued "
                        f"invoices ({', '.join(shown)})")
-        elif not rows["invoices"] and kept + listed:
-            problem = ("records no invoice, but this folder holds issued ones "
-                       f"({', '.join(kept + listed)})")
-        elif not rows.get("deliveries") and f"rows in {DELIVERIES}" in listed:
+        elif not rows["invoices"] and (left := _left_by_rows(folder, rows)):
+            problem = f"records no invoice, but this folder holds issued ones ({', '.join(left)})"
+        elif not rows.get("deliveries") and _lists_rows(folder / DELIVERIES):
             problem = f"records no email, but {DELIVERIES} lists some"
         else:
             return True
     raise OutputError(f"{problem}: a run would issue them again under new dates and `send` "
                       f"would email them again. Restore {LEDGER} from a backup, or move this "
                       "folder aside to start a new one", source=ledger)
+
+
+def _left_by_rows(folder: Path, rows: dict[str, bool]) -> list[str]:
+    """What only a ledger that had invoice rows leaves behind, in words.
+
+    Not PDFs in invoices/: a first run killed before its first commit leaves those beside
+    a ledger with no row yet (the next run renders them again, as it should). Billing
+    facts are committed with an invoice's row, deliveries after it.
+    """
+    left = [f"PDFs in {HISTORY}/"] if _holds_pdfs(folder / HISTORY) else []
+    left += [words for table, words in (("invoice_mail", "billing facts it keeps for emails"),
+                                        ("deliveries", "emails it recorded")) if rows.get(table)]
+    return left + [f"rows in {name}" for name in (MANIFEST, DELIVERIES)
+                   if _lists_rows(folder / name)]
 
 
 def _holds_pdfs(path: Path) -> bool:

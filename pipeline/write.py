@@ -94,6 +94,8 @@ def open_regular(path: Path, flags: int, mode: int = 0o666) -> int:
     followed, and not waited on (opening a FIFO blocks until a writer comes)."""
     try:
         descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode)
+    except IsADirectoryError:
+        raise _refused(path, stat.S_IFDIR) from None
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise _refused(path, stat.S_IFLNK) from None

@@ -85,8 +85,10 @@ def sql(out: Path, statement: str, *values: str) -> None:
                 "manifest.csv)"),
     ("tables dropped", "is empty (it has no invoices table), but this folder holds issued "
                        "invoices (PDFs in invoices/, manifest.csv)"),
-    ("rows deleted", "records no invoice, but this folder holds issued ones (rows in "
-                     "manifest.csv)"),
+    ("rows deleted", "records no invoice, but this folder holds issued ones (billing facts "
+                     "it keeps for emails, rows in manifest.csv)"),
+    ("rows deleted, manifest removed", "records no invoice, but this folder holds issued "
+                                       "ones (billing facts it keeps for emails)"),
 ])
 def test_a_folder_whose_ledger_was_lost_is_refused_by_every_command(
         out: Path, runner: CliRunner, damage: str, problem: str) -> None:
@@ -100,6 +102,8 @@ def test_a_folder_whose_ledger_was_lost_is_refused_by_every_command(
             sql(out, f"DROP TABLE {table}")
     else:
         sql(out, "DELETE FROM invoices")
+        if damage == "rows deleted, manifest removed":
+            (out / "manifest.csv").unlink()
     before = files(out)
     for command in COMMANDS:
         result = invoke(runner, *command)
@@ -125,6 +129,7 @@ def test_a_first_run_killed_before_its_first_commit_is_taken_up_again(
     """PDFs in invoices/ beside a ledger with no row yet and no manifest: what a run
     killed before its first commit leaves. Not a lost ledger: the next run completes it."""
     sql(out, "DELETE FROM invoices")
+    sql(out, "DELETE FROM invoice_mail")  # committed with the rows
     (out / "manifest.csv").unlink()
     (out / "report.json").unlink()
     result = invoke(runner, "run", "in.csv", "--workers", "1")
@@ -211,17 +216,22 @@ def test_a_path_in_the_ledger_is_never_moved_or_read(out: Path, runner: CliRunne
     assert not (tmp_path / "all.pdf").exists()
 
 
-def test_a_lock_file_that_is_a_fifo_is_refused_naming_it(out: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["a FIFO", "a folder"])
+def test_a_lock_file_that_is_a_fifo_is_refused_naming_it(out: Path, tmp_path: Path,
+                                                         kind: str) -> None:
     """In a process of its own: opening a FIFO to read waits for a writer, for ever."""
     (out / ".lock").unlink(missing_ok=True)
-    os.mkfifo(out / ".lock")
+    if kind == "a FIFO":
+        os.mkfifo(out / ".lock")
+    else:
+        (out / ".lock").mkdir()
     for command in (["run", "in.csv", "--workers", "1"], ["verify"], ["merge", "all.pdf"]):
         done = subprocess.run([sys.executable, "-m", "pipeline", *command], cwd=tmp_path,
                               env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
                               capture_output=True, text=True,
                               timeout=120)
         assert done.returncode == 2, done.stderr
-        assert done.stderr == f"Error: output/.lock: is a FIFO, not a regular file: " \
+        assert done.stderr == f"Error: output/.lock: is {kind}, not a regular file: " \
                               f"{NOT_OURS}\n"
 
 
