@@ -257,7 +257,7 @@ def resolve(
         raise ConfigError(f"currency: {currency!r} is not an ISO 4217 currency code")
     settings["currency"] = currency
     if company.get("logo") is not None:
-        logo.checked(company["logo"])
+        logo.check(company["logo"])
     if settings.get("log_format", "text") not in ("text", "json"):
         raise ConfigError(f"log_format: {settings['log_format']!r} is not text or json")
     if settings.get("pdf_variant") not in (None, *PDF_VARIANTS):

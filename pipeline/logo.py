@@ -4,10 +4,10 @@ invoice carries it, so a file that cannot be one stops the command before it sta
 from __future__ import annotations
 
 import mimetypes
-import stat
 import warnings
 from pathlib import Path
 
+from . import toml_file
 from .errors import ConfigError
 
 # Inlined into every PDF: a few hundred kilobytes make a sharp logo; beyond these, a
@@ -16,34 +16,25 @@ MOST_BYTES = 5_000_000
 MOST_PIXELS = 25_000_000
 
 
-def checked(path: Path) -> Path:
-    """``path``, when it is a file that can be a logo; else a :class:`ConfigError`
-    naming it and what is wrong with it."""
+def check(path: Path) -> None:
+    """A :class:`ConfigError` naming ``path`` and what is wrong with it, unless it is a
+    file that can be a logo."""
 
     def fail(message: str) -> ConfigError:
         return ConfigError(f"[company] logo: {message}", source=path)
 
-    try:
-        status = path.stat()
-        if stat.S_ISREG(status.st_mode):
-            path.open("rb").close()  # readable, not only there
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except OSError as error:
-        raise fail(f"cannot read: {error.strerror}") from None
-    if stat.S_ISDIR(status.st_mode):
-        raise fail("is a folder, not a file")
-    if not stat.S_ISREG(status.st_mode):
-        raise fail("is not a regular file")
-    if status.st_size > MOST_BYTES:
-        raise fail(f"{status.st_size / 1e6:,.1f} MB is too large for a logo (at most "
+    problem = toml_file.file_problem(path)
+    if problem:
+        raise fail(problem)
+    size = path.stat().st_size
+    if size > MOST_BYTES:
+        raise fail(f"{size / 1e6:,.1f} MB is too large for a logo (at most "
                    f"{MOST_BYTES / 1e6:,.0f} MB)")
     if mimetypes.guess_type(path.name)[0] in ("image/png", "image/jpeg"):
-        size = _too_many_pixels(path)
-        if size:
-            raise fail(f"{size} is too large for a logo (at most "
+        pixels = _too_many_pixels(path)
+        if pixels:
+            raise fail(f"{pixels} is too large for a logo (at most "
                        f"{MOST_PIXELS / 1e6:,.0f} megapixels)")
-    return path
 
 
 def _too_many_pixels(path: Path) -> str | None:

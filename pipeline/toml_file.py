@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import stat
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,9 @@ _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 def read(path: Path, what: str, *, parse_float: Callable[[str], Any] = float
          ) -> tuple[dict[str, Any], str]:
     """The document in ``path`` and its text; ``what`` names the file in errors."""
+    problem = file_problem(path)
+    if problem:
+        raise ConfigError(f"cannot read the {what}: {problem}", source=path)
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -42,6 +46,25 @@ def read(path: Path, what: str, *, parse_float: Callable[[str], Any] = float
     except RecursionError:  # tomllib parses nested arrays and tables by recursion
         raise ConfigError("invalid TOML: arrays or tables nested too deeply",
                           source=path) from None
+
+
+def file_problem(path: Path) -> str | None:
+    """Why an operator's file (this TOML, the logo) cannot be read as one, or None.
+
+    Asked before it is opened: a named pipe with no writer would make the command wait
+    forever, and a device such as /dev/zero never ends.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as error:
+        return error.strerror or str(error)
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "a named pipe or a device, not a file"
+    return None
 
 
 def key_lines(text: str) -> dict[str, int]:

@@ -195,6 +195,20 @@ def test_a_bad_configuration_or_mapping_file_is_one_line_exit_2(
     assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
 
 
+def test_a_configuration_or_mapping_that_is_no_file_is_refused_at_once(
+        runner: CliRunner, tmp_path: Path) -> None:
+    """A named pipe with no writer is not waited on, a device is not read without end."""
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    os.mkfifo(tmp_path / "pipe.toml")
+    for option, what in (("--config", "configuration"), ("--mapping", "mapping")):
+        for name, problem in (("pipe.toml", "a named pipe or a device, not a file"),
+                              ("/dev/zero", "a named pipe or a device, not a file"),
+                              ("gone.toml", "no such file")):
+            result = invoke(runner, "validate", "in.csv", option, name)
+            assert (result.exit_code, result.stderr) == (
+                2, f"Error: {name}: cannot read the {what}: {problem}\n")
+
+
 def test_text_encodings_stay_accepted(runner: CliRunner, tmp_path: Path) -> None:
     for name in ("utf-16", "latin-1", "cp037", "utf-8"):
         write_csv(tmp_path / "in.csv", [order("WO-1", customer="Zoë")])
@@ -219,8 +233,8 @@ def test_a_logo_that_cannot_be_one_stops_the_command(runner: CliRunner, tmp_path
     os.mkfifo(tmp_path / "pipe.png")
     (tmp_path / "huge.svg").write_bytes(b"<svg/>" + b" " * 6_000_000)
     for logo, message in (
-            ("art.png", "[company] logo: is a folder, not a file"),
-            ("pipe.png", "[company] logo: is not a regular file"),
+            ("art.png", "[company] logo: a folder, not a file"),
+            ("pipe.png", "[company] logo: a named pipe or a device, not a file"),
             ("none.png", "[company] logo: no such file"),
             ("huge.svg", "[company] logo: 6.0 MB is too large for a logo (at most 5 MB)")):
         result = invoke(runner, "run", "in.csv", "--config", _logo_config(tmp_path, logo))
