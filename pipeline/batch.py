@@ -42,6 +42,7 @@ def check_all(inputs: Iterable[Path], settings: Settings,
     started = time.monotonic()
     linking = Linking(list(inputs), settings, links.issue_date())
     unconfirmed = [order.service_ticket for chunk in linking for order in chunk.unconfirmed]
+    unconfirmed = [ticket for ticket in unconfirmed if ticket not in linking.dropped]
     outcome = Outcome(read=linking.read, confirmed=linking.confirmed, unconfirmed=unconfirmed,
                       warnings=linking.warnings, rejected=linking.problems())
     _announce(progress, outcome.warnings, outcome.rejected)
@@ -99,6 +100,12 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             todo.add(planned.todo)
             unchanged += (invoice.ticket for invoice, _ in planned.unchanged)
             out.remember_unchanged(planned.unchanged)
+        if linking.dropped:  # rejected whole after their first record was planned
+            unconfirmed = [ticket for ticket in unconfirmed if ticket not in linking.dropped]
+            unchanged = [ticket for ticket in unchanged if ticket not in linking.dropped]
+            withdrawals = [(order, issued) for order, issued in withdrawals
+                           if order.service_ticket not in linking.dropped]
+            todo.discard(linking.dropped)
         # Stopped while reading: a named ticket may be in what was not read yet.
         unservable = {} if stop.is_set() else named.unservable(linking)
         if wanted and len(unservable) == len(wanted):
@@ -239,7 +246,8 @@ class _Named:
     def unservable(self, linking: Linking) -> dict[str, str]:
         """The named tickets that are no confirmed, valid work order, and why."""
         # A valid confirmed order whose link was refused is known: it is rejected.
-        known = self.known | {problem.service_ticket for problem in linking.unlinked}
+        known = (self.known - linking.dropped) | {problem.service_ticket
+                                                  for problem in linking.unlinked}
         rejected = {problem.service_ticket for problem in linking.checked}
         reasons = {}
         for ticket in self.wanted - known:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .errors import InputError, OutputError
 from .input_text import OURS, Shape, field_name, lines, not_utf8
 from .models import Problem, RawRecord
+from .tickets import canonical
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -133,7 +134,10 @@ def _rows(reader: Reader, names: list[str], ticket: str) -> Iterator[_Row]:
         start, line = line + 1, reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
-        ticket = cells[ticket_column].strip() if ticket_column < len(cells) else ""
+        ticket = ""
+        if ticket_column < len(cells):
+            # Its one spelling from here on: rows grouped, checked and invoiced by it.
+            ticket = cells[ticket_column] = canonical(cells[ticket_column])
         if len(cells) > width:
             yield (seq, ticket or seq, start,
                    f"row has {len(cells)} cells, the header has {width}"

@@ -1,29 +1,34 @@
 """All the inputs of a command, read and validated into the contract's buckets.
 
 The first two stages of the data's path (:mod:`read`, :mod:`validate`) over many files:
-confirmed and unconfirmed work orders, and one problem per rejected record, with a ticket
-that appears twice across the files rejected where it appears again. :class:`Checking`
-gives them one at a time and keeps only a few dozen bytes per ticket, so ``validate``
-goes through a million records in bounded memory; :func:`check` collects them.
+confirmed and unconfirmed work orders, and one problem per rejected record. A ticket in
+two records, or two tickets that print alike (:func:`tickets.print_key`), cannot be billed
+whole: every one of their records is rejected, the first too, after it was given.
+:class:`Checking` gives them one at a time and keeps only a few dozen bytes per ticket, so
+``validate`` goes through a million records in bounded memory; :func:`check` collects them.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compact import digest
+from .compact import Texts, digest
 from .config import Settings
 from .executor import Stop
 from .formats import OURS, Formats
 from .mapped import read_mapped
 from .mapping import load
-from .models import Problem, WorkOrder
+from .models import Problem, RawRecord, WorkOrder
 from .read import read_file
+from .tickets import canonical, print_key
 from .validate import validate
 
 _LINE_BITS = 40  # a first record's place is one int: its source's number, then its line
+# ... and below them what became of it: rejected, or given as valid, confirmed or not.
+_REJECTED, _UNCONFIRMED, _CONFIRMED = range(3)
 
 
 @dataclass
@@ -55,9 +60,16 @@ class Checking:
         self.mapping = None if settings.mapping is None else load(settings.mapping)
         self.formats = OURS if self.mapping is None else self.mapping.formats
         self.read = 0
-        self._first: dict[int, int] = {}  # ticket's digest → where its first record is
+        # The first record of each ticket, by its print key's digest: its ticket (text, for
+        # the message when another record prints alike) and its place, an int (see above).
+        self._first: dict[int, int] = {}
+        self._tickets = Texts()
+        self._places = array("Q")
         self._numbers: dict[str, int] = {}  # source → its number
         self._sources: list[str] = []
+        # The problems of first records given as valid before a later record of their
+        # ticket came, each with whether it was confirmed.
+        self.withdrawn: list[tuple[Problem, bool]] = []
 
     def __iter__(self) -> Iterator[WorkOrder | Problem]:
         files: set[Path] = set()
@@ -72,26 +84,63 @@ class Checking:
                 if self.stop is not None and self.stop.is_set():
                     return
                 self.read += 1
-                yield item if isinstance(item, Problem) else self._checked(
-                    validate(item, self.settings.currency, for_launch=self.for_launch,
-                             formats=self.formats))
+                if isinstance(item, Problem):
+                    yield self._once(item, item.service_ticket)
+                    continue
+                result = validate(item, self.settings.currency, for_launch=self.for_launch,
+                                  formats=self.formats)
+                yield self._once(result, result.service_ticket if isinstance(
+                    result, WorkOrder) else result.service_ticket or _raw_ticket(item))
 
-    def _checked(self, result: WorkOrder | Problem) -> WorkOrder | Problem:
+    def _once(self, result: WorkOrder | Problem, ticket: str | None) -> WorkOrder | Problem:
+        """``result``, or the problem that rejects it when an earlier record has a ticket
+        that prints as its ``ticket`` does (also a rejected one: it may be the part the
+        invoice would lack); that earlier record, if given as valid, is withdrawn."""
+        if not ticket:
+            return result
+        key = digest(print_key(ticket))
+        first = self._first.get(key)
+        place = self._place(result.source, result.line) << 2 | (
+            _REJECTED if isinstance(result, Problem) else
+            _CONFIRMED if result.confirmed else _UNCONFIRMED)
+        if first is None:
+            self._first[key] = self._tickets.add(ticket)
+            self._places.append(place)
+            return result
+        earlier, fate = self._tickets[first], self._places[first] & 3
+        source, line = self._split(self._places[first] >> 2)
+        if fate != _REJECTED:
+            self._places[first] &= ~3  # withdrawn once, whatever comes after
+            self.withdrawn.append((Problem(source, line, earlier, self._twice(
+                earlier, ticket, f"{result.source}:{result.line}")), fate == _CONFIRMED))
         if isinstance(result, Problem):
             return result
-        ticket = digest(result.service_ticket)
-        first = self._first.get(ticket)
-        if first is None:
-            number = self._numbers.get(result.source)
-            if number is None:
-                number = self._numbers[result.source] = len(self._sources)
-                self._sources.append(result.source)
-            self._first[ticket] = number << _LINE_BITS | result.line
-            return result
-        where = f"{self._sources[first >> _LINE_BITS]}:{first & ((1 << _LINE_BITS) - 1)}"
-        return Problem(result.source, result.line, result.service_ticket,
-                       f"{self.formats.label('service_ticket')}: also on {where}; a ticket "
-                       "may appear in one record only")
+        return Problem(result.source, result.line, ticket,
+                       self._twice(ticket, earlier, f"{source}:{line}"))
+
+    def _twice(self, ticket: str, other: str, where: str) -> str:
+        label = self.formats.label("service_ticket")
+        if ticket == other:
+            return f"{label}: also on {where}; a ticket may appear in one record only"
+        return (f"{label}: {ticket!r} prints like {other!r} on {where}; a ticket may "
+                "appear in one record only")
+
+    def _place(self, source: str, line: int) -> int:
+        number = self._numbers.get(source)
+        if number is None:
+            number = self._numbers[source] = len(self._sources)
+            self._sources.append(source)
+        return number << _LINE_BITS | line
+
+    def _split(self, place: int) -> tuple[str, int]:
+        return self._sources[place >> _LINE_BITS], place & ((1 << _LINE_BITS) - 1)
+
+
+def _raw_ticket(record: RawRecord) -> str | None:
+    """The ticket of a record rejected for its ticket's own text (an invisible character,
+    a length): what it says may still be the ticket of another record."""
+    value = record.rows[0][1].get("service_ticket")
+    return canonical(value) if isinstance(value, str) else None
 
 
 def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = False,
@@ -105,6 +154,14 @@ def check(inputs: Iterable[Path], settings: Settings, *, for_launch: bool = Fals
             checked.problems.append(result)
         else:
             (checked.confirmed if result.confirmed else checked.unconfirmed).append(result)
+    withdrawn = {problem.service_ticket for problem, _ in checking.withdrawn}
+    if withdrawn:
+        checked.confirmed = [o for o in checked.confirmed if o.service_ticket not in withdrawn]
+        checked.unconfirmed = [o for o in checked.unconfirmed
+                               if o.service_ticket not in withdrawn]
+        checked.problems = in_file_order(
+            [*checked.problems, *(problem for problem, _ in checking.withdrawn)],
+            checking.inputs)
     checked.read = checking.read
     checked.formats = checking.formats
     return checked

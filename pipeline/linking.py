@@ -58,6 +58,10 @@ class Linking:
         self.checked: list[Problem] = []
         self.unlinked: list[Problem] = []
         self.confirmed = 0
+        # Tickets given in a chunk, then rejected whole when another record of theirs came
+        # (see :class:`inputs.Checking`): known only at the end, so the caller drops their
+        # invoices and unconfirmed orders from what it planned.
+        self.dropped: set[str] = set()
 
     @property
     def read(self) -> int:
@@ -94,6 +98,16 @@ class Linking:
                     invoices.append(invoice)
             self.confirmed += len(invoices)
             yield Chunk(invoices, unconfirmed, published)
+        self._withdraw()
+
+    def _withdraw(self) -> None:
+        unlinked = {(problem.source, problem.line) for problem in self.unlinked}
+        for problem, confirmed in self.checking.withdrawn:
+            self.dropped.add(problem.service_ticket or "")
+            if (problem.source, problem.line) in unlinked:
+                continue  # rejected already, for its link: neither counted nor told twice
+            self.checked.append(problem)
+            self.confirmed -= confirmed
 
 
 def readable(inputs: Iterable[Path]) -> None:

@@ -278,7 +278,9 @@ class _Owners:
                 f"{number!r} is already the invoice number of ticket {holder}"
                 if taken == number else f"{number!r} and {taken!r}, the invoice number of "
                 f"ticket {holder}, differ only in letter case: one PDF file on "
-                "many file systems", field="invoice_number")
+                "many file systems" if taken.lower() == number.lower() else
+                f"{number!r} prints like {taken!r}, the invoice number of ticket {holder}",
+                field="invoice_number")
         return key
 
     def _owner(self, ticket: str, number: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from types import TracebackType
 from typing import IO
 
@@ -51,13 +51,30 @@ class Spool:
             self._count += len(chunk)
             self._chunks += 1
 
+    def discard(self, tickets: Collection[str]) -> None:
+        """Take the invoices of ``tickets`` out: rejected after they were planned. The file
+        is written anew, a chunk at a time."""
+        kept = Spool()
+        try:
+            for chunk in self._chunked():
+                kept.add(item for item in chunk if item.invoice.ticket not in tickets)
+        except BaseException:
+            kept._file.close()
+            raise
+        self._file.close()
+        self._file, self._count, self._chunks = kept._file, kept._count, kept._chunks
+
     def __iter__(self) -> Iterator[Planned]:
+        for chunk in self._chunked():
+            yield from chunk
+
+    def _chunked(self) -> Iterator[list[Planned]]:
         with _scratch():
             self._file.flush()
         self._file.seek(0)
         for _ in range(self._chunks):
             # Safe to load back: no other process can open a file that has no name.
-            yield from pickle.load(self._file)  # noqa: S301
+            yield pickle.load(self._file)  # noqa: S301
 
 
 @contextlib.contextmanager

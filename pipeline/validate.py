@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -19,6 +18,8 @@ from .formats import OURS, Formats
 from .line_items import CONTROL, MAX_OTHER_TEXT, line_items, number
 from .models import LineItem, Problem, RawRecord, WorkOrder
 from .read import utf8
+from .rows_agree import rows_agree
+from .tickets import canonical, invisible
 
 YES = frozenset({"yes", "y", "true", "1"})
 NO = frozenset({"no", "n", "false", "0"})
@@ -75,8 +76,7 @@ class _Record:
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             self.fail(field, f"expected text, got {json.dumps(value, default=str):.40}")
             return ""
-        text = unicodedata.normalize("NFC", str(value)).strip()
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = canonical(str(value)).replace("\r\n", "\n").replace("\r", "\n")
         if CONTROL.search(text):
             self.fail(field, "holds control characters")
             return ""
@@ -85,6 +85,11 @@ class _Record:
             return ""
         if "\n" in text and field in ("service_ticket", "share_id", "invoice_number"):
             self.fail(field, "holds a line break")
+            return ""
+        # Else two tickets, or two invoice numbers, would print alike.
+        hidden = invisible(text) if field in ("service_ticket", "invoice_number") else None
+        if hidden:
+            self.fail(field, f"holds {hidden}, which prints as nothing or breaks a line")
             return ""
         if len(text) > limit:
             self.fail(field, f"longer than {limit} characters")
@@ -185,36 +190,6 @@ class _Record:
             return Decimal(0)
         return rate or Decimal(0)
 
-    def rows_agree(self, fields: tuple[str, ...]) -> None:
-        """A CSV ticket's rows repeat its fields; a blank repeat counts as agreement.
-
-        Values are compared as the record reads them: ``YES`` agrees with ``yes``, tags
-        ``a| b`` with ``a|b``.
-        """
-        first = self.fields
-        for line, row in self.record.rows[1:]:
-            for field in fields:
-                value = str(row.get(field) or "").strip()
-                if value and _canonical(field, value) != _canonical(
-                        field, str(first.get(field) or "").strip()):
-                    self.fail(field, f"{_shown(value)} disagrees with "
-                              f"{_shown(first.get(field))} on line {self.record.line} of "
-                              "the same ticket", line)
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """A value as a message quotes it, cut short: a message is one line a clerk reads."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 4] + "...'"
-
-
-def _canonical(field: str, value: str) -> object:
-    if field in ("confirmed", "currency"):
-        return value.lower()
-    if field == "tags":
-        return [tag.strip() for tag in value.split("|") if tag.strip()]
-    return value
-
 
 def validate(record: RawRecord, default_currency: str, *, for_launch: bool = False,
              formats: Formats = OURS) -> WorkOrder | Problem:
@@ -231,7 +206,7 @@ def validate(record: RawRecord, default_currency: str, *, for_launch: bool = Fal
     for field in REQUIRED:
         if not text[field] and field not in check.failed:
             check.fail(field, "required, but blank or missing")
-    check.rows_agree(LAUNCH_FIELDS if for_launch else SHARED_FIELDS)
+    rows_agree(record, LAUNCH_FIELDS if for_launch else SHARED_FIELDS, check.fail)
     confirmed = check.confirmed(strict=not for_launch)
     tags = check.tags()
     invoice_date = due_date = None

@@ -36,9 +36,13 @@ def test_duplicate_ticket_across_files_names_the_first_file_and_line(
                                    order("WO-1")])
     status, stdout, stderr = _validate(runner, "a.csv", "b.csv")
     assert status == 1
-    assert stdout == "checked 6 work orders: 4 confirmed, 0 unconfirmed, 2 rejected, " \
+    assert stdout == "checked 6 work orders: 2 confirmed, 0 unconfirmed, 4 rejected, " \
         "0 warnings\n"
     assert stderr == [
+        "a.csv:2: ticket WO-1: service_ticket: also on b.csv:5; a ticket may appear in "
+        "one record only",
+        "a.csv:3: ticket WO-2: service_ticket: also on b.csv:4; a ticket may appear in "
+        "one record only",
         "b.csv:4: ticket WO-2: service_ticket: also on a.csv:3; a ticket may appear in "
         "one record only",
         "b.csv:5: ticket WO-1: service_ticket: also on a.csv:2; a ticket may appear in "
@@ -95,11 +99,13 @@ def test_rules_hold_across_batches_and_problems_keep_file_order(
     path = write_csv(tmp_path / "a.csv", rows)
     again = write_csv(tmp_path / "b.csv", [order("WO-5")])
     outcome = batch.check_all([path, again], settings)
-    assert (outcome.read, outcome.confirmed, outcome.unconfirmed) == (1001, 996, ["WO-900"])
+    assert (outcome.read, outcome.confirmed, outcome.unconfirmed) == (1001, 995, ["WO-900"])
     assert [(p.source, p.line, p.reason.split(":")[0]) for p in outcome.rejected] == [
+        (str(path), 7, "service_ticket"),
         (str(path), 302, "invoice_number"), (str(path), 452, "customer"),
         (str(path), 602, "share_id"), (str(again), 2, "service_ticket")]
-    assert outcome.rejected[3].reason.startswith(f"service_ticket: also on {path}:7;")
+    assert outcome.rejected[0].reason.startswith(f"service_ticket: also on {again}:2;")
+    assert outcome.rejected[4].reason.startswith(f"service_ticket: also on {path}:7;")
     assert [(w.line, w.service_ticket) for w in outcome.warnings] == [(952, "WO-950")]
 
 
@@ -110,7 +116,7 @@ def test_tickets_on_one_line_of_a_json_document_are_still_duplicates(
     status, _, stderr = _validate(runner, "in.json")
     assert status == 1
     assert stderr == ["in.json:1: ticket WO-1: service_ticket: also on in.json:1; a ticket "
-                      "may appear in one record only"]
+                      "may appear in one record only"] * 2
 
 
 def test_claims_one_order_at_a_time(tmp_path: Path, settings: Settings) -> None:

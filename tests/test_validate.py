@@ -364,15 +364,15 @@ def test_rows_of_one_ticket_must_agree(field: str, value: str, other: str) -> No
     third = base(**item("Visit"), **{field: other})
     problem = bad(first, second, third, line=10)
     assert (problem.source, problem.line, problem.service_ticket) == (SOURCE, 12, "WO-1")
-    assert problem.reason == f"{field}: {other!r} disagrees with {value!r} on line 10 of " \
-        "the same ticket"
+    assert problem.reason == f"{field}: {other!r} on line 12 disagrees with {value!r} on " \
+        "line 10 of the same ticket"
 
 
 def test_customer_disagreement_is_reported_on_the_line_of_the_row() -> None:
     problem = bad(base(**item("Labor")), base(**item("Filter"), customer="Acme Inc"), line=4)
     assert (problem.source, problem.line, problem.service_ticket) == (SOURCE, 5, "WO-1")
-    assert problem.reason == "customer: 'Acme Inc' disagrees with 'Acme' on line 4 of the " \
-        "same ticket"
+    assert problem.reason == "customer: 'Acme Inc' on line 5 disagrees with 'Acme' on line 4 " \
+        "of the same ticket"
 
 
 def test_repeats_agree_as_the_record_reads_them() -> None:
@@ -383,8 +383,8 @@ def test_repeats_agree_as_the_record_reads_them() -> None:
 
 def test_disagreement_quotes_long_values_cut_short() -> None:
     problem = bad(base(**item("Labor"), notes="n" * 300), base(**item("Filter"), notes="m"))
-    assert problem.reason == f"notes: 'm' disagrees with '{'n' * 55}...' on line 7 of the " \
-        "same ticket"
+    assert problem.reason == f"notes: 'm' on line 8 disagrees with '{'n' * 55}...' on line 7 " \
+        "of the same ticket"
 
 
 @pytest.mark.parametrize("value", ["Acme\x00", "Acme\x1b[31m", "Acme \u202eTNUOMA\u202c",
@@ -417,25 +417,27 @@ def test_csv_file_rows_disagreeing_on_customer(tmp_path: Path, settings: Setting
     assert [o.service_ticket for o in checked.confirmed] == ["WO-2"]
     (problem,) = checked.problems
     assert (problem.source, problem.line, problem.service_ticket) == (str(path), 4, "WO-1")
-    assert problem.reason.startswith("customer: 'Someone Else' disagrees")
+    assert problem.reason.startswith("customer: 'Someone Else' on line 4 disagrees")
 
 
 # --- across records ------------------------------------------------------------------------
 
 
-def test_ticket_in_two_records_rejects_the_second(tmp_path: Path, settings: Settings) -> None:
+def test_ticket_in_two_records_rejects_both(tmp_path: Path, settings: Settings) -> None:
     csv_path = write_csv(tmp_path / "a.csv", [order("WO-1"), order("WO-2")])
     json_path = write_json(tmp_path / "b.json", [
         {"service_ticket": "WO-3", "customer": "C", "location": "L", "confirmed": "yes"},
         {"service_ticket": "WO-2", "customer": "C", "location": "L", "confirmed": "yes"},
     ])
     checked = inputs.check([csv_path, json_path], settings)
-    assert [o.service_ticket for o in checked.confirmed] == ["WO-1", "WO-2", "WO-3"]
+    assert [o.service_ticket for o in checked.confirmed] == ["WO-1", "WO-3"]
     assert checked.read == 4
-    (problem,) = checked.problems
-    assert (problem.source, problem.line, problem.service_ticket) == (str(json_path), 8,
-                                                                      "WO-2")
-    assert problem.reason == f"service_ticket: also on {csv_path}:3; a ticket may appear in " \
+    first, again = checked.problems
+    assert (first.source, first.line, first.service_ticket) == (str(csv_path), 3, "WO-2")
+    assert first.reason == f"service_ticket: also on {json_path}:8; a ticket may appear in " \
+        "one record only"
+    assert (again.source, again.line, again.service_ticket) == (str(json_path), 8, "WO-2")
+    assert again.reason == f"service_ticket: also on {csv_path}:3; a ticket may appear in " \
         "one record only"
 
 
