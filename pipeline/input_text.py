@@ -4,6 +4,8 @@ the shape of a file whose mapping (:mod:`mapping`) says it is written otherwise 
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,18 +46,41 @@ def lines(path: Path, encoding: str = UTF8) -> Iterator[str]:
     UTF-8 raises :class:`InputError` there, naming the line of the first bad byte.
     """
     try:
-        with path.open(encoding=encoding, newline="") as handle:
+        with open(_regular(path), encoding=encoding, newline="") as handle:
             yield from handle
-    except FileNotFoundError:
-        raise InputError("no such file", source=path) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a file", source=path) from None
-    except UnicodeDecodeError:
+    except UnicodeError:  # also a codec's own complaint, as UTF-16's about a missing BOM
         # Read again to name the byte and its line; unless the file changed meanwhile.
         raise not_utf8(path, encoding) or InputError(f"not {_name(encoding)}",
                                                      source=path) from None
     except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=path) from None
+        raise _unreadable(path, error) from None
+
+
+def _regular(path: Path) -> int:
+    """A descriptor of ``path`` open for reading; :class:`InputError` unless it is a
+    regular file. Opened without blocking: a named pipe with no writer would wait
+    forever, and a device such as ``/dev/zero`` never ends."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise InputError(f"is {kind}, not a file: give the export's file", source=path)
+        os.set_blocking(descriptor, True)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _unreadable(path: Path, error: OSError) -> InputError:
+    if isinstance(error, FileNotFoundError):
+        return InputError("no such file", source=path)
+    if isinstance(error, IsADirectoryError):
+        return InputError("is a folder, not a file", source=path)
+    return InputError(f"cannot read: {error.strerror}", source=path)
 
 
 def _name(encoding: str) -> str:
@@ -70,9 +95,11 @@ def not_utf8(path: Path, encoding: str = UTF8) -> InputError | None:
     byte's offset in the file nor its line.
     """
     decoder = codecs.getincrementaldecoder(encoding)()
+    advice = "export the file as UTF-8" if encoding == UTF8 else \
+        "is [format] encoding in the mapping right?"
     line = 1
     try:
-        with path.open("rb") as handle:
+        with open(_regular(path), "rb") as handle:
             while True:
                 chunk = handle.read(_CHUNK)
                 try:
@@ -81,13 +108,14 @@ def not_utf8(path: Path, encoding: str = UTF8) -> InputError | None:
                     # error.object is the chunk after the few bytes of a character the last
                     # chunk cut in two; those are never a line end.
                     line += error.object.count(b"\n", 0, error.start)
-                    advice = "export the file as UTF-8" if encoding == UTF8 else \
-                        "is [format] encoding in the mapping right?"
                     return InputError(
                         f"not {_name(encoding)} (byte 0x{error.object[error.start]:02x}); "
                         f"{advice}", source=path, line=line)
+                except UnicodeError as error:
+                    return InputError(f"not {_name(encoding)} ({error}); {advice}",
+                                      source=path, line=line)
                 if not chunk:
                     return None
                 line += chunk.count(b"\n")
     except OSError as error:
-        return InputError(f"cannot read: {error.strerror}", source=path)
+        return _unreadable(path, error)

@@ -13,6 +13,7 @@ reading reaches them, after the records before them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -22,9 +23,15 @@ from .csv_rows import read_csv
 from .errors import InputError
 from .input_text import OURS, Shape, field_name, lines
 from .models import Problem, RawRecord
+from .tickets import canonical
 
 SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _WHITESPACE = " \t\r\n"
+# Deeper than any export nests a work order; the later stages walk values by recursion.
+MAX_DEPTH = 64
+_HALF = "holds half a character (an unpaired \\ud800-\\udfff escape)"
+_TWICE = "given twice in one object (names ignore letter case and spaces); which one is meant?"
+_STRING = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?')
 
 
 def read_file(path: Path, shape: Shape = OURS) -> Iterator[RawRecord | Problem]:
@@ -159,35 +166,41 @@ def _read_json(path: Path, shape: Shape) -> Iterator[RawRecord | Problem]:
             _expect(text, index, "]", source)
     # The rest of the document must still be valid JSON (the closing brace of the object).
     # The list, checked above, is left out, its line ends kept for the error's line.
+    emptied = text[:start] + "\n" * text.count("\n", start, index) + text[index:]
+    decoder.twice.clear()
     try:
-        decoder.json.decode(text[:start] + "\n" * text.count("\n", start, index)
-                            + text[index:])
+        decoder.json.decode(emptied)
     except json.JSONDecodeError as error:
         raise InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno) from None
     except RecursionError:
         # Only what follows the list is left unchecked: a deeply nested value after it.
         line = text.count("\n", 0, index) + 1
         raise InputError("broken JSON: nested too deeply", source=source, line=line) from None
+    if decoder.twice:  # {"work_orders": [...], "Work_Orders": [...]}: which list is meant?
+        name = decoder.twice[0]
+        raise InputError(f"{_printable(name)}: {_TWICE}", source=source,
+                         line=_second_key(emptied, name))
 
 
 def _json_record(value: Any, source: str, line: int, twice: list[str]) -> RawRecord | Problem:
     if not isinstance(value, dict):
         return Problem(source, line, None,
                        f"a work order must be an object {{...}}, not {_json_kind(value)}")
-    broken = _lone_surrogate(value)
-    if broken:
-        # Not text: it could not even be written to the report or a terminal.
-        ticket = value.get("service_ticket")
-        return Problem(source, line, ticket if broken != "service_ticket" and
-                       isinstance(ticket, str) else None,
-                       f"{broken}: holds half a character (an unpaired \\ud800-\\udfff "
-                       "escape)")
+    ticket = value.get("service_ticket")
+    ticket = canonical(ticket) or None if isinstance(ticket, str) else None
+    unfit = _unfit(value)
+    if unfit:
+        field, reason = unfit
+        # Told here, so that it goes no further: text that is not Unicode could not even
+        # be written to the report or a terminal, and the later stages walk values by
+        # recursion.
+        return Problem(source, line, ticket if ticket is None or utf8(ticket) else None,
+                       f"{_printable(field)}: {reason}")
     if twice:
-        ticket = value.get("service_ticket")
-        return Problem(source, line, ticket.strip() or None if isinstance(ticket, str) else None,
-                       "; ".join(f"{name}: given twice in one object (names ignore letter "
-                                 "case and spaces); which one is meant?"
-                                 for name in dict.fromkeys(twice)))
+        return Problem(source, line, ticket, "; ".join(
+            f"{name}: {_TWICE}" for name in dict.fromkeys(twice)))
+    if ticket is not None:
+        value["service_ticket"] = ticket  # its one spelling from here on
     return RawRecord(source, line, ((line, value),))
 
 
@@ -201,16 +214,51 @@ def utf8(text: str) -> bool:
     return True
 
 
-def _lone_surrogate(record: dict[str, Any]) -> str | None:
-    """The first field holding an unpaired surrogate, which only a ``\\u`` escape makes."""
-    def broken(value: Any) -> bool:
-        if isinstance(value, str):
-            return not value.isascii() and not utf8(value)
-        if isinstance(value, dict):
-            return any(broken(key) or broken(item) for key, item in value.items())
-        return isinstance(value, list) and any(broken(item) for item in value)
+def _printable(name: str) -> str:
+    """A field name as a message can carry it: a lone surrogate as its escape."""
+    return name.encode("utf-8", "backslashreplace").decode()
 
-    return next((key for key, value in record.items() if broken(key) or broken(value)), None)
+
+def _unfit(record: dict[str, Any]) -> tuple[str, str] | None:
+    """The first field of ``record`` that is nested too deeply or holds a lone surrogate
+    (only a ``\\u`` escape makes one), and why; walked without recursion."""
+    for field, value in record.items():
+        if not _whole(field):
+            return field, _HALF
+        if type(value) is str:  # most fields: no walk
+            if not _whole(value):
+                return field, _HALF
+            continue
+        stack = [(value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            if isinstance(item, str):
+                if not _whole(item):
+                    return field, _HALF
+            elif isinstance(item, dict | list):
+                if depth > MAX_DEPTH:
+                    return field, f"nested more than {MAX_DEPTH} levels deep"
+                if isinstance(item, dict):
+                    stack.extend((key, depth) for key in item)
+                    item = item.values()
+                stack.extend((inner, depth + 1) for inner in item)
+    return None
+
+
+def _whole(text: str) -> bool:
+    return text.isascii() or utf8(text)
+
+
+def _second_key(text: str, name: str) -> int:
+    """The line of the second key of ``text`` that is ``name`` as the reader names fields."""
+    seen = False
+    # Whole strings, left to right: a quote outside a string always opens one.
+    for match in _STRING.finditer(text):
+        if match[2] and field_name(json.loads(match[1])) == name:
+            if seen:
+                return text.count("\n", 0, match.start()) + 1
+            seen = True
+    return 1
 
 
 def _json_kind(value: Any) -> str:
