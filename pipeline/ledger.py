@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import OutputError
+from .ledger_upgrade import upgrade
 from .models import Rendered
 from .write import file_key
 
@@ -131,45 +132,11 @@ class Ledger:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(_SCHEMA)
         self.db.executescript(_DELIVERY_SCHEMA)
-        self._upgrade()
+        upgrade(self.db)
         # Rows not yet committed, each with its billing facts (JSON, for the email).
         self.pending: list[tuple[Rendered, str]] = []
         self.rows_per_commit = ROWS_PER_COMMIT
         self.committed = time.monotonic()
-
-    def _upgrade(self) -> None:
-        """Bring a ledger written by an older version up to this schema, in one
-        transaction (two commands opening it at once must not both alter it); one that
-        is up to date is only read."""
-        if self._up_to_date():
-            return
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
-            if "withdrawn_at" not in columns:  # from before withdrawals existed
-                self.db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
-            if "file_key" not in columns:  # from before claims were looked up in SQL
-                self.db.execute("ALTER TABLE invoices ADD COLUMN file_key TEXT")
-            self.db.execute("CREATE INDEX IF NOT EXISTS invoices_by_file_key "
-                            "ON invoices (file_key)")
-            # A page at a time (rows that have a key no longer match): a million rows
-            # are not all held at once.
-            while rows := self.db.execute(
-                    "SELECT service_ticket, invoice_number FROM invoices "
-                    "WHERE file_key IS NULL LIMIT ?", (_PER_PAGE * 10,)).fetchall():
-                self.db.executemany("UPDATE invoices SET file_key = ? "
-                                    "WHERE service_ticket = ?",
-                                    [(file_key(number), ticket) for ticket, number in rows])
-
-    def _up_to_date(self) -> bool:
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(invoices)")}
-        if not {"withdrawn_at", "file_key"} <= columns or self.db.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'invoices_by_file_key'"
-                ).fetchone() is None:
-            return False
-        # A row without its key: written by an older version since the upgrade.
-        return self.db.execute(
-            "SELECT 1 FROM invoices WHERE file_key IS NULL LIMIT 1").fetchone() is None
 
     def close(self) -> None:
         try:
