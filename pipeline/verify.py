@@ -15,7 +15,7 @@ from .errors import InputError, OutputError
 from .folder_entries import expected_pdf, names_pdf
 from .history import versions
 from .record import MANIFEST_HEADER, spreadsheet_safe
-from .write import sha256_file
+from .write import own_entry, sha256_file
 
 
 def unneutralized(cell: str) -> str:
@@ -100,7 +100,7 @@ def _problems(opened: output.OutputFolder) -> Iterator[str]:
             continue
         path = folder / values["pdf"]
         try:
-            if not path.is_file():
+            if not own_entry(path):
                 yield f"{where}: {values['pdf']} is missing"
                 continue
             digest = sha256_file(path)

@@ -349,3 +349,13 @@ def test_verify_tells_a_run_killed_before_it_recorded_a_new_version_from_tamperi
     # Tampering is still called so.
     issued.write_bytes(issued.read_bytes() + b"\n%tampered\n")
     assert "does not match its sha256 (changed since issued)" in invoke(runner, "verify").stderr
+
+
+def test_verify_names_a_fifo_where_an_invoice_belongs(out: Path, runner: CliRunner) -> None:
+    pdf = out / "invoices/INV-WO-1.pdf"
+    pdf.unlink()
+    os.mkfifo(pdf)
+    result = invoke(runner, "verify")
+    assert result.exit_code == 1
+    assert result.stderr == ("output/manifest.csv:2: ticket WO-1: output/invoices/INV-WO-1.pdf: "
+                             f"is a FIFO, not a regular file: {NOT_OURS}\n")
