@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .input_text import UTF8, field_name
+from .input_text import UTF8, field_name, read_bytes
 from .json_paths import leaves
 from .mapping import FIELDS
 from .read import SUFFIXES
@@ -125,7 +125,7 @@ def draft(path: Path) -> str:
 
 def _bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_bytes(path)  # not a FIFO or device: it would never end
     except FileNotFoundError:
         raise InputError("no such file", source=path) from None
     except OSError as error:

@@ -75,6 +75,13 @@ def _regular(path: Path) -> int:
     return descriptor
 
 
+def read_bytes(path: Path) -> bytes:
+    """The whole file, which must be a regular file, as :func:`lines` requires; an
+    :class:`OSError` of its own is the caller's to tell."""
+    with open(_regular(path), "rb") as handle:
+        return handle.read()
+
+
 def _unreadable(path: Path, error: OSError) -> InputError:
     if isinstance(error, FileNotFoundError):
         return InputError("no such file", source=path)

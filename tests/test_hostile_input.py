@@ -275,7 +275,7 @@ def test_a_lone_surrogate_is_a_problem_of_its_record(runner: CliRunner, tmp_path
 
 
 @pytest.mark.parametrize("kind", ["fifo", "zero", "symlink to fifo"])
-@pytest.mark.parametrize("command", ["validate", "run", "launch"])
+@pytest.mark.parametrize("command", ["validate", "run", "launch", "mapping draft"])
 def test_an_input_that_is_no_regular_file_is_refused_at_once(
         tmp_path: Path, kind: str, command: str) -> None:
     fifo = tmp_path / "pipe.csv"
@@ -285,7 +285,7 @@ def test_an_input_that_is_no_regular_file_is_refused_at_once(
     given.symlink_to(target)
     if kind == "fifo":
         given = fifo
-    done = subprocess.run([sys.executable, "-m", "pipeline", command, str(given)],
+    done = subprocess.run([sys.executable, "-m", "pipeline", *command.split(), str(given)],
                           cwd=tmp_path, env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=60, check=False)
     what = "a device or socket" if kind == "zero" else "a named pipe (FIFO)"
