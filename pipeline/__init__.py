@@ -31,7 +31,6 @@ when it is first used.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,17 +49,6 @@ if TYPE_CHECKING:
     from .inputs import check
     from .models import Delivered, Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
 
-_MODULES = {
-    "batch": ("check_all", "run"),
-    "config": ("DEFAULTS", "Company", "Settings", "resolve"),
-    "errors": ("ConfigError", "InputError", "LockedError", "RecordError", "RenderError",
-               "ShareLinkError", "TicketError", "XoiError"),
-    "inputs": ("check",),
-    "models": ("Delivered", "Invoice", "LineItem", "Outcome", "Problem", "Rendered",
-               "WorkOrder"),
-}
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
-
 __all__ = [
     "DEFAULTS", "Company", "ConfigError", "Delivered", "InputError", "Invoice", "LineItem",
     "LockedError", "Outcome", "Problem", "RecordError", "RenderError", "Rendered", "Settings",
@@ -70,8 +58,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    if name not in _HOME:
-        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import batch, config, errors, inputs, models
+
+    # Where each name is defined comes before the modules that import it.
+    value = next(getattr(module, name) for module in (errors, models, config, inputs, batch)
+                 if hasattr(module, name))
     globals()[name] = value  # once: the next use is a plain look-up
     return value
