@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -99,6 +100,41 @@ def test_a_message_printed_outside_the_console_is_made_harmless_too(tmp_path: Pa
     assert done.returncode == 1
     assert_harmless(done)
     assert SHOWN in done.stderr.decode()
+
+
+def test_the_progress_bar_still_draws_on_a_terminal(tmp_path: Path) -> None:
+    """Its own escape sequences (hiding the cursor while it draws) pass the filter."""
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+    terminal, side = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(source),
+                                "--workers", "1"], cwd=tmp_path, env={**os.environ, **ENV},
+                               stdin=side, stdout=side, stderr=side)
+    os.close(side)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # the command has ended: its side of the terminal is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    assert process.wait(timeout=60) == 0
+    assert b"\x1b[?25lrendering  [" in shown and b"2/2" in shown
+    assert b"\\x1b" not in shown
+
+
+def test_importing_the_package_loads_nothing_heavy(tmp_path: Path) -> None:
+    """What lets the command take Ctrl-C before WeasyPrint and Babel load; the public
+    names still work."""
+    done = subprocess.run([sys.executable, "-c", (
+        "import sys, pipeline; loaded = set(sys.modules); "
+        "from pipeline import Settings, XoiError, run; "
+        "print(sorted(m for m in loaded if m.startswith(('weasyprint', 'babel', 'click', "
+        "'pipeline.')))); print(Settings().currency, run.__module__, XoiError.__module__)")],
+        capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert done.stdout == "[]\nUSD pipeline.batch pipeline.errors\n"
 
 
 def test_json_log_and_report_keep_the_data_and_escape_it(tmp_path: Path) -> None:
