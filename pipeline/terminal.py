@@ -22,8 +22,6 @@ _IN_MESSAGE = re.compile(f"[\x00-\x1f{_UNSAFE}]")
 _IN_JSON = re.compile(f"[{_UNSAFE}]")
 # Whole outputs (a help text, a launch page, a drafted mapping) keep their lines and tabs.
 _IN_OUTPUT = re.compile(f"[\x00-\x08\x0b-\x1f{_UNSAFE}]")
-
-
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -32,12 +30,17 @@ def _escape(match: re.Match[str]) -> str:
     return _SHORT.get(match[0]) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
+def _u_escape(match: re.Match[str]) -> str:
+    """The escape JSON and TOML strings read back as the character itself."""
+    return f"\\u{ord(match[0]):04x}"
+
+
 def json_text(data: object, **options: Any) -> str:
     """``data`` as JSON (``options`` as for :func:`json.dumps`) that any encoder can write
     and a terminal shows as it is: what :func:`shown` escapes is a JSON escape here,
     ``\\u001b``, so a program reading it back gets the data unchanged."""
     text = json.dumps(data, ensure_ascii=False, **options)  # C0 controls escaped already
-    return _IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+    return _IN_JSON.sub(_u_escape, text)
 
 
 def shown(text: str) -> str:
@@ -46,8 +49,9 @@ def shown(text: str) -> str:
 
 
 class SafeStream(io.TextIOWrapper):
-    """A text stream over another's bytes that writes unsafe characters as escapes,
-    line feeds and tabs excepted."""
+    """A text stream over another's bytes that writes unsafe characters as ``\\u``
+    escapes, line feeds and tabs excepted: in a drafted mapping's TOML or a JSON text
+    they stand for the character itself."""
 
     inner: TextIO
 
@@ -60,7 +64,7 @@ class SafeStream(io.TextIOWrapper):
         return safe
 
     def write(self, text: str) -> int:
-        super().write(_IN_OUTPUT.sub(_escape, text))
+        super().write(_IN_OUTPUT.sub(_u_escape, text))
         return len(text)
 
 

@@ -99,7 +99,7 @@ def test_a_message_printed_outside_the_console_is_made_harmless_too(tmp_path: Pa
     done = command(["verify"], tmp_path)
     assert done.returncode == 1
     assert_harmless(done)
-    assert SHOWN in done.stderr.decode()
+    assert "\\u001b]0;PWNED\\u0007\\u009b2J\\u202e\\u2028" in done.stderr.decode()
 
 
 def test_the_progress_bar_still_draws_on_a_terminal(tmp_path: Path) -> None:
