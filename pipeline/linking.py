@@ -101,6 +101,8 @@ class Linking:
         self._withdraw()
 
     def _withdraw(self) -> None:
+        if not self.checking.withdrawn:
+            return
         unlinked = {(problem.source, problem.line) for problem in self.unlinked}
         for problem, confirmed in self.checking.withdrawn:
             self.dropped.add(problem.service_ticket or "")
@@ -108,6 +110,7 @@ class Linking:
                 continue  # rejected already, for its link: neither counted nor told twice
             self.checked.append(problem)
             self.confirmed -= confirmed
+        self.checked = in_file_order(self.checked, self.inputs)
 
 
 def readable(inputs: Iterable[Path]) -> None:

@@ -82,6 +82,19 @@ def test_a_ticket_in_two_files_is_rejected_whole(runner: CliRunner, tmp_path: Pa
                                    "2 rejected, 0 warnings\n")
 
 
+def test_regenerate_of_a_ticket_in_two_records_writes_nothing(runner: CliRunner,
+                                                               tmp_path: Path) -> None:
+    write_json(tmp_path / "b.json", [_json_order("T1")])
+    write_csv(tmp_path / "a.csv", [order("T1")])
+    status, _, stderr = _cli(runner, "regenerate", "T1", "--input", "a.csv", "--input",
+                             "b.json")
+    assert (status, stderr) == (1, [
+        f"a.csv:2: ticket T1: service_ticket: also on b.json:2; {TWICE}",
+        f"b.json:2: ticket T1: service_ticket: also on a.csv:2; {TWICE}",
+        "Error: ticket T1: was rejected; run `xoi-invoices validate` to see why"])
+    assert not (tmp_path / "output").exists()
+
+
 def test_two_json_records_of_a_ticket_far_apart_are_both_rejected(
         runner: CliRunner, tmp_path: Path) -> None:
     # Chunks apart: the first record was planned long before its ticket came again.
