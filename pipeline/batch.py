@@ -19,10 +19,11 @@ from .config import Settings
 from .errors import RenderError, TicketError
 from .executor import RenderFailure, Stop, executor_for
 from .linking import Chunk, Linking, readable
-from .merge import merge
+from .merge import check_target, merge
 from .models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
 from .plan import Planned, fingerprint, plan, salt
 from .spool import Spool
+from .typed_tickets import Nearest, listed
 from .validate import canonical_ticket
 from .write import writable
 
@@ -55,8 +56,9 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
         stop: Stop | None = None) -> Outcome:
     """Invoice the confirmed work orders of ``inputs`` into ``settings.out``.
 
-    ``only`` limits the run to those tickets, and what it reports to them: problems of
-    other records are counted (``others_rejected``), not listed. A named ticket that
+    ``only`` limits the run to those tickets, and what it reports to them: problems and
+    unconfirmed work orders of other tickets are counted (``others_rejected``,
+    ``others_unconfirmed``), not listed. A named ticket that
     cannot be invoiced (missing, unconfirmed) is listed under ``failed`` and the others
     are rendered; when none of them can be, :class:`TicketError` says why before
     anything is written. ``stop`` (see :mod:`stopping`) ends the run early and cleanly.
@@ -74,7 +76,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
 
     readable(inputs)
     if settings.merge is not None:  # before the night's work, not after it
-        folder.OutputFolder(settings.out).check_target(settings.merge)
+        check_target(folder.OutputFolder(settings.out), settings.merge)
         writable(settings.merge)
     outbox = _outbox(settings)
     with folder.writing(settings.out) as out, Spool() as todo:
@@ -114,11 +116,13 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             raise TicketError(unservable[ticket], ticket=ticket)
         problems = linking.problems()
         outcome = Outcome(
-            read=linking.read, confirmed=linking.confirmed, unconfirmed=unconfirmed,
+            read=linking.read, confirmed=linking.confirmed,
+            unconfirmed=[ticket for ticket in unconfirmed if ours(ticket)],
             rejected=[problem for problem in problems if ours(problem.service_ticket)],
             warnings=[warning for warning in linking.warnings if ours(warning.service_ticket)],
             unchanged=unchanged)
         outcome.others_rejected = len(problems) - len(outcome.rejected)
+        outcome.others_unconfirmed = len(unconfirmed) - len(outcome.unconfirmed)
         _announce(progress, outcome.warnings, outcome.rejected)
         if outcome.others_rejected:
             progress("others_rejected", {"count": outcome.others_rejected,
@@ -236,12 +240,16 @@ class _Named:
         self.wanted = wanted
         self.known: set[str] = set()
         self.unconfirmed: set[str] = set()
+        self.nearest = Nearest(wanted)  # for a ticket in none of the inputs (a typo)
 
     def saw(self, chunk: Chunk) -> None:
         if self.wanted:
-            self.known |= self.wanted.intersection(item.ticket for item in chunk.invoices)
-            self.unconfirmed |= self.wanted.intersection(
-                order.service_ticket for order in chunk.unconfirmed)
+            tickets = [item.ticket for item in chunk.invoices]
+            unconfirmed = [order.service_ticket for order in chunk.unconfirmed]
+            self.known |= self.wanted.intersection(tickets)
+            self.unconfirmed |= self.wanted.intersection(unconfirmed)
+            self.nearest.saw([*tickets, *unconfirmed],
+                             self.wanted - self.known - self.unconfirmed)
 
     def unservable(self, linking: Linking) -> dict[str, str]:
         """The named tickets that are no confirmed, valid work order, and why."""
@@ -257,5 +265,6 @@ class _Named:
             elif ticket in rejected:
                 reasons[ticket] = "was rejected; run `xoi-invoices validate` to see why"
             else:
-                reasons[ticket] = "is in none of the inputs"
+                reasons[ticket] = \
+                    f"is in none of the inputs{listed(self.nearest.of(ticket))}"
         return reasons

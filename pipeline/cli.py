@@ -4,7 +4,8 @@ Exit status: 0 all valid, 1 records rejected or failed, 2 usage or configuration
 75 another run holds the output folder's lock, 130/143 a run stopped by SIGINT/SIGTERM
 (see :mod:`stopping`). The commands only parse options and call the library; their
 shared options live in :mod:`options`, ``launch`` in :mod:`cli_launch`, ``send`` in
-:mod:`cli_send`.
+:mod:`cli_send`,
+``share-url`` in :mod:`cli_share`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 
 import click
 
-from . import batch, config, folder, links, template_files
+from . import batch, config, folder, template_files
 from .cli_launch import launch
 from .cli_mapping import mapping as mapping_group
 from .cli_send import send
+from .cli_share import share_url
 from .console import Console
-from .errors import EXIT_OK, EXIT_PROBLEMS, ConfigError
+from .errors import EXIT_OK, EXIT_PROBLEMS
 from .merge import merge
 from .options import (
     batch_options,
@@ -35,10 +37,8 @@ from .options import (
     out_option,
     settings_from,
 )
-from .read import utf8
-from .share import share_id_warning
 from .stopping import on_signals
-from .validate import canonical_ticket
+from .typed_tickets import not_files
 from .verify import verify as verify_folder
 
 
@@ -90,6 +90,7 @@ def run(inputs: tuple[Path, ...], config_file: Path | None, force: bool,
     Example:
         xoi-invoices run fixtures/work_orders.csv fixtures/work_orders.json --out output/
     """
+    not_files(only, "--only takes a ticket; the input files come first")
     _batch(inputs, settings_from(config_file, **options), force=force, only=only)
 
 
@@ -110,6 +111,8 @@ def regenerate(tickets: tuple[str, ...], inputs: tuple[Path, ...],
     Example:
         xoi-invoices regenerate WO-10421 --input exports/work_orders.csv
     """
+    not_files(tickets, "tickets come first, input files after --input (xoi-invoices "
+              "regenerate WO-10421 --input orders.csv)")
     _batch(inputs, settings_from(config_file, **options), force=True, only=tickets)
 
 
@@ -147,49 +150,6 @@ def validate(inputs: tuple[Path, ...], mapping: Path | None, config_file: Path |
                    f"confirmed, {len(outcome.unconfirmed):,} unconfirmed, "
                    f"{len(outcome.rejected):,} rejected, {len(outcome.warnings):,} warnings")
     sys.exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)
-
-
-@main.command("share-url")
-@click.argument("ticket")
-@click.option("--share-id", help="the share ID the activity was launched with "
-              "[default: derived from the ticket with XOI_SHARE_SECRET]")
-@out_option
-@config_option
-@maps_errors
-def share_url(ticket: str, share_id: str | None, out: Path | None,
-              config_file: Path | None) -> None:
-    """Print the share URL of TICKET, exactly as its invoice carries it.
-
-    A ticket already invoiced in the output folder (--out, default output/) gets the URL
-    its invoice was issued with.
-
-    \b
-    Example:
-        xoi-invoices share-url WO-10421 --out /srv/invoices
-        xoi-invoices share-url WO-10421 --share-id k7Qm2xR9vT4pL8sN3wZ6yB1c
-    """
-    settings = settings_from(config_file, out=out)
-    settings.require_partner_id()
-    if not utf8(ticket + (share_id or "")):
-        raise ConfigError("TICKET and --share-id must be UTF-8 text")
-    if share_id is not None and not share_id.strip():
-        raise ConfigError("--share-id is blank; leave it out to derive the share ID")
-    ticket = canonical_ticket(ticket)
-    with folder.reading(settings.out, lock=False) as out_folder:  # never waits for a run
-        issued = out_folder.published(ticket).get(ticket)
-    identifier, url = links.published_link(settings, ticket,
-                                           share_id.strip() if share_id else None, issued)
-    warning = share_id_warning(identifier)
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
-    if issued is None:
-        click.echo(f"note: no invoice for {ticket} in {settings.out}/ yet: this is the "
-                   "URL a run would give it (--out names another folder)", err=True)
-    elif issued.withdrawn:
-        click.echo(f"note: the invoice of {ticket} in {settings.out}/ was withdrawn "
-                   "(its work order became unconfirmed); this is the URL it was issued with",
-                   err=True)
-    click.echo(url)
 
 
 @main.command("merge")
@@ -261,4 +221,5 @@ def verify(out: Path | None) -> None:
 
 main.add_command(launch)
 main.add_command(send)
+main.add_command(share_url)
 main.add_command(mapping_group)

@@ -9,6 +9,7 @@ import click
 from .console import Console
 from .options import config_option, finish, maps_errors, out_option, settings_from
 from .stopping import on_signals
+from .typed_tickets import not_files
 
 
 @click.command("send")
@@ -37,9 +38,11 @@ def send(out: Path | None, only: tuple[str, ...], dry_run: bool, resend: bool,
     invoice". Every delivery is in OUT/deliveries.csv. SMTP settings come from the [smtp]
     table of the configuration file, the password from XOI_SMTP_PASSWORD.
 
-    Exit status: 0 all sent, 1 some failed or skipped (the others were sent), 2 usage or
-    configuration error (no SMTP host, login refused), 75 another run holds OUT,
-    130/143 stopped by SIGINT/SIGTERM (the message in flight finishes first).
+    Exit status: 0 all sent, or skipped for want of a bill_to_email (counted in the
+    summary), and every dry run; 1 some failed or were skipped for a reason to fix (an
+    address that is not valid), the others were sent; 2 usage or configuration error (no
+    SMTP host, login refused); 75 another run holds OUT; 130/143 stopped by SIGINT/SIGTERM
+    (the message in flight finishes first).
 
     \b
     Example:
@@ -51,6 +54,7 @@ def send(out: Path | None, only: tuple[str, ...], dry_run: bool, resend: bool,
     # Imported here: Jinja, Babel and the address checks load only for a command that sends.
     from .deliver import send_folder
 
+    not_files(only, "--only takes a ticket")
     settings = settings_from(config_file, out=out, templates=templates, quiet=quiet,
                              log_format=log_format)
     console = Console(quiet=settings.quiet, log_format=settings.log_format)

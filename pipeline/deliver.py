@@ -30,6 +30,7 @@ from .executor import Stop
 from .mailer import Mailer, Permanent, RateLimit, Temporary, Unreachable, pause
 from .message import Envelope, MailTemplates, message_id
 from .models import Delivered, Failure, Rendered
+from .typed_tickets import closest_invoiced, listed
 from .validate import canonical_ticket
 
 Progress = Callable[[str, dict[str, object]], None]
@@ -86,6 +87,7 @@ class _Sender:
         email = str(facts["bill_to"]["email"]).strip()
         delivery = replace(delivery, recipient=email)
         if not email:
+            self.outcome.unaddressed.append(ticket)
             self.finish(replace(delivery, status="skipped",
                                 reason="no bill_to_email in the work order"))
             return None
@@ -278,8 +280,9 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
         missing = sorted(ticket for ticket in wanted
                          if ticket not in issued or issued[ticket].withdrawn)
         if missing:
+            near = listed(closest_invoiced(out.ledger, missing[0]))
             raise TicketError(f"has no invoice in {path}/{folder.MANIFEST} (not invoiced, or "
-                              "withdrawn): nothing to send", ticket=missing[0])
+                              f"withdrawn): nothing to send{near}", ticket=missing[0])
         return outbox.send(out, only=wanted or None, dry_run=dry_run, resend=resend,
                            progress=progress, stop=stop)
 

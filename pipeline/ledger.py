@@ -194,6 +194,20 @@ class Ledger:
             after = (rows[-1][0],)
 
     @_reported
+    def near(self, keys: Collection[str], per_key: int) -> set[str]:
+        """Tickets, withdrawn ones too, that sort next to each of ``keys`` (``per_key`` on
+        each side): the few a "closest tickets" answer compares, on the primary key."""
+        self.commit()
+        found: set[str] = set()
+        for key in keys:
+            for query in ("SELECT service_ticket FROM invoices WHERE service_ticket >= ? "
+                          "ORDER BY service_ticket LIMIT ?",
+                          "SELECT service_ticket FROM invoices WHERE service_ticket < ? "
+                          "ORDER BY service_ticket DESC LIMIT ?"):
+                found.update(row[0] for row in self.db.execute(query, (key, per_key)))
+        return found
+
+    @_reported
     def count(self) -> int:
         """How many invoices :meth:`each` gives."""
         self.commit()

@@ -8,14 +8,30 @@ from pathlib import Path
 
 from pypdf import PdfWriter
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .folder import OutputFolder
 from .write import atomic_write
 
 
+def check_target(folder: OutputFolder, target: Path) -> None:
+    """:class:`ConfigError` unless ``target`` can take the merged file: a new or regular
+    file (:meth:`OutputFolder.check_target`) in a folder that exists.
+
+    No folder is made for it: a mistyped path would leave a tree of folders nobody asked
+    for (as root, anywhere), and the file in a place nobody looks.
+    """
+    parent = target.parent
+    if not parent.is_dir():
+        problem = f"{parent} is not a folder" if parent.exists() else \
+            f"the folder {parent} does not exist"
+        raise ConfigError(f"{problem}; name a file in a folder that exists (merging makes "
+                          "no folders)", source=target)
+    folder.check_target(target)
+
+
 def merge(folder: OutputFolder, target: Path, tickets: Iterable[str] | None = None) -> int:
     """Write ``target`` from the folder's invoices (only ``tickets`` if given); page count."""
-    folder.check_target(target)
+    check_target(folder, target)
     if folder.ledger is None:
         raise InputError("no invoices here yet (no ledger); run `xoi-invoices run` first",
                          source=folder.path)

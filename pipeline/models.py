@@ -186,6 +186,7 @@ class Outcome:
     # Records with problems outside the tickets a command named (``--only``, regenerate):
     # counted, not listed, so a clerk's command answers about its own tickets.
     others_rejected: int = 0
+    others_unconfirmed: int = 0  # likewise: unconfirmed work orders of tickets not named
     interrupted: bool = False  # stopped by a signal; ``left`` invoices wait for the next run
     left: int = 0
     delivery: Delivered | None = None  # what ``run --send`` emailed; None: it sent nothing
@@ -215,6 +216,9 @@ class Delivered:
     sent: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)
+    # Of ``skipped``, the tickets with no bill_to_email: billed another way, not a problem
+    # (a nightly cron's exit status must not cry wolf over them every night).
+    unaddressed: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
     would_send: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -224,7 +228,10 @@ class Delivered:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        """A dry run only tells; otherwise nothing failed or was skipped for a reason
+        someone must fix."""
+        return self.dry_run or (not self.failed
+                                and len(self.skipped) == len(self.unaddressed))
 
     def counts(self) -> dict[str, int]:
         """The ``delivery`` entry of ``report.json``."""
@@ -233,7 +240,8 @@ class Delivered:
 
     def report(self) -> dict[str, object]:
         """``send``'s summary event in a JSON log."""
-        return {**self.counts(), "already_sent": len(self.already_sent),
+        return {**self.counts(), "without_address": len(self.unaddressed),
+                "already_sent": len(self.already_sent),
                 "dry_run": self.dry_run, "interrupted": self.interrupted, "left": self.left,
                 "seconds": round(self.seconds, 3)}
 
@@ -244,9 +252,11 @@ class Delivered:
                     "nothing was sent")
         if self.interrupted:
             return f"interrupted: {self.so_far()}"
+        unaddressed = f" ({len(self.unaddressed):,} without an address)" \
+            if self.unaddressed else ""
         return (f"sent {len(self.sent):,}, failed {len(self.failed):,}, skipped "
                 f"{len(self.skipped):,}, already sent {len(self.already_sent):,} in "
-                f"{self.seconds:.1f} s")
+                f"{self.seconds:.1f} s{unaddressed}")
 
     def so_far(self) -> str:
         """What a stopped send did and left."""

@@ -76,6 +76,7 @@ def report_data(outcome: Outcome) -> dict[str, object]:
         "withdrawn": sorted(outcome.withdrawn),
         "warnings": [warning.as_report() for warning in outcome.warnings],
         "others_rejected": outcome.others_rejected,
+        "others_unconfirmed": outcome.others_unconfirmed,
         "interrupted": outcome.interrupted,
         "left": outcome.left,
         "seconds": round(outcome.seconds, 3),

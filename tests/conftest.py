@@ -101,7 +101,7 @@ def report(out: Path) -> dict[str, Any]:
     """The run's report.json; every record read is in exactly one bucket."""
     data: dict[str, Any] = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["read"] == data["confirmed"] + len(data["unconfirmed"]) + \
-        len(data["rejected"]) + data["others_rejected"], data
+        len(data["rejected"]) + data["others_rejected"] + data["others_unconfirmed"], data
     return data
 
 

@@ -142,7 +142,7 @@ def test_missing_partner_id_exits_2(runner: CliRunner, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XOI_PARTNER_ID")
     write_csv(tmp_path / "in.csv", [order("WO-1")])
-    for args in (("run", "in.csv"), ("share-url", "WO-1"),
+    for args in (("run", "in.csv"), ("share-url", "WO-1", "--unpublished"),
                  ("regenerate", "WO-1", "--input", "in.csv")):
         result = invoke(runner, *args)
         assert result.exit_code == 2, (args, result.output)
@@ -239,7 +239,7 @@ def test_bad_share_url_configuration_exits_2(runner: CliRunner, tmp_path: Path,
     monkeypatch.setenv(variable, value)
     write_csv(tmp_path / "in.csv", [order("WO-1")])
     for args in (("run", "in.csv"), ("validate", "in.csv"),
-                 ("share-url", "WO-1", "--share-id", LONG_ID)):
+                 ("share-url", "WO-1", "--unpublished", "--share-id", LONG_ID)):
         result = invoke(runner, *args)
         assert result.exit_code == 2, (args, result.output)
         assert error_line(result).startswith("Error: ")
@@ -248,7 +248,7 @@ def test_bad_share_url_configuration_exits_2(runner: CliRunner, tmp_path: Path,
 
 def test_http_base_url_says_https_only(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XOI_BASE_URL", "http://insecure")
-    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    result = invoke(runner, "share-url", "WO-1", "--unpublished", "--share-id", LONG_ID)
     assert result.exit_code == 2
     assert "https" in error_line(result) and "http://insecure" in error_line(result)
     assert result.stdout == ""
@@ -297,42 +297,44 @@ def test_validate_warns_about_short_share_ids(runner: CliRunner, tmp_path: Path)
 
 
 def test_share_url_with_short_share_id_warns(runner: CliRunner) -> None:
-    result = invoke(runner, "share-url", "WO-1", "--share-id", "abc")
+    result = invoke(runner, "share-url", "WO-1", "--unpublished", "--share-id", "abc")
     assert result.exit_code == 0
     assert result.stdout == "https://vision.xoeye.io/share/abc\n"
     assert "warning: " in result.stderr and "short" in result.stderr
 
 
 def test_share_url_long_share_id_no_warning(runner: CliRunner) -> None:
-    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    result = invoke(runner, "share-url", "WO-1", "--unpublished", "--share-id", LONG_ID)
     assert result.exit_code == 0
     assert result.stdout == f"https://vision.xoeye.io/share/{LONG_ID}\n"
     assert result.stderr == NOT_ISSUED.format("WO-1")
 
 
 def test_share_url_percent_encodes_the_share_id(runner: CliRunner) -> None:
-    result = invoke(runner, "share-url", "WO-1", "--share-id", "a/b c?d#e%f&g=h+ü")
+    result = invoke(runner, "share-url", "WO-1", "--unpublished", "--share-id",
+                    "a/b c?d#e%f&g=h+ü")
     assert result.exit_code == 0
     assert result.stdout == \
         "https://vision.xoeye.io/share/a%2Fb%20c%3Fd%23e%25f%26g%3Dh%2B%C3%BC\n"
 
 
 def test_share_url_derives_the_share_id(runner: CliRunner) -> None:
-    result = invoke(runner, "share-url", "WO-10421")
+    result = invoke(runner, "share-url", "WO-10421", "--unpublished")
     assert result.exit_code == 0
     share_id = derive_share_id(SECRET, PARTNER, "WO-10421")
     assert result.stdout == f"https://vision.xoeye.io/share/{share_id}\n"
     assert result.stderr == NOT_ISSUED.format("WO-10421")
     assert re.fullmatch(r"[0-9a-f]{32}", share_id)
-    other = invoke(runner, "share-url", "WO-10422").stdout
+    other = invoke(runner, "share-url", "WO-10422", "--unpublished").stdout
     assert other != result.stdout  # one link per ticket
-    assert invoke(runner, "share-url", "WO-10421").stdout == result.stdout  # stable
+    again = invoke(runner, "share-url", "WO-10421", "--unpublished")
+    assert again.stdout == result.stdout  # stable
 
 
 def test_share_url_without_secret_or_share_id(runner: CliRunner,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XOI_SHARE_SECRET")
-    result = invoke(runner, "share-url", "WO-1")
+    result = invoke(runner, "share-url", "WO-1", "--unpublished")
     assert result.exit_code == 2  # configuration, not a bad record
     assert "XOI_SHARE_SECRET" in error_line(result)
     assert result.stdout == ""
@@ -343,7 +345,7 @@ def test_share_url_template_from_environment(runner: CliRunner,
     monkeypatch.setenv("XOI_SHARE_URL_TEMPLATE", "{base_url}/p/{partner_id}/s/{share_id}")
     monkeypatch.setenv("XOI_BASE_URL", "https://content.xoi.example/")
     monkeypatch.setenv("XOI_PARTNER_ID", "acme hvac/1")
-    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    result = invoke(runner, "share-url", "WO-1", "--unpublished", "--share-id", LONG_ID)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"https://content.xoi.example/p/acme%20hvac%2F1/s/{LONG_ID}\n"
 
@@ -370,17 +372,17 @@ def test_environment_beats_toml_and_toml_serves_when_environment_is_silent(
         'base_url = "https://toml.example"\n'
         'share_url_template = "{base_url}/t/{partner_id}/{share_id}"\n', encoding="utf-8")
     monkeypatch.setenv("XOI_SHARE_URL_TEMPLATE", "{base_url}/e/{partner_id}/{share_id}")
-    result = invoke(runner, "share-url", "WO-1")
+    result = invoke(runner, "share-url", "WO-1", "--unpublished")
     assert result.exit_code == 0, result.output
     share_id = derive_share_id(SECRET, PARTNER, "WO-1")
     assert result.stdout == f"https://toml.example/e/{PARTNER}/{share_id}\n"
     for name in ("XOI_PARTNER_ID", "XOI_SHARE_SECRET", "XOI_SHARE_URL_TEMPLATE"):
         monkeypatch.delenv(name)
-    result = invoke(runner, "share-url", "WO-1")
+    result = invoke(runner, "share-url", "WO-1", "--unpublished")
     share_id = derive_share_id("toml-secret", "toml-partner", "WO-1")
     assert result.stdout == f"https://toml.example/t/toml-partner/{share_id}\n"
     monkeypatch.setenv("XOI_BASE_URL", "https://env.example")
-    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID)
+    result = invoke(runner, "share-url", "WO-1", "--unpublished", "--share-id", LONG_ID)
     assert result.stdout == f"https://env.example/t/toml-partner/{LONG_ID}\n"
 
 
@@ -391,8 +393,8 @@ def test_option_config_file_replaces_the_implicit_one(runner: CliRunner, tmp_pat
     (tmp_path / "other.toml").write_text(
         'partner_id = "explicit"\nshare_url_template = "{base_url}/{partner_id}/{share_id}"\n',
         encoding="utf-8")
-    result = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID, "--config",
-                    "other.toml")
+    result = invoke(runner, "share-url", "WO-1", "--unpublished", "--share-id", LONG_ID,
+                    "--config", "other.toml")
     assert result.stdout == f"https://vision.xoeye.io/explicit/{LONG_ID}\n"
 
 
@@ -404,7 +406,7 @@ def test_regenerate_unknown_or_unconfirmed_ticket_exits_1(runner: CliRunner,
     write_csv(tmp_path / "in.csv", [order("WO-1", confirmed="no")])
     result = invoke(runner, "regenerate", "WO-9", "--input", "in.csv")
     assert result.exit_code == 1
-    assert error_line(result) == "Error: ticket WO-9: is in none of the inputs"
+    assert error_line(result) == "Error: ticket WO-9: is in none of the inputs; closest: 'WO-1'"
     result = invoke(runner, "regenerate", "WO-1", "--input", "in.csv")
     assert result.exit_code == 1
     assert error_line(result).startswith("Error: ticket WO-1: is not confirmed")
@@ -434,7 +436,8 @@ def test_validate_reports_in_file_order_and_reads_a_file_once(runner: CliRunner,
     (("templates", "export", "afile/templates"),
      "Error: afile/templates: cannot create this folder: Not a directory"),
     (("run", "in.csv", "--merge", "afile/all.pdf"),
-     "Error: afile: is a file, not a folder"),
+     "Error: afile/all.pdf: afile is not a folder; name a file in a folder that exists "
+     "(merging makes no folders)"),
     (("run", "in.csv", "--merge", "/proc/all.pdf"),
      "Error: /proc/all.pdf: cannot write: No such file or directory"),
 ])
@@ -504,7 +507,8 @@ def test_share_url_of_an_invoiced_ticket_is_the_published_one(runner: CliRunner,
     (tmp_path / "output").rename(tmp_path / "invoices")
     moved = invoke(runner, "share-url", "WO-1", "--out", "invoices")
     assert moved.output == f"{published}\n"
-    assert invoke(runner, "share-url", "WO-1").stderr == NOT_ISSUED.format("WO-1")
+    assert invoke(runner, "share-url", "WO-1", "--unpublished").stderr == \
+        NOT_ISSUED.format("WO-1")
     (tmp_path / "invoices").rename(tmp_path / "output")
     assert invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID).stdout == f"{published}\n"
     changed = invoke(runner, "share-url", "WO-1", "--share-id", LONG_ID + "x")
