@@ -24,7 +24,8 @@ _UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def canonical(text: str) -> str:
-    """The one spelling of a ticket: NFC, surrounding spaces off."""
+    """The one spelling of a ticket, and of any text the validator reads: NFC,
+    surrounding spaces off."""
     if text.isascii():  # the common case, already its own NFC
         return text.strip()
     return unicodedata.normalize("NFC", text).strip()
