@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .csv_rows import REQUIRED_COLUMNS
+from .draft import unmapped
 from .errors import ConfigError
 from .input_text import field_name
 from .json_paths import MISSING, Step, leaves, parse, resolve
@@ -74,10 +75,12 @@ def _csv(path: Path, mapping: Mapping) -> Iterator[RawRecord | Problem]:
         names = {field_name(cell) for cell in cells}
         wanted = [(theirs, ours) for ours, columns in mapping.fields.items()
                   for theirs in columns if field_name(theirs) not in names]
-        wanted += [(ours, ours) for ours in REQUIRED_COLUMNS
-                   if ours not in fields and ours not in constants and ours not in names]
-        return _unknown("column", mapping.path, wanted, [c.strip() for c in cells]) \
-            if wanted else None
+        have = [c.strip() for c in cells]
+        told = [_unknown("column", mapping.path, wanted, have)] if wanted else []
+        # A required field the mapping leaves to our name, which the file lacks too.
+        told += [unmapped(ours, have) for ours in REQUIRED_COLUMNS
+                 if ours not in fields and ours not in constants and ours not in names]
+        return "; ".join(told) or None
 
     ticket = fields.get("service_ticket", ("service_ticket",))[0]
     shape = replace(mapping.shape, ticket=ticket, header=header)

@@ -280,3 +280,108 @@ def test_send_only_a_typo_names_the_closest_invoiced(work: Path, server: SmtpSer
                              "invoiced, or withdrawn): nothing to send; closest: 'WO-10420', "
                              "'WO-10421', 'WO-10422'\n")
 
+
+# Item 17 and item 8: mapping draft reads the values too, and never a traceback.
+
+EXPORT = ("Job No;Client;Street;City;Done?;Part;Qty;Unit $;Date\n"
+          "1001;Acme;1 Main St;Denver;Yes;Filter;2;12,50;11/28/2026\n"
+          "1002;Beta;2 Oak Ave;Boulder;No;Valve;1;80,00;11/29/2026\n")
+
+
+def _draft(runner: CliRunner, path: Path) -> str:
+    result = cli(runner, "mapping", "draft", path)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_draft_reads_yes_no_money_dates_and_quantities(work: Path) -> None:
+    export = work / "jobs.csv"
+    export.write_text(EXPORT, encoding="utf-8")
+    lines = _draft(CliRunner(), export).splitlines()
+    for line in ('location = ["Street", "City"]  # required: the job\'s address (a list of '
+                 'parts is joined)',
+                 'confirmed = "Done?"  # required column: the technician\'s yes/no answer',
+                 'item_description = "Part"', 'item_quantity = "Qty"',
+                 'item_unit_price = "Unit $"', 'invoice_date = "Date"',
+                 'decimal = ","              # amounts like 1.234,50 seen'):
+        assert line in lines, (line, lines)
+    (work / "m.toml").write_text("\n".join(lines), encoding="utf-8")
+    result = cli(CliRunner(), "validate", export, "--mapping", "m.toml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("checked 2 work orders: 1 confirmed, 1 unconfirmed, 0 "
+                                    "rejected")
+
+
+@pytest.mark.parametrize(("header", "row", "leftover"), [
+    ("Job,Customer,Address 1,Unit,City,Done", "J1,A,1 Main St,12.50,Denver,yes", "Unit"),
+    ("Job,Customer,Street,Apt,Zip,Done", "J1,A,1 Main St,2026-11-28,80203,no", "Apt"),
+    ("Job,Customer,Street,Suite,City,Done", "J1,A,1 Main St,yes,Denver,no", "Suite"),
+])
+def test_draft_puts_no_number_date_or_answer_into_an_address(
+        work: Path, header: str, row: str, leftover: str) -> None:
+    export = work / "jobs.csv"
+    export.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    text = _draft(CliRunner(), export)
+    location = next(line for line in text.splitlines() if line.startswith("location = "))
+    assert f'"{leftover}"' not in location and location.count('"') >= 4, text
+    assert f'"{leftover}"' in text  # another field's, or left to the clerk
+
+
+def test_draft_text_columns_are_not_taken_for_numbers(work: Path) -> None:
+    export = work / "jobs.csv"
+    export.write_text("Job,Customer,Address,Done,Qty,Price\nJ1,A,1 Main,yes,two,call us\n",
+                      encoding="utf-8")
+    text = _draft(CliRunner(), export)
+    assert '# item_quantity = ""' in text and '# item_unit_price = ""' in text
+
+
+def test_validate_says_which_required_field_no_column_is_mapped_to(work: Path) -> None:
+    export = work / "jobs.csv"
+    export.write_text(EXPORT, encoding="utf-8")
+    (work / "m.toml").write_text('[fields]\nservice_ticket = "Job No"\ncustomer = "Client"\n'
+                                 'location = ["Street", "City"]\n[format]\ndelimiter = ";"\n',
+                                 encoding="utf-8")
+    result = cli(CliRunner(), "validate", export, "--mapping", "m.toml")
+    assert (result.exit_code, result.stderr) == (
+        2, f"Error: {export}:1: no column is mapped to confirmed; map one (closest: "
+        "'Done?')\n")
+    (work / "m.toml").write_text('[fields]\nservice_ticket = "Job No"\nlocation = "Street"\n'
+                                 '[format]\ndelimiter = ";"\n', encoding="utf-8")
+    result = cli(CliRunner(), "validate", export, "--mapping", "m.toml")
+    assert (result.exit_code, result.stderr) == (
+        2, f"Error: {export}:1: no column is mapped to customer; map one (closest: "
+        "'Client'); no column is mapped to confirmed; map one (closest: 'Done?')\n")
+
+
+@pytest.mark.parametrize("document", [
+    '[{"x\\udc00": 1, "service_ticket": "T1", "customer": "A"}]',
+    '[{"Customer\\udc00": "A", "service_ticket": "T1"}]',
+    '{"jobs\\udc00": [{"service_ticket": "T1"}]}',
+    '[{"service_ticket": "T1", "items\\udc00": [{"qty": 1}]}]',
+])
+def test_draft_of_json_with_a_lone_surrogate_in_a_key(work: Path, document: str) -> None:
+    export = work / "odd.json"
+    export.write_text(document, encoding="utf-8")
+    text = _draft(CliRunner(), export)
+    text.encode("utf-8")  # what a terminal or a file can take
+    assert '\\udc00"  (not UTF-8 text: no mapping can name it)' in text or \
+        '# records' in text or '# line_items' in text, text
+    assert 'customer = "Customer' not in text
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", None), (b"Job,Customer\n", None), (b'a,"b\n1,2\n', None),
+    (b"a\0b,c\n1,2\n", None), (b"[]", "no list of work orders found to draft a mapping from"),
+    (b"[1, 2]", "no list of work orders found to draft a mapping from"),
+    (b'{"a": ', "broken JSON: cannot draft a mapping from it"),
+])
+def test_draft_of_odd_files_is_a_draft_or_one_error(work: Path, content: bytes,
+                                                    message: str | None) -> None:
+    export = work / ("odd.json" if content[:1] in (b"[", b"{") else "odd.csv")
+    export.write_bytes(content)
+    result = cli(CliRunner(), "mapping", "draft", export)
+    if message is None:
+        assert result.exit_code == 0 and result.stdout.startswith("# Mapping drafted"), \
+            result.output
+    else:
+        assert (result.exit_code, result.stderr) == (2, f"Error: {export}: {message}\n")
