@@ -25,6 +25,7 @@ from tinycss2.color3 import parse_color  # type: ignore[import-untyped]
 
 from . import logo, toml_file
 from .errors import ConfigError
+from .line_items import CONTROL
 from .money import currencies
 from .smtp_settings import Smtp as Smtp  # where the mailer and others import it from
 from .smtp_settings import checked_smtp
@@ -124,6 +125,10 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         default = getattr(DEFAULTS.company, name, None)
     if default is None:
         default = getattr(DEFAULTS.smtp, name, None)
+    # A NUL makes every file call fail; other controls would reach the invoice or a log.
+    # The value is not shown: it may be the secret.
+    if isinstance(value, str) and CONTROL.search(value):
+        raise ConfigError(f"{name}: holds control characters", source=source)
     try:
         if name in _PATHS:
             if isinstance(value, Path):

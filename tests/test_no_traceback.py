@@ -203,6 +203,11 @@ CONFIGURATIONS = [
     (b'company = "Acme"\n', "c.toml:1: 'company': expected a table [company]"),
     (b'\n[company]\npayment_terms_days = -1\n',
      "c.toml:3: [company] payment_terms_days: -1 is not a valid value"),
+    *((f'{key} = "a\\u0000b"\n'.encode(), f"c.toml:1: {key}: holds control characters")
+      for key in ("out", "mapping", "merge", "templates", "partner_id")),
+    (b'[company]\nlogo = "logo\\u0000.png"\nname = "A\\u001b]0;X\\u0007"\n',
+     "c.toml:2: [company] logo: holds control characters"),
+    (b'[company]\nname = "A\\u009b2J"\n', "c.toml:2: [company] name: holds control characters"),
 ]
 MAPPINGS = [
     (b'[fields]\ncustomer = "Kunde"\n[format]\ndecimal = "\xff"\n',
@@ -229,6 +234,15 @@ def test_a_bad_configuration_or_mapping_file_is_one_line_exit_2(
     (tmp_path / name).write_bytes(content)
     result = invoke(runner, "validate", "in.csv", option, name)
     assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
+
+
+def test_a_secret_with_control_characters_is_refused_without_showing_it(
+        runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XOI_SHARE_SECRET", "s3cret\x01value")
+    write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = invoke(runner, "validate", "in.csv")
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: XOI_SHARE_SECRET: share_secret: holds control characters\n")
 
 
 def test_a_configuration_or_mapping_that_is_no_file_is_refused_at_once(
