@@ -215,13 +215,14 @@ class _Parser:
             name = codecs.lookup(value).name
             # rot13, base64 and zlib are codecs too, but not of text (LookupError); idna,
             # punycode and "undefined" are of text, but cannot read a file a piece at a
-            # time (UnicodeError), as the readers do.
+            # time (UnicodeError, a ValueError like that of a name holding a NUL), as the
+            # readers do.
             data = _PROBE.encode(name)
             decoder = codecs.getincrementaldecoder(name)()
             if "".join(decoder.decode(data[at:at + 1]) for at in range(len(data))) + \
                     decoder.decode(b"", final=True) != _PROBE:
                 raise LookupError
-        except (LookupError, UnicodeError):
+        except (LookupError, ValueError):
             raise self.fail("format", "encoding", f"{value!r} is not a known text encoding "
                             "like utf-8 or cp1252") from None
         return UTF8 if name in ("utf-8", UTF8) else name

@@ -220,6 +220,9 @@ MAPPINGS = [
                               "punycode", "undefined", "klingon")),
     (b'[format]\nencoding = 8\n',
      "m.toml:2: [format] encoding: 8 is not a known text encoding like utf-8 or cp1252"),
+    (b'[format]\nencoding = "utf\\u00008"\n',
+     "m.toml:2: [format] encoding: 'utf\\x008' is not a known text encoding like utf-8 or "
+     "cp1252"),
 ]
 
 
