@@ -135,7 +135,11 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
                 return value
             if not isinstance(value, str):  # `out = 3` in TOML is a typo, not a folder "3"
                 raise TypeError(value)
-            return None if value == "" else Path(value).expanduser()
+            try:
+                return None if value == "" else Path(value).expanduser()
+            except RuntimeError:  # ~name of a user this machine does not have
+                raise ConfigError(f"{name}: {value!r}: no home folder for "
+                                  f"{value.split('/')[0]!r} here", source=source) from None
         if isinstance(default, bool):
             if isinstance(value, bool):
                 return value

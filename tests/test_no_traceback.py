@@ -208,6 +208,8 @@ CONFIGURATIONS = [
     (b'[company]\nlogo = "logo\\u0000.png"\nname = "A\\u001b]0;X\\u0007"\n',
      "c.toml:2: [company] logo: holds control characters"),
     (b'[company]\nname = "A\\u009b2J"\n', "c.toml:2: [company] name: holds control characters"),
+    (b'out = "~nosuchuser/invoices"\n',
+     "c.toml:1: out: '~nosuchuser/invoices': no home folder for '~nosuchuser' here"),
 ]
 MAPPINGS = [
     (b'[fields]\ncustomer = "Kunde"\n[format]\ndecimal = "\xff"\n',
