@@ -51,6 +51,7 @@ from .executor import GRACE, Pending, RenderFailure, Result, Stop
 from .models import Invoice
 from .render import Renderer
 from .render_fingerprint import differences, families, fingerprint
+from .template_files import contained
 from .workers import CRASHED, Rendering
 from .write import atomic_write
 
@@ -76,8 +77,8 @@ class Bundle:
 
 def bundle(settings: Settings) -> Bundle:
     folder, logo = settings.templates, settings.company.logo
-    templates = tuple(sorted((path.relative_to(folder).as_posix(), path.read_bytes())
-                             for path in folder.rglob("*") if path.is_file())) if folder else ()
+    templates = tuple((path.relative_to(folder).as_posix(), path.read_bytes())
+                      for path in contained(folder)) if folder else ()
     logo_bytes = logo.read_bytes() if logo is not None else None
     used = tuple(families(settings))
     # Only what shapes a PDF travels: the secrets stay here (links are made here, mail is

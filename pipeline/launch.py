@@ -30,7 +30,8 @@ from .errors import ConfigError, ShareLinkError
 from .inputs import check, in_file_order
 from .links import Launch
 from .models import Problem, Warning_, WorkOrder
-from .template_files import BUILT_IN, environment
+from .sandbox import environment
+from .template_files import BUILT_IN
 from .write import safe_name
 
 INDEX = "index.html"

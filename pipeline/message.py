@@ -24,7 +24,8 @@ from .config import Settings, Smtp
 from .errors import ConfigError
 from .models import Rendered
 from .money import format_money
-from .template_files import BUILT_IN, EMAIL_HTML, EMAIL_TEXT, environment
+from .sandbox import config_error, environment
+from .template_files import BUILT_IN, EMAIL_HTML, EMAIL_TEXT
 
 LINK_TEXT = "See the photos and videos of the work"
 _ATOM_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
@@ -88,12 +89,9 @@ class MailTemplates:
             raise ConfigError("an email template is not UTF-8; save it as UTF-8",
                               source=templates) from None
 
-    @staticmethod
-    def _fail(error: Exception) -> NoReturn:
+    def _fail(self, error: Exception) -> NoReturn:
         # A broken template breaks every message: a configuration error, named once.
-        raise ConfigError(f"email template error: {getattr(error, 'message', None) or error}",
-                          source=getattr(error, "filename", None),
-                          line=getattr(error, "lineno", None)) from None
+        raise config_error(error, self.folders, "email template") from None
 
     def render(self, context: dict[str, Any]) -> tuple[str, str]:
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import Settings
 from .models import Invoice, Rendered
-from .template_files import BUILT_IN, EMAIL_FILES, RENDER_CODE, TEMPLATE_FILES
+from .template_files import BUILT_IN, EMAIL_FILES, RENDER_CODE, TEMPLATE_FILES, contained
 
 LIBRARIES = ("xoi-invoices", "weasyprint", "pydyf", "qrcode", "babel")
 
@@ -69,8 +69,8 @@ def salt(settings: Settings) -> str:
     digest = hashlib.sha256(versions().encode())
     files = code_files()
     if settings.templates is not None:
-        files += sorted(path for path in settings.templates.rglob("*")
-                        if path.is_file() and path.name not in EMAIL_FILES)
+        files += [path for path in contained(settings.templates)
+                  if path.name not in EMAIL_FILES]
     company = settings.company
     if company.logo is not None and company.logo.is_file():
         files.append(company.logo)

@@ -15,7 +15,6 @@ import io
 import json
 import mimetypes
 import re
-import traceback
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +26,7 @@ import jinja2
 import pydyf  # type: ignore[import-untyped]
 from babel.dates import format_date, get_date_format
 from babel.numbers import format_decimal
+from jinja2.exceptions import SecurityError
 from PIL import Image
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
@@ -38,7 +38,8 @@ from .errors import ConfigError, RenderError
 from .labels import labels_for
 from .layout import column_widths, qr_code, share_url_size
 from .models import Invoice
-from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET, TEMPLATE_FILES, environment
+from .sandbox import config_error, environment, template_error
+from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET, TEMPLATE_FILES
 
 EMBEDDED_DATA = "invoice.json"
 LETTER_TERRITORIES = ("_US", "_CA", "_MX", "_PH", "_CL", "_CO", "_VE")
@@ -122,26 +123,6 @@ def css_string(value: str) -> str:
                    for ch in value)
 
 
-def template_error(error: Exception, folders: list[Path]) -> tuple[str, int | None, str]:
-    """Which template file and line an error of Jinja comes from, and what it says.
-
-    A syntax error carries both; an error while rendering (an undefined variable) carries
-    neither, but Jinja rewrites the traceback so its frames point into the template.
-    """
-    where: str | None = getattr(error, "filename", None)
-    line: int | None = getattr(error, "lineno", None)
-    if where is None:
-        roots = [folder.resolve() for folder in folders]
-        for frame in reversed(traceback.extract_tb(error.__traceback__)):
-            path = Path(frame.filename)
-            if path.suffix != ".py" and any(path.resolve().is_relative_to(root)
-                                            for root in roots):
-                where, line = frame.filename, frame.lineno
-                break
-    message = getattr(error, "message", None) or str(error)
-    return where or INVOICE_TEMPLATE, line, message
-
-
 def _single_associated_file(document: Any, pdf: Any) -> None:
     """WeasyPrint 70 lists the embedded file twice in the catalog's /AF; once is right."""
     if "AF" in pdf.catalog:
@@ -182,9 +163,7 @@ class Renderer:
             self.template = self.environment.get_template(INVOICE_TEMPLATE)
         except jinja2.TemplateError as error:
             # A broken template breaks every invoice: a configuration error, named once.
-            where, line, message = template_error(error, self.folders)
-            raise ConfigError(f"template error: {message}", source=where, line=line) \
-                from None
+            raise config_error(error, self.folders) from None
         except UnicodeDecodeError:
             raise ConfigError("not UTF-8; save the template as UTF-8",
                               source=_not_utf8(templates)) from None
@@ -260,8 +239,12 @@ class Renderer:
     def html(self, invoice: Invoice) -> str:
         try:
             return self.template.render(self.context(invoice))
+        except SecurityError as error:
+            # Refused for one invoice, it would be for the next: stop the run (exit 2).
+            raise config_error(error, self.folders) from None
         except jinja2.TemplateError as error:
             where, line, message = template_error(error, self.folders)
+            where = where or INVOICE_TEMPLATE
             raise RenderError(f"template {where}{f':{line}' if line else ''}: {message}",
                               ticket=invoice.ticket) from None
 

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .write import make_folder
-
-if TYPE_CHECKING:
-    import jinja2
 
 BUILT_IN = Path(str(resources.files("pipeline.templates")))
 INVOICE_TEMPLATE = "invoice.html"
@@ -44,20 +40,13 @@ def export(folder: Path) -> list[Path]:
     return targets
 
 
-def environment(folders: list[Path]) -> jinja2.Environment:
-    """The Jinja setup of every template, looked up in ``folders`` in order.
+def contained(folder: Path) -> list[Path]:
+    """The regular files of an override folder a template may use, in a stable order.
 
-    HTML is escaped, so no work-order value becomes markup; CSS and plain text are not
-    (there ``&`` would print as ``&amp;``): stylesheet values are escaped for CSS
-    instead (``render.css_string``). A name a template uses but nobody passes is an
-    error, not a blank on a customer's invoice.
+    A link whose target is outside the folder is left out: the template loader and
+    WeasyPrint's fetcher refuse it, so it must neither be fingerprinted nor travel to a
+    cluster worker, where it would arrive as a plain file the loader serves.
     """
-    import jinja2  # imported here: `validate` needs this module, not Jinja
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
-        autoescape=jinja2.select_autoescape(disabled_extensions=("css", "txt"), default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    root = folder.resolve()
+    return sorted(path for path in folder.rglob("*")
+                  if path.is_file() and path.resolve().is_relative_to(root))

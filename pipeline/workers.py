@@ -45,7 +45,7 @@ from multiprocessing.context import ForkServerContext
 
 from .config import Settings
 from .deadline import TimedOut, deadline
-from .errors import XoiError
+from .errors import ConfigError, XoiError
 from .executor import GRACE, Pending, RenderedPdf, RenderFailure, Result, Stop
 from .models import Invoice
 from .render import Renderer
@@ -72,6 +72,8 @@ class Rendering:
             self.renderer = Renderer(self.settings)
             return RenderFailure(invoice, f"rendering took longer than {timeout} s "
                                  "(render_timeout)")
+        except ConfigError:
+            raise  # a template the sandbox refused: every invoice would fail, stop (exit 2)
         except XoiError as error:
             return RenderFailure(invoice, error.message)
         except Exception as error:

@@ -811,7 +811,8 @@ def test_an_email_template_that_fails_while_rendering_is_one_error(
     result = cli(runner, "send", "--out", out, "--templates", mine, "--config",
                  config_toml(tmp_path / "send.toml", server))
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("Error: email template error: can't multiply sequence")
+    assert result.output.startswith(f"Error: {mine / 'email.txt'}:1: email template error: "
+                                    "can't multiply sequence")
     assert server.received == []
 
 

@@ -1,0 +1,217 @@
+"""Issue 20 item 7: override templates render in a sandbox and read only their own folder.
+
+Each attack is a real override folder given to the real command: the run must stop with
+exit 2 and one line naming the template and line, run nothing, read nothing and write
+no invoice.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pipeline import batch
+from pipeline.cli import main
+from pipeline.config import Company, Settings
+from pipeline.deliver import send_folder
+
+from .conftest import PARTNER, SECRET, order, pdf_text, write_csv
+from .smtp_server import SmtpServer
+from .test_send import parts, server, smtp_settings  # noqa: F401  # server: a fixture
+
+HEAD = '<html><head><title>Invoice {{ invoice.number }}</title></head><body>\n' \
+       '<a href="{{ invoice.share_url }}">{{ invoice.share_url }}</a>\n'
+
+
+def cli(runner: CliRunner, *args: str | Path) -> Result:
+    """Invoke the CLI; a Python exception escaping it (a traceback for a user) fails."""
+    result = runner.invoke(main, [str(arg) for arg in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"traceback instead of a message: {result.exception!r}")
+    return result
+
+
+def folder(tmp_path: Path, **files: str) -> Path:
+    mine = tmp_path / "mine"
+    mine.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (mine / name.replace("_", ".")).write_text(text, encoding="utf-8")
+    return mine
+
+
+ESCAPES = {
+    "popen": "{{ lipsum.__globals__['os'].popen('id').read() }}",
+    "builtins_open": "{{ cycler.__init__.__globals__.__builtins__.open('/etc/passwd').read() }}",
+    "write": "{{ lipsum.__globals__.__builtins__.open('pwned', 'w').write('x') }}",
+    "subclasses": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "attr_filter": "{{ (lipsum|attr('__globals__')).os.popen('id').read() }}",
+    "computed_name": "{% set g = '__glo' ~ 'bals__' %}{{ lipsum[g] }}",
+    "format": "{{ '{0.__globals__}'.format(lipsum) }}",
+    "mutate": "{% set items = invoice.line_items %}{{ items.append(1) }}",
+}
+
+
+@pytest.mark.parametrize("escape", ESCAPES.values(), ids=ESCAPES.keys())
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_template_reaching_python_internals_stops_the_run(
+        runner: CliRunner, tmp_path: Path, escape: str, workers: str) -> None:
+    folder(tmp_path, invoice_html=f"{HEAD}<p>{{{{ invoice.customer }}}}</p>\n{escape}\n")
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2"), order("WO-3")])
+    result = cli(runner, "run", source, "--templates", "mine", "--workers", workers)
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"Error: {Path('mine/invoice.html')}:4: template refused: "), result.output
+    assert "unsafe" in lines[0]
+    assert "uid=" not in result.output and not (tmp_path / "pwned").exists()
+    assert not list(tmp_path.glob("output/invoices/*.pdf"))
+
+
+def test_a_stylesheet_reaching_python_internals_stops_before_rendering(
+        runner: CliRunner, tmp_path: Path) -> None:
+    folder(tmp_path, invoice_css="@page { size: A4 }\n"
+           "body::after { content: \"{{ lipsum.__globals__.os.popen('id').read() }}\" }\n")
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = cli(runner, "run", source, "--templates", "mine")
+    assert (result.exit_code, result.output) == (
+        2, f"Error: {Path('mine/invoice.css')}:2: template refused: access to attribute "
+        "'__globals__' of 'function' object is unsafe.\n")
+    assert not (tmp_path / "output").exists()
+
+
+@pytest.mark.parametrize("tag", ["include", "extends", "import"])
+def test_a_template_including_a_link_out_of_its_folder_stops_the_run(
+        runner: CliRunner, tmp_path: Path, tag: str) -> None:
+    use = {"include": "{% include 'pw.html' %}", "extends": "{% extends 'pw.html' %}",
+           "import": "{% import 'pw.html' as pw %}{{ pw }}"}[tag]
+    mine = folder(tmp_path, invoice_html=f"{HEAD}\n{use}\n")
+    (mine / "pw.html").symlink_to("/etc/passwd")
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = cli(runner, "run", source, "--templates", "mine", "--workers", "1")
+    assert (result.exit_code, result.output) == (
+        2, f"Error: {Path('mine/invoice.html')}:4: template refused: 'pw.html' is a link to "
+        f"/etc/passwd, outside the templates folder mine\n")
+    assert not (tmp_path / "output").exists()
+
+
+@pytest.mark.parametrize("name", ["../outside.html", "sub/../../outside.html",
+                                  "linked/passwd", "loop.html", "fifo.html"])
+def test_every_way_out_of_the_folder_is_refused(runner: CliRunner, tmp_path: Path,
+                                                name: str) -> None:
+    (tmp_path / "outside.html").write_text("SECRET OUTSIDE")
+    mine = folder(tmp_path, invoice_html=f"{HEAD}\n{{% include '{name}' %}}\n")
+    (mine / "sub").mkdir()
+    (mine / "linked").symlink_to("/etc")
+    (mine / "loop.html").symlink_to("loop.html")
+    os.mkfifo(mine / "fifo.html")  # reading it would wait forever
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = cli(runner, "run", source, "--templates", "mine", "--workers", "1")
+    assert result.exit_code == 2, result.output
+    reason = {"../outside.html": "leads outside the templates folder",
+              "sub/../../outside.html": "leads outside the templates folder",
+              "linked/passwd": "is a link to /etc/passwd, outside the templates folder mine",
+              "loop.html": "is a loop of symbolic links",
+              "fifo.html": "is not a regular file"}[name]
+    assert result.output == (f"Error: {Path('mine/invoice.html')}:4: template refused: "
+                             f"{name!r} {reason}\n")
+
+
+def test_the_invoice_template_itself_linked_out_of_the_folder_is_refused(
+        runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.html").write_text(f"{HEAD}</body></html>\n")
+    mine = folder(tmp_path)
+    (mine / "invoice.html").symlink_to(tmp_path / "elsewhere.html")
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = cli(runner, "run", source, "--templates", "mine")
+    assert (result.exit_code, result.output) == (
+        2, f"Error: template refused: 'invoice.html' is a link to "
+        f"{tmp_path / 'elsewhere.html'}, outside the templates folder mine\n")
+
+
+def test_links_and_partials_inside_the_folder_still_work(runner: CliRunner,
+                                                         tmp_path: Path) -> None:
+    mine = folder(tmp_path, invoice_html=f"{HEAD}{{% include 'parts/terms.html' %}}\n"
+                  "<p>{{ invoice.customer }}</p>\n</body></html>\n",
+                  terms_txt="Net 30, no exceptions")
+    (mine / "parts").mkdir()
+    (mine / "parts/terms.html").symlink_to("../terms.txt")  # a link that stays inside
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    result = cli(runner, "run", source, "--templates", "mine", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    text = pdf_text(tmp_path / "output/invoices/INV-WO-1.pdf")
+    assert "Net 30, no exceptions" in text and "Customer WO-1" in text
+
+
+def test_an_email_template_reaching_python_internals_is_one_error(
+        runner: CliRunner, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1", bill_to_email="a@example.com")])
+    assert cli(runner, "run", source, "--workers", "1").exit_code == 0
+    (tmp_path / "xoi-invoices.toml").write_text(
+        '[smtp]\nhost = "127.0.0.1"\nfrom = "Billing <billing@example.com>"\n')
+    folder(tmp_path, email_txt="Dear {{ invoice.bill_to.name }},\n"
+           "{{ cycler.__init__.__globals__.os.popen('id').read() }}\n")
+    result = cli(runner, "send", "--templates", "mine", "--dry-run")
+    assert (result.exit_code, result.output) == (
+        2, f"Error: {Path('mine/email.txt')}:2: email template refused: access to attribute "
+        "'__init__' of 'type' object is unsafe.\n")
+    (tmp_path / "mine/email.txt").unlink()
+    (tmp_path / "mine/email.html").symlink_to("/etc/passwd")
+    result = cli(runner, "send", "--templates", "mine", "--dry-run")
+    assert (result.exit_code, result.output) == (
+        2, "Error: email template refused: 'email.html' is a link to /etc/passwd, outside "
+        "the templates folder mine\n")
+
+
+def test_a_link_out_of_the_folder_never_travels_to_a_cluster_worker(
+        tmp_path: Path, settings: Settings) -> None:
+    """A worker writes the bundle's files as plain files, which its loader would serve."""
+    pytest.importorskip("distributed")
+    from pipeline.cluster import bundle
+
+    mine = folder(tmp_path, invoice_html=f"{HEAD}{{% include 'pw.html' %}}\n", terms_html="x")
+    (mine / "pw.html").symlink_to("/etc/passwd")
+    (mine / "same.html").symlink_to("terms.html")
+    names = [name for name, _ in bundle(replace(settings, templates=mine)).templates]
+    assert names == ["invoice.html", "same.html", "terms.html"]
+
+
+# --- Item 19: the email carries the invoice's letterhead ----------------------------------
+
+def test_the_email_carries_the_company_address_above_the_payment_instructions(
+        tmp_path: Path, server: SmtpServer) -> None:  # noqa: F811
+    company = Company(name="Summit & Sons", address="4100 Industrial Pkwy <Suite 200>\n"
+                      "Denver, CO 80216", phone="(303) 555-0142", email="ar@summit.example",
+                      website="summit.example", tax_id="84-1234567",
+                      payment_instructions="Mail a check to the address above.")
+    source = write_csv(tmp_path / "in.csv", [order("WO-1", bill_to_email="a@example.com")])
+    settings = replace(smtp_settings(tmp_path / "out", server), company=company)
+    assert batch.run([source], replace(settings, partner_id=PARTNER, share_secret=SECRET,
+                                       workers=1)).ok
+    send_folder(tmp_path / "out", settings)
+    text, html, _, _ = parts(server.received[0])
+    letterhead = ("Summit & Sons\n4100 Industrial Pkwy <Suite 200>\nDenver, CO 80216\n"
+                  "(303) 555-0142 · ar@summit.example · summit.example\nTax ID 84-1234567\n\n"
+                  "Dear Customer WO-1,\n")
+    assert text.startswith(letterhead), text
+    assert text.index("Denver, CO 80216") < text.index("Mail a check to the address above.")
+    assert ">4100 Industrial Pkwy &lt;Suite 200&gt;<br>Denver, CO 80216</div>" in html
+    assert ">(303) 555-0142 · ar@summit.example · summit.example</div>" in html
+    assert ">Tax ID 84-1234567</div>" in html
+    assert html.index("Denver, CO 80216") < html.index("Dear") \
+        < html.index("Mail a check to the address above.")
+
+
+def test_an_email_without_an_address_has_no_empty_lines_for_it(
+        tmp_path: Path, server: SmtpServer) -> None:  # noqa: F811
+    source = write_csv(tmp_path / "in.csv", [order("WO-1", bill_to_email="a@example.com")])
+    settings = replace(smtp_settings(tmp_path / "out", server), company=Company(name="Bare"))
+    assert batch.run([source], replace(settings, partner_id=PARTNER, share_secret=SECRET,
+                                       workers=1)).ok
+    send_folder(tmp_path / "out", settings)
+    text, html, _, _ = parts(server.received[0])
+    assert text.startswith("Bare\n\nDear Customer WO-1,\n"), text
+    assert "Tax ID" not in html and "<br>" not in html
