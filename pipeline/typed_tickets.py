@@ -21,6 +21,8 @@ from .tickets import print_key
 SHOWN = 3  # closest tickets named in a message
 _PER_KEY = 5  # ledger tickets on each side of each spelling looked at
 _TIES = 4  # equally close tickets put in order, per ticket shown
+_KEPT = SHOWN * _TIES  # kept per ticket while an input's chunks go by
+_CUTOFF = 0.6  # difflib's: how alike a ticket must be to be named at all
 
 
 def not_files(tickets: Iterable[str], hint: str) -> None:
@@ -32,13 +34,17 @@ def not_files(tickets: Iterable[str], hint: str) -> None:
             raise ConfigError(f"{ticket} is a file, not a ticket: {hint}")
 
 
-def closest(ticket: str, choices: Iterable[str], n: int = SHOWN) -> list[str]:
-    """The ``n`` tickets of ``choices`` most like ``ticket``, the closest first and equally
-    close ones in order (difflib gives those last first: WO-10429 before WO-10420)."""
-    typed = print_key(ticket)
-    found = closest_few(ticket, choices, n=n * _TIES, key=print_key)
-    return sorted(found, key=lambda choice: (
-        -SequenceMatcher(None, typed, print_key(choice)).ratio(), choice))[:n]
+def closest(ticket: str, choices: Iterable[str], n: int = SHOWN,
+            cutoff: float = _CUTOFF) -> list[str]:
+    """The ``n`` tickets of ``choices`` most like ``ticket`` (at least ``cutoff`` alike),
+    the closest first and equally close ones in order (difflib gives those last first:
+    WO-10429 before WO-10420)."""
+    found = closest_few(ticket, choices, n=n * _TIES, key=print_key, cutoff=cutoff)
+    return sorted(found, key=lambda choice: (-_likeness(ticket, choice), choice))[:n]
+
+
+def _likeness(ticket: str, choice: str) -> float:
+    return SequenceMatcher(None, print_key(ticket), print_key(choice)).ratio()
 
 
 def closest_invoiced(ledger: Ledger | None, ticket: str) -> list[str]:
@@ -59,16 +65,23 @@ def listed(found: list[str]) -> str:
 
 class Nearest:
     """The closest tickets to each of ``wanted`` among everything :meth:`saw` was given,
-    a bounded few each as the chunks of an input go by (:func:`closest` of them to show)."""
+    a bounded few each as the chunks of an input go by (:func:`closest` of them to show).
+
+    Once a ticket has its few, a chunk's tickets must be at least as alike as the least
+    of them: difflib's quick bounds then drop nearly all without comparing them.
+    """
 
     def __init__(self, wanted: Iterable[str]) -> None:
         self.found: dict[str, list[str]] = {ticket: [] for ticket in wanted}
+        self.floor = dict.fromkeys(self.found, _CUTOFF)
 
     def saw(self, tickets: list[str], missing: Iterable[str]) -> None:
         """``tickets`` of one chunk, for the ``missing`` tickets (not found yet)."""
         for ticket in missing:
-            self.found[ticket] = closest(ticket, [*self.found[ticket], *tickets],
-                                         SHOWN * _TIES)
+            kept = closest(ticket, [*self.found[ticket], *tickets], _KEPT, self.floor[ticket])
+            self.found[ticket] = kept
+            if len(kept) == _KEPT:
+                self.floor[ticket] = _likeness(ticket, kept[-1])
 
     def of(self, ticket: str) -> list[str]:
         return closest(ticket, self.found[ticket])

@@ -141,6 +141,17 @@ def test_the_json_summary_counts_those_without_an_address(work: Path,
         ("summary", 1, 1)
 
 
+def test_run_send_with_only_a_missing_address_is_exit_0(work: Path,
+                                                        server: SmtpServer) -> None:
+    write_csv(work / "two.csv", [order("WO-1", bill_to_email="a@example.com"),
+                                 order("WO-2", bill_to_email="")])
+    result = cli(CliRunner(), "run", "two.csv", "--out", "two", "--workers", "1", "--send",
+                 "--config", _smtp_config(work, server))
+    assert result.exit_code == 0, result.output
+    assert "sent 1, failed 0, skipped 1, already sent 0 in " in result.stdout
+    assert report(work / "two")["delivery"] == {"sent": 1, "failed": 0, "skipped": 1}
+
+
 # Item 13: a clerk's command answers about its tickets only.
 
 @pytest.mark.parametrize("command", [["regenerate", "WO-10421", "--input", "orders.csv"],
