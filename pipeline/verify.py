@@ -36,26 +36,28 @@ def link_uris(reader: PdfReader) -> list[str]:
     return uris
 
 
-def _interrupted(opened: output.OutputFolder, path: Path, digest: str, issued: str,
+def _interrupted(opened: output.OutputFolder, path: Path, digest: str | None, issued: str,
                  recorded: str | None) -> str | None:
-    """Why a PDF whose bytes the manifest does not vouch for is no tampering, in words;
-    ``None`` when nothing explains it.
+    """Why a PDF the manifest does not vouch for (other bytes, or none: ``digest`` is
+    ``None``) is no tampering, in words; ``None`` when nothing explains it.
 
     A run records each PDF as it is written and rewrites the manifest at its end, so a
-    run killed between leaves new PDFs that the ledger vouches for and the manifest does
-    not. One killed a moment earlier, after it replaced the PDF and before the ledger
-    recorded it, leaves the issued version (``issued``, the manifest's sha256) as the
-    newest in history/: a run keeps it there right before it writes the new one.
-    ``digest`` is the PDF's sha256, ``recorded`` the ledger's.
+    run killed between leaves new PDFs that the ledger vouches for (``recorded``, its
+    sha256) and the manifest does not. One killed a moment earlier, after it replaced or
+    withdrew the PDF and before the ledger recorded that, leaves the issued version
+    (``issued``, the manifest's sha256) as the newest in history/: a run keeps it there
+    right before it writes the new one or takes it away.
     """
-    if recorded == digest:
+    if digest is not None and recorded == digest:
         return "is newer than manifest.csv, which an interrupted run left out of date: " \
                "run again to rewrite it"
     kept = list(versions(opened.path / output.HISTORY, path.stem))
-    if kept and sha256_file(kept[-1]) == issued:
-        return (f"was replaced by a run interrupted before it recorded the new version (the "
-                f"issued one is {kept[-1].relative_to(opened.path)}): run again to finish it")
-    return None
+    if not kept or sha256_file(kept[-1]) != issued:
+        return None
+    what = "replaced by a run interrupted before it recorded the new version" if digest \
+        else "withdrawn by a run interrupted before it recorded that"
+    return f"was {what} (the issued one is {kept[-1].relative_to(opened.path)}): run again " \
+           "to finish it"
 
 
 def verify(folder: Path) -> Iterator[str]:
@@ -100,17 +102,15 @@ def _problems(opened: output.OutputFolder) -> Iterator[str]:
             continue
         path = folder / values["pdf"]
         try:
-            if not own_entry(path):
-                yield f"{where}: {values['pdf']} is missing"
-                continue
-            digest = sha256_file(path)
+            digest = sha256_file(path) if own_entry(path) else None
             if digest != values["sha256"]:
                 if recorded is None:
                     recorded = {rendered.service_ticket: rendered.sha256
                                 for rendered in opened.issued()}
                 why = _interrupted(opened, path, digest, values["sha256"], recorded.get(ticket))
-                yield f"{where}: {values['pdf']} " + (
-                    why or "does not match its sha256 (changed since issued)")
+                yield f"{where}: {values['pdf']} " + (why or (
+                    "is missing" if digest is None else
+                    "does not match its sha256 (changed since issued)"))
                 continue
         except OutputError as error:  # a link or a FIFO where the PDF belongs
             yield f"{where}: {error}"

@@ -359,3 +359,24 @@ def test_verify_names_a_fifo_where_an_invoice_belongs(out: Path, runner: CliRunn
     assert result.exit_code == 1
     assert result.stderr == ("output/manifest.csv:2: ticket WO-1: output/invoices/INV-WO-1.pdf: "
                              f"is a FIFO, not a regular file: {NOT_OURS}\n")
+
+
+def test_verify_tells_a_withdrawal_a_kill_left_unrecorded_from_a_missing_pdf(
+        out: Path, runner: CliRunner, tmp_path: Path) -> None:
+    """Killed after an unconfirmed ticket's PDF moved into history/ and before the ledger
+    recorded the withdrawal: the manifest still lists it."""
+    history = out / "invoices/history"
+    history.mkdir()
+    (out / "invoices/INV-WO-1.pdf").rename(history / "INV-WO-1.1.pdf")
+    result = invoke(runner, "verify")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "output/manifest.csv:2: ticket WO-1: invoices/INV-WO-1.pdf was withdrawn by a run "
+        "interrupted before it recorded that (the issued one is "
+        "invoices/history/INV-WO-1.1.pdf): run again to finish it\n")
+    write_csv(tmp_path / "in.csv", [{**ORDERS[0], "confirmed": "no"}, *ORDERS[1:]])
+    assert invoke(runner, "run", "in.csv", "--workers", "1").exit_code == 0
+    assert invoke(runner, "verify").exit_code == 0
+    assert sorted(p.name for p in history.iterdir()) == ["INV-WO-1.1.pdf"]
+    (out / "invoices/INV-WO-2.pdf").unlink()  # a PDF deleted by hand is still missing
+    assert "ticket WO-2: invoices/INV-WO-2.pdf is missing\n" in invoke(runner, "verify").stderr
