@@ -18,7 +18,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .draft_values import DATE, MONEY, TEXT, YES_NO, fits, formats, part_fits, sample_text, sampled
+from .draft_values import (
+    DATE,
+    MONEY,
+    TEXT,
+    YES_NO,
+    column_values,
+    fits,
+    formats,
+    kind,
+    other_answers,
+    part_fits,
+)
 from .errors import InputError
 from .input_text import UTF8, field_name, read_bytes
 from .json_paths import leaves
@@ -148,9 +159,9 @@ def draft(path: Path) -> str:
         names = [cell.strip() for cell in rows[0]] if rows else []
         if delimiter != ",":
             format_lines.append(f'delimiter = "{delimiter}"')
-        kinds = sampled(rows[1:], names)
+        seen = column_values(rows[1:], names)
+        kinds = {name: kind(name, values) for name, values in seen.items()}
         found = _matched(names, FIELDS, kinds)
-        values = [cell for row in rows[1:] for cell in row]
     else:
         records, items_path, items = _json_shape(text, kind_of, path)
         paths = records[0].pop("\0records", None)
@@ -162,9 +173,10 @@ def draft(path: Path) -> str:
         item_pairs = [dict(leaves(item)) for item in items]
         item_names = [name for name in dict.fromkeys(n for pair in item_pairs for n in pair)
                       if _readable(name)]
-        kinds = sampled([[pair.get(n) for n in names] for pair in pairs], names)
-        kinds.update(sampled([[pair.get(n) for n in item_names] for pair in item_pairs],
-                              item_names))
+        seen = column_values([[pair.get(n) for n in names] for pair in pairs], names)
+        seen.update(column_values([[pair.get(n) for n in item_names] for pair in item_pairs],
+                                  item_names))
+        kinds = {name: kind(name, values) for name, values in seen.items()}
         found = _matched(names, tuple(f for f in FIELDS if not f.startswith("item_")), kinds)
         found.update(_matched(item_names, tuple(f for f in FIELDS if f.startswith("item_")),
                               kinds))
@@ -173,10 +185,9 @@ def draft(path: Path) -> str:
                                          "  # paths of item_* fields are inside one item"))
         unreadable = [n for pair in [*pairs, *item_pairs] for n in pair if not _readable(n)]
         names += item_names + list(dict.fromkeys(unreadable))
-        values = [shown for pair in pairs for value in pair.values()
-                  if (shown := sample_text(value)) is not None]
-    format_lines += formats(values)
-    return _text(path, found, names, kinds, format_lines, json_lines)
+    format_lines += formats([value for values in seen.values() for value in values])
+    answers = other_answers(seen.get(found.get("confirmed", ""), []))
+    return _text(path, found, names, kinds, answers, format_lines, json_lines)
 
 
 def _csv_rows(text: str, delimiter: str, path: Path) -> list[list[str]]:
@@ -248,7 +259,7 @@ def _json_line(key: str, path: str, note: str = "") -> str:
 
 
 def _text(path: Path, found: dict[str, Any], names: list[str], kinds: dict[str, str | None],
-          format_lines: list[str], json_lines: list[str]) -> str:
+          answers: list[str], format_lines: list[str], json_lines: list[str]) -> str:
     out = [f"# Mapping drafted from {path.name} by `xoi-invoices mapping draft`.",
            "# Check every line; fill in or delete the commented ones (README, \"Input\").",
            "", "[fields]"]
@@ -264,9 +275,12 @@ def _text(path: Path, found: dict[str, Any], names: list[str], kinds: dict[str, 
     if left:
         out += ["", "# The export's columns no field takes yet:",
                 *(f"#   {_quoted(name)}{_seen(name, kinds)}" for name in left)]
+    words = [f"# yes = {json.dumps(answers, ensure_ascii=False)}  # answers in "
+             f"{_quoted(found['confirmed'])} besides yes/no:",
+             "# no = []  # move each to yes or to no, then keep both lines"] if answers \
+        else ['# yes = ["Completed"]       # more words for yes / no in confirmed']
     out += ["", "[values]", '# currency = "USD"          # a constant for a field the '
-            "export lacks", '# yes = ["Completed"]       # more words for yes / no in '
-            "confirmed", "", "[format]", *format_lines]
+            "export lacks", *words, "", "[format]", *format_lines]
     if json_lines:
         out += ["", "[json]", *json_lines]
     return "\n".join(out) + "\n"

@@ -24,6 +24,7 @@ _NUMBER = re.compile(rf"[-+]?[{_CURRENCY}]?\s?[-+]?(?:\d{{1,3}}(?:[,. ']\d{{3}})
                      rf"(?:[.,]\d+)?\s?[{_CURRENCY}]?")
 _CENTS = re.compile(r".*\d[.,]\d\d\D*")
 _MONEY_WORDS = ("price", "amount", "cost", "total", "rate", "fee", "charge")
+_ANSWERS = 5  # other answers of a yes/no column named in a draft
 # What the column of each field may hold (see kind; None: no value seen to tell by).
 _NUMBER_FIELDS = ("item_quantity", "item_unit_price", "tax_rate")
 _DATE_FIELDS = ("invoice_date", "due_date")
@@ -51,15 +52,26 @@ def part_fits(is_zip: bool, seen: str | None) -> bool:
     return seen in (None, TEXT) or (is_zip and seen in NUMBERS)
 
 
-def sampled(rows: list[list[Any]], names: list[str]) -> dict[str, str | None]:
-    """Each name → the kind of the values under it (``rows``: one value per name)."""
+def column_values(rows: list[list[Any]], names: list[str]) -> dict[str, list[str]]:
+    """Each name → the values under it as text (``rows``: one value per name)."""
     values: dict[str, list[str]] = {name: [] for name in names}
     for row in rows:
         for name, value in zip(names, row, strict=False):
             text = sample_text(value)
             if text is not None:
                 values[name].append(text)
-    return {name: kind(name, seen) for name, seen in values.items()}
+    return values
+
+
+def other_answers(values: Iterable[str]) -> list[str]:
+    """The answers of a yes/no column that are no built-in word (``Completed``,
+    ``Pending``), as first written: for the mapping's [values] yes / no."""
+    found: dict[str, str] = {}
+    for value in values:
+        word = value.strip()
+        if word and word.lower() not in YES | NO:
+            found.setdefault(word.lower(), word)
+    return list(found.values())[:_ANSWERS]
 
 
 def sample_text(value: Any) -> str | None:

@@ -396,3 +396,19 @@ def test_draft_of_odd_files_is_a_draft_or_one_error(work: Path, content: bytes,
             result.output
     else:
         assert (result.exit_code, result.stderr) == (2, f"Error: {export}: {message}\n")
+
+
+def test_draft_lists_the_answers_that_are_no_yes_or_no(work: Path) -> None:
+    export = work / "jobs.csv"
+    export.write_text("Job,Customer,Address,XOi Completed\nJ1,A,1 Main,Completed\n"
+                      "J2,B,2 Main,pending\nJ3,C,3 Main,Yes\nJ4,D,4 Main,\n", encoding="utf-8")
+    lines = _draft(CliRunner(), export).splitlines()
+    assert lines[lines.index("[values]") + 2:lines.index("[values]") + 4] == [
+        '# yes = ["Completed", "pending"]  # answers in "XOi Completed" besides yes/no:',
+        "# no = []  # move each to yes or to no, then keep both lines"]
+    text = "\n".join(lines).replace('# yes = ["Completed", "pending"]', 'yes = ["Completed"]')
+    (work / "m.toml").write_text(text.replace("# no = []", 'no = ["pending"]'),
+                                 encoding="utf-8")
+    result = cli(CliRunner(), "validate", export, "--mapping", "m.toml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("checked 4 work orders: 2 confirmed, 2 unconfirmed")
