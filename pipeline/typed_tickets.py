@@ -26,12 +26,14 @@ _CUTOFF = 0.6  # difflib's: how alike a ticket must be to be named at all
 
 
 def not_files(tickets: Iterable[str], hint: str) -> None:
-    """:class:`ConfigError` when a ticket names a file that exists, a path (``/``) or one
-    with an extension: arguments out of order (``regenerate orders.csv --input ...``)."""
+    """:class:`ConfigError` when a ticket names a file or folder that exists, a path
+    (``/``) or one with an extension: arguments out of order (``regenerate orders.csv
+    --input ...``)."""
     for ticket in tickets:
         path = Path(ticket)
-        if (path.suffix or "/" in ticket) and path.is_file():
-            raise ConfigError(f"{ticket} is a file, not a ticket: {hint}")
+        if (path.suffix or "/" in ticket) and path.exists():
+            what = "folder" if path.is_dir() else "file"
+            raise ConfigError(f"{ticket} is a {what}, not a ticket: {hint}")
 
 
 def closest(ticket: str, choices: Iterable[str], n: int = SHOWN,

@@ -271,6 +271,13 @@ def test_a_file_given_as_a_ticket_is_named(work: Path, command: list[str]) -> No
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_a_folder_given_as_a_ticket_is_named(work: Path) -> None:
+    result = cli(CliRunner(), "regenerate", "out/", "--input", "orders.csv", "--out", "out")
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: out/ is a folder, not a ticket: tickets come first, input files after "
+        "--input (xoi-invoices regenerate WO-10421 --input orders.csv)\n")
+
+
 def test_regenerate_of_a_typo_names_the_closest_tickets_of_the_inputs(work: Path) -> None:
     result = cli(CliRunner(), "regenerate", "WO-1042", "--input", "orders.csv", "--out", "o")
     assert result.exit_code == 1
