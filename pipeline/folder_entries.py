@@ -34,13 +34,15 @@ LAUNCH = "launch"
 DELIVERIES = "deliveries.csv"
 _FOLDERS = (INVOICES, HISTORY, LAUNCH)
 _FILES = (LOCK, *LEDGER_FILES, MANIFEST, REPORT, DELIVERIES)
+# Written in place (the lock's holder, SQLite's pages), not replaced by a rename.
+_IN_PLACE = (LOCK, *LEDGER_FILES)
 # Whether the ledger's tables hold a row (table name → query).
 _ANY_ROW = {"invoices": "SELECT EXISTS (SELECT 1 FROM invoices)",
             "invoice_mail": "SELECT EXISTS (SELECT 1 FROM invoice_mail)",
             "deliveries": "SELECT EXISTS (SELECT 1 FROM deliveries)"}
 
 
-def own(folder: Path, relative: str, *, is_folder: bool = False) -> Path:
+def own(folder: Path, relative: str, *, is_folder: bool = False, alone: bool = False) -> Path:
     """``folder / relative``, each folder on the way and the entry itself checked with
     :func:`write.own_entry` (refused when it is a link or not what it should be)."""
     *parents, name = relative.split("/")
@@ -48,7 +50,7 @@ def own(folder: Path, relative: str, *, is_folder: bool = False) -> Path:
     for part in parents:
         path /= part
         own_entry(path, folder=True)
-    own_entry(path / name, folder=is_folder)
+    own_entry(path / name, folder=is_folder, alone=alone)
     return path / name
 
 
@@ -58,7 +60,7 @@ def check(folder: Path) -> None:
     for name in _FOLDERS:
         own(folder, name, is_folder=True)
     for name in _FILES:
-        own(folder, name)
+        own(folder, name, alone=name in _IN_PLACE)
 
 
 def issued_pdf(folder: Path, rendered: Rendered) -> Path:

@@ -23,7 +23,8 @@ def hold(path: Path, *, shared: bool = False) -> Iterator[None]:
     descriptor, so a stale lock file never blocks the next run. ``shared`` is for commands
     that only read the folder (``verify``, ``merge``): any number of them at once, none
     while a run writes, and no need to write the folder. A lock file that is a link, a
-    FIFO or a device is :class:`OutputError` naming it: never followed, written or waited on.
+    FIFO or a device, or has other names, is :class:`OutputError` naming it: never
+    followed, written or waited on.
     """
     if shared:
         try:
@@ -32,7 +33,7 @@ def hold(path: Path, *, shared: bool = False) -> Iterator[None]:
             yield
             return
     else:
-        descriptor = open_regular(path, os.O_RDWR | os.O_CREAT)
+        descriptor = open_regular(path, os.O_RDWR | os.O_CREAT, alone=True)
     try:
         try:
             fcntl.flock(descriptor, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)

@@ -53,9 +53,7 @@ def _safe_name(value: str, *, devices: bool) -> str:
 def file_key(invoice_number: str) -> str:
     """The invoice's PDF file name as the file systems billing folders are often shared
     from compare it: without letter case ("INV-a" and "INV-A" are one file)."""
-    # Nor compatibility forms: a full-width number prints as its plain twin, so the two
-    # are one invoice on paper (NFKC leaves a plain number, as the ledger keyed it, as is).
-    return safe_name(unicodedata.normalize("NFKC", invoice_number)).lower()
+    return safe_name(invoice_number).lower()
 
 
 def _kind(mode: int) -> str:
@@ -75,25 +73,29 @@ def _refused(path: Path, mode: int, *, folder: bool = False) -> OutputError:
         "it away and run again", source=path)
 
 
-def own_entry(path: Path, *, folder: bool = False) -> bool:
+def own_entry(path: Path, *, folder: bool = False, alone: bool = False) -> bool:
     """Whether ``path`` exists, as a regular file (a folder if ``folder``); never
     following a link. :class:`OutputError` names it when it is a link (planted in the
     output folder, it would send what is written there to its target), a FIFO, a device
-    or a socket, or a file where a folder belongs."""
+    or a socket, or a file where a folder belongs; ``alone``: or a file with other names
+    (see :func:`_alone`)."""
     try:
-        mode = os.lstat(path).st_mode
+        info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return False
     # A folder where a file belongs is neither followed nor waited on: writing the file
     # fails on its own, naming it (one invoice fails, the others are written).
-    if not (stat.S_ISDIR(mode) or (not folder and stat.S_ISREG(mode))):
-        raise _refused(path, mode, folder=folder)
+    if not (stat.S_ISDIR(info.st_mode) or (not folder and stat.S_ISREG(info.st_mode))):
+        raise _refused(path, info.st_mode, folder=folder)
+    if alone:
+        _alone(path, info)
     return True
 
 
-def open_regular(path: Path, flags: int, mode: int = 0o666) -> int:
+def open_regular(path: Path, flags: int, mode: int = 0o666, *, alone: bool = False) -> int:
     """``os.open`` that refuses (naming ``path``) a link, a FIFO or a device: not
-    followed, and not waited on (opening a FIFO blocks until a writer comes)."""
+    followed, and not waited on (opening a FIFO blocks until a writer comes); ``alone``:
+    nor a file with other names (see :func:`_alone`)."""
     try:
         descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode)
     except IsADirectoryError:
@@ -102,11 +104,25 @@ def open_regular(path: Path, flags: int, mode: int = 0o666) -> int:
         if error.errno == errno.ELOOP:
             raise _refused(path, stat.S_IFLNK) from None
         raise
-    kind = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(kind):
+    info = os.fstat(descriptor)
+    try:
+        if not stat.S_ISREG(info.st_mode):
+            raise _refused(path, info.st_mode)
+        if alone:
+            _alone(path, info)
+    except OutputError:
         os.close(descriptor)
-        raise _refused(path, kind)
+        raise
     return descriptor
+
+
+def _alone(path: Path, info: os.stat_result) -> None:
+    """:class:`OutputError` when a file written in place (the lock, the ledger) has other
+    names: a hard link (``ln ~/victim output/.lock``) would carry the writes to them."""
+    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        raise OutputError(f"has {info.st_nlink} names (hard links): xoi-invoices writes this "
+                          "file in place, which would change the others too; move it away "
+                          "and run again", source=path)
 
 
 def fsync_dir(path: Path) -> None:

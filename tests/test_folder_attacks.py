@@ -154,6 +154,27 @@ def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(
     assert victim.read_text() == "mine\n"
 
 
+@pytest.mark.parametrize("entry", [".lock", "ledger.sqlite3"])
+def test_a_file_written_in_place_with_another_name_is_refused(
+        out: Path, runner: CliRunner, tmp_path: Path, entry: str) -> None:
+    """``ln ~/victim output/.lock``: a hard link, which no lstat tells from the file."""
+    victim = tmp_path / "victim"
+    if entry == ".lock":
+        victim.write_text("mine\n")
+        (out / entry).unlink(missing_ok=True)
+        os.link(victim, out / entry)
+    else:
+        os.link(out / entry, victim)
+    before = victim.read_bytes()
+    for command in (("run", "in.csv", "--workers", "1", "--force"), ("verify",)):
+        result = invoke(runner, *command)
+        assert result.exit_code == 2, (command, result.output)
+        assert error_line(result) == (
+            f"Error: output/{entry}: has 2 names (hard links): xoi-invoices writes this file "
+            "in place, which would change the others too; move it away and run again")
+    assert victim.read_bytes() == before
+
+
 @pytest.mark.parametrize(("entry", "is_folder"), [
     ("invoices", True), ("invoices/history", True), ("launch", True),
     ("manifest.csv", False), ("report.json", False), ("ledger.sqlite3", False),
