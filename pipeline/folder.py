@@ -108,9 +108,9 @@ class OutputFolder:
         target = own(self.path, relative)
         earlier = self.pdf(previous) if previous else None
         replaced = earlier is not None and earlier.is_file()
-        kept = own(self.path, HISTORY, is_folder=True)
+        versions = own(self.path, HISTORY, is_folder=True)
         try:
-            history.keep_previous(kept, earlier, target, pdf)
+            history.keep_previous(versions, earlier, target, pdf)
             atomic_write(target, pdf)
         except OutputError as error:
             raise RenderError(str(error), ticket=invoice.ticket) from None

@@ -95,7 +95,8 @@ def own_entry(path: Path, *, folder: bool = False, alone: bool = False) -> bool:
 def open_regular(path: Path, flags: int, mode: int = 0o666, *, alone: bool = False) -> int:
     """``os.open`` that refuses (naming ``path``) a link, a FIFO or a device: not
     followed, and not waited on (opening a FIFO blocks until a writer comes); ``alone``:
-    nor a file with other names (see :func:`_alone`)."""
+    nor a file with other names (see :func:`_alone`). A file it creates gets ``mode``
+    less the umask, as any new file of the user."""
     try:
         descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode)
     except IsADirectoryError:
