@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from typing import Any
 
 import qrcode
@@ -16,6 +17,10 @@ import qrcode
 QR_MODULE_MM = 0.8  # 4.7 pixels at 150 dpi: zbar needs about 4
 QR_QUIET_ZONE = 4  # modules of white around the code, as the QR standard asks
 QR_MIN_MM = 30.0
+# Longer than this, an address line's last two words are not kept together: in a narrow
+# column they would overflow it rather than wrap.
+KEPT_TOGETHER = 16
+_EMAIL_BREAKS = re.compile(r"(?<=@)|(?=\.)")
 # The XOi section's text column with no QR code: an A4 page's 178 mm between margins,
 # less the box's borders and padding (9.3 mm) and the gap after the QR code (5 mm).
 XOI_TEXT_MM = 163.7
@@ -87,3 +92,35 @@ def column_widths(invoice: dict[str, Any]) -> dict[str, str]:
         "totals": width([invoice[key] for key in ("subtotal", "tax", "total")], 28, 1.25, 1,
                         most=58),
     }
+
+
+def amount_due_width(invoice: dict[str, Any], labels: dict[str, str]) -> str:
+    """The amount-due column's width: as wide as its amount (16 pt bold, ~1.8 ``ch`` a
+    character), its heading and its due date need, so the addresses get the rest."""
+    heading = labels["credit"] if invoice["credit"] else labels["amount_due"]
+    ems = max(len(invoice["credit"] or invoice["total"]) * 1.8, len(heading),
+              len(labels["due_by"]) + 1 + len(invoice["due"]))
+    return f"min(70mm, max(36mm, calc({ems:g}ch + 2mm)))"
+
+
+def address_lines(text: str) -> list[tuple[str, str]]:
+    """Each line of an address as (lead, tail), the tail its last two words when short.
+
+    The template keeps the tail on one line, so a postcode never wraps alone onto a line
+    of its own: ``Denver, CO 80210`` wraps before ``CO 80210``.
+    """
+    lines = []
+    for line in text.splitlines() or [""]:
+        words = line.split()
+        tail = " ".join(words[-2:])
+        if len(words) < 2 or len(tail) > KEPT_TOGETHER:
+            lines.append((" ".join(words), ""))
+        else:
+            lines.append((" ".join(words[:-2]), tail))
+    return lines
+
+
+def email_parts(address: str) -> list[str]:
+    """The address cut after its ``@`` and before each dot, where it may wrap
+    (``<wbr>`` between the parts): never in the middle of a name."""
+    return [part for part in _EMAIL_BREAKS.split(address) if part]

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import (
+    format_currency,
+    get_currency_precision,
+    get_currency_symbol,
+    list_currencies,
+)
 
 # Far beyond any invoice, small enough that arithmetic on it stays exact and instant.
 LARGEST = Decimal("1e12")
@@ -106,5 +112,26 @@ def format_money(amount: Decimal, currency: str, locale: str = "en_US", *,
     ``exact`` keeps digits below the minor unit (a unit price of ``$19.995``): rounded,
     the printed price times the quantity would not give the printed amount.
     """
-    return str(format_currency(amount, currency, locale=locale,
+    text = str(format_currency(amount, currency, locale=locale,
                                decimal_quantization=not exact))
+    return _spaced(text, str(get_currency_symbol(currency, locale=locale)))
+
+
+def _spaced(text: str, symbol: str) -> str:
+    """CLDR's currency spacing, which Babel leaves out: a symbol whose side toward the
+    digits is a letter, not a sign, gets a no-break space there (``SAR\u00a04,647.15``,
+    ``CHF\u00a012.00``) while ``$4,647.15`` and ``4.647,15\u00a0€`` stay as they are."""
+    start = text.find(symbol)
+    if not symbol or start < 0:
+        return text
+    end = start + len(symbol)
+    if text[end:end + 1].isdigit() and _letter_like(symbol[-1]):
+        return f"{text[:end]}\u00a0{text[end:]}"
+    if text[start - 1:start].isdigit() and _letter_like(symbol[0]):
+        return f"{text[:start]}\u00a0{text[start:]}"
+    return text
+
+
+def _letter_like(char: str) -> bool:
+    """Neither a symbol (``$``, ``€``) nor a space: CLDR's ``[[:^S:]&[:^Z:]]``."""
+    return unicodedata.category(char)[0] not in "SZ"

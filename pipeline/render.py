@@ -36,7 +36,14 @@ from . import money
 from .config import Company, Settings
 from .errors import ConfigError, RenderError
 from .labels import labels_for
-from .layout import column_widths, qr_code, share_url_size
+from .layout import (
+    address_lines,
+    amount_due_width,
+    column_widths,
+    email_parts,
+    qr_code,
+    share_url_size,
+)
 from .models import Invoice
 from .sandbox import config_error, environment, template_error
 from .template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET, TEMPLATE_FILES
@@ -147,6 +154,7 @@ class Renderer:
         templates = settings.templates
         folders = [templates, BUILT_IN] if templates else [BUILT_IN]
         self.environment = environment(folders)
+        self.environment.filters.update(address_lines=address_lines, email_parts=email_parts)
         self.folders = [folder for folder in folders if folder]
         self.fetcher = AssetFetcher(self.folders)
         self.base_url = (templates or BUILT_IN).resolve().as_uri() + "/"
@@ -221,6 +229,7 @@ class Renderer:
                 "currency": currency,
                 "line_items": items,
                 "tax_rate": self.number(order.tax_rate),
+                "taxed": bool(order.tax_rate),
                 "subtotal": self.money(order.subtotal, currency),
                 "tax": self.money(order.tax, currency),
                 "total": self.money(order.total, currency),
@@ -233,7 +242,9 @@ class Renderer:
                 "qr_size": f"{qr_width:.1f}mm",
             },
         }
-        context["invoice"]["column_widths"] = column_widths(context["invoice"])
+        widths = column_widths(context["invoice"])
+        widths["amount_due"] = amount_due_width(context["invoice"], self.labels)
+        context["invoice"]["column_widths"] = widths
         return context
 
     def html(self, invoice: Invoice) -> str:

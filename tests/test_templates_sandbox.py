@@ -7,12 +7,17 @@ no invoice.
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from PIL import Image
+from pypdf import PdfReader
 
 from pipeline import batch
 from pipeline.cli import main
@@ -215,3 +220,102 @@ def test_an_email_without_an_address_has_no_empty_lines_for_it(
     text, html, _, _ = parts(server.received[0])
     assert text.startswith("Bare\n\nDear Customer WO-1,\n"), text
     assert "Tax ID" not in html and "<br>" not in html
+
+
+# --- Item 18: the invoice a customer sees -------------------------------------------------
+
+def page_texts(pdf: Path) -> list[str]:
+    return [page.extract_text() or "" for page in PdfReader(pdf).pages]
+
+
+def test_continuation_pages_say_whose_invoice_they_are(tmp_path: Path,
+                                                       settings: Settings) -> None:
+    rows = [order("WO-1", customer="Karen Whitfield", item_description=f"Filter {n}")
+            for n in range(1, 41)]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
+    first, *others = page_texts(settings.out / "invoices/INV-WO-1.pdf")
+    assert others, "a one-page invoice tests nothing here"
+    assert "Invoice INV-WO-1 · Karen Whitfield" not in first  # the masthead says it there
+    for text in others:
+        assert "Invoice INV-WO-1 · Karen Whitfield" in text.splitlines(), text
+
+
+def test_the_totals_never_start_a_page_without_line_items(tmp_path: Path,
+                                                          settings: Settings) -> None:
+    """From one page to two, whatever the count: the last page has rows above the totals."""
+    rows = [order(f"WO-{count}", item_description=f"Filter {n}")
+            for count in range(10, 22) for n in range(1, count + 1)]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
+    pages = {}
+    for count in range(10, 22):
+        texts = page_texts(settings.out / f"invoices/INV-WO-{count}.pdf")
+        pages[count] = len(texts)
+        if len(texts) > 1:
+            assert texts[-1].count("Filter ") >= 2 and "Total (USD)" in texts[-1], count
+    assert set(pages.values()) == {1, 2}
+
+
+def test_an_email_wraps_at_its_at_sign_and_dots_and_a_postcode_stays_with_its_state(
+        tmp_path: Path, settings: Settings) -> None:
+    email = "accounts.payable.department@verylongcompanyname-holdings.example.com"
+    rows = [order("WO-1", bill_to_email=email, bill_to_name="Acme",
+                  bill_to_address="1200 Seventeenth Street, Suite 3400\nDenver, CO 80202-5555",
+                  location="12345 East Colfax Avenue Apartment 1200, Aurora, CO 80010")]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
+    lines = pdf_text(settings.out / "invoices/INV-WO-1.pdf").splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("accounts"))
+    end = next(index for index in range(start, len(lines))
+               if "".join(lines[start:index + 1]) == email)
+    pieces = lines[start:end + 1]
+    assert len(pieces) > 1, "the address fits: this tests nothing"
+    for before, after in pairwise(pieces):
+        assert before.endswith(("@", "-")) or after.startswith("."), pieces
+    assert "CO 80010" in [line.split(", ")[-1] for line in lines]
+    assert "80010" not in lines and "80202-5555" not in lines
+
+
+def test_an_untaxed_invoice_has_no_tax_row(tmp_path: Path, settings: Settings) -> None:
+    rows = [order("WO-1", tax_rate=""), order("WO-2", tax_rate="0"),
+            order("WO-3", tax_rate="8.25")]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)], settings).ok
+    for ticket in ("WO-1", "WO-2"):
+        text = pdf_text(settings.out / f"invoices/INV-{ticket}.pdf")
+        assert "Subtotal $125.00\nTotal (USD) $125.00" in text and "Tax" not in text
+    text = pdf_text(settings.out / "invoices/INV-WO-3.pdf")
+    assert "Subtotal $125.00\nTax (8.25%) $10.31\nTotal (USD) $135.31" in text
+
+
+@pytest.mark.parametrize(("currency", "locale", "total"), [
+    ("SAR", "en_US", "SAR\u00a04,647.15"), ("CHF", "en_US", "CHF\u00a04,647.15"),
+    ("USD", "en_US", "$4,647.15"), ("EUR", "en_US", "€4,647.15"),
+    ("SAR", "de_DE", "4.647,15\u00a0SAR"), ("USD", "nl_NL", "US$\u00a04.647,15")])
+def test_a_currency_code_is_spaced_from_the_amount_a_symbol_is_not(
+        tmp_path: Path, settings: Settings, currency: str, locale: str, total: str) -> None:
+    rows = [order("WO-1", currency=currency, item_quantity="3", item_unit_price="1549.05")]
+    assert batch.run([write_csv(tmp_path / "in.csv", rows)],
+                     replace(settings, locale=locale)).ok
+    text = pdf_text(settings.out / "invoices/INV-WO-1.pdf")
+    assert f"\n{total}\n" in text  # the amount due, under its heading
+
+
+def test_no_hairlines_between_the_table_header_cells(tmp_path: Path,
+                                                     settings: Settings) -> None:
+    accent = (0x0B, 0x5C, 0xAD)
+    assert batch.run([write_csv(tmp_path / "in.csv", [order("WO-1")])], settings).ok
+    png = subprocess.run(["pdftoppm", "-png", "-r", "300", "-f", "1", "-l", "1",
+                          str(settings.out / "invoices/INV-WO-1.pdf")],
+                         check=True, capture_output=True).stdout
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+
+    def accent_run(y: int) -> list[tuple[int, int, int]]:
+        row = [image.getpixel((x, y)) for x in range(width)]
+        xs = [x for x, pixel in enumerate(row) if pixel == accent]
+        return row[xs[0]:xs[-1] + 1] if len(xs) > width // 2 else []
+
+    # The header band: the rows most of whose width is the accent; its top rows hold
+    # padding only, no text, so every pixel there is the accent unless a seam shows.
+    band = [y for y in range(height) if accent_run(y)]
+    assert band, "no table header found"
+    for y in band[2:12]:
+        assert set(accent_run(y)) == {accent}, y
