@@ -53,7 +53,9 @@ def _safe_name(value: str, *, devices: bool) -> str:
 def file_key(invoice_number: str) -> str:
     """The invoice's PDF file name as the file systems billing folders are often shared
     from compare it: without letter case ("INV-a" and "INV-A" are one file)."""
-    return safe_name(invoice_number).lower()
+    # Nor compatibility forms: a full-width number prints as its plain twin, so the two
+    # are one invoice on paper (NFKC leaves a plain number, as the ledger keyed it, as is).
+    return safe_name(unicodedata.normalize("NFKC", invoice_number)).lower()
 
 
 def _kind(mode: int) -> str:
