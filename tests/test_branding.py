@@ -556,6 +556,7 @@ def test_merge_one_bookmark_per_invoice_in_manifest_order(runner: CliRunner,
                     item_unit_price="45.00") for n in range(1, 36)],
             order("WO-4", customer="Dora")]
     source = write_csv(tmp_path / "in.csv", rows)
+    (tmp_path / "print").mkdir()  # merging makes no folders (README, "merge")
     result = cli(runner, "run", source, "--merge", "print/run.pdf", "--out", "out",
                  "--workers", "1")
     assert result.exit_code == 0, result.output
