@@ -24,6 +24,12 @@ The stages, one module each, in the order the data flows::
 
 ``batch.run`` calls them in that order; ``cli.py`` is a thin layer over it.
 
+The rules each stage shares, one module each: tickets.py (one spelling of a ticket and
+what prints alike), terminal.py (any text made harmless for a terminal or a JSON file),
+sandbox.py (templates in Jinja's sandbox, read only from inside their folder),
+folder_entries.py (the folder's own files, never a link out of it), toml_file.py (the
+configuration and mapping files), suggest.py (the close match a typo gets).
+
 Importing the package loads none of them: ``xoi-invoices`` must be able to handle Ctrl-C
 before the heavy ones (WeasyPrint, Babel) load, and each name below loads its module
 when it is first used.
