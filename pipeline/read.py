@@ -182,11 +182,20 @@ def _read_json(path: Path, shape: Shape) -> Iterator[RawRecord | Problem]:
                          line=_second_key(emptied, name))
 
 
+# A longer whole number stays a number, which validate refuses: 1e999999999 written out
+# would be a billion digits.
+_DIGITS = 64
+
+
 def _json_record(value: Any, source: str, line: int, twice: list[str]) -> RawRecord | Problem:
     if not isinstance(value, dict):
         return Problem(source, line, None,
                        f"a work order must be an object {{...}}, not {_json_kind(value)}")
     ticket = value.get("service_ticket")
+    if (isinstance(ticket, Decimal) and ticket >= 0 and ticket.adjusted() < _DIGITS
+            and ticket == ticket.to_integral_value()):
+        # 100, 1e2 and 100.0 are one JSON number: one ticket, written in digits.
+        ticket = value["service_ticket"] = f"{abs(ticket):f}".partition(".")[0]
     ticket = canonical(ticket) or None if isinstance(ticket, str) else None
     unfit = _unfit(value)
     if unfit:

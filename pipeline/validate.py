@@ -76,6 +76,12 @@ class _Record:
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             self.fail(field, f"expected text, got {json.dumps(value, default=str):.40}")
             return ""
+        if (isinstance(value, Decimal) and field in ("service_ticket", "invoice_number")
+                and not str(value).isdigit()):
+            # Reading wrote a whole ticket number in digits; this is 1.5, -3 or 1e400.
+            self.fail(field, f"{value} is not a whole number of up to 64 digits: "
+                             "give it as text")
+            return ""
         text = canonical(str(value)).replace("\r\n", "\n").replace("\r", "\n")
         if CONTROL.search(text):
             self.fail(field, "holds control characters")

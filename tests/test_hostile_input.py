@@ -137,6 +137,30 @@ def test_a_ticket_found_again_after_a_rejected_record_is_rejected(
 # --- item 3: a duplicated top-level key ----------------------------------------------------
 
 
+def test_one_json_ticket_number_written_three_ways_is_one_ticket(
+        runner: CliRunner, tmp_path: Path) -> None:
+    orders = [json.dumps(_json_order("T"))[:-1].replace('"T"', number) + "}"
+              for number in ("100", "1e2", "100.0")]
+    (tmp_path / "in.json").write_text("[\n" + ",\n".join(orders) + "\n]", encoding="utf-8")
+    status, _, stderr = _cli(runner, "run", "in.json")
+    assert status == 1
+    assert [line.split(": ", 2)[:2] for line in stderr[:3]] == [
+        [f"in.json:{n}", "ticket 100"] for n in (2, 3, 4)]
+    assert all(TWICE in line for line in stderr[:3])
+    assert not list((tmp_path / "output" / "invoices").glob("*.pdf"))
+
+
+@pytest.mark.parametrize("number", ["100.5", "-3", "1e400", "1e999999999"])
+def test_a_json_ticket_that_is_no_whole_number_is_refused(
+        runner: CliRunner, tmp_path: Path, number: str) -> None:
+    order_ = json.dumps(_json_order("T"))[:-1].replace('"T"', number) + "}"
+    (tmp_path / "in.json").write_text(f"[{order_}]", encoding="utf-8")
+    status, _, stderr = _cli(runner, "validate", "in.json")
+    assert status == 1
+    assert "service_ticket: " in stderr[0]
+    assert stderr[0].endswith("is not a whole number of up to 64 digits: give it as text")
+
+
 @pytest.mark.parametrize("second", ["Work_Orders", " work_orders ", "WORK_ORDERS"])
 def test_a_duplicated_top_level_key_is_refused(runner: CliRunner, tmp_path: Path,
                                                second: str) -> None:
