@@ -41,7 +41,7 @@ from queue import Empty, SimpleQueue
 
 import distributed
 from distributed import Client, Future, KilledWorker
-from distributed.comm.addressing import parse_address
+from distributed.comm.addressing import parse_address, parse_host_port
 from distributed.comm.core import CommClosedError
 from distributed.comm.registry import get_backend
 
@@ -166,9 +166,10 @@ class Cluster:
             log.setLevel(level)
 
     def _render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
+        # A bad address is told before a Client exists: a failed one's clean-up prints a
+        # traceback and waits for its own timeout.
+        _check_address(self.address)
         try:
-            # A bad address is told before a Client exists: a failed one's clean-up prints.
-            get_backend(parse_address(self.address)[0])
             client = Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except Exception as error:  # refused, timed out, or not a Dask scheduler at all
             raise ConfigError(f"cannot reach the Dask scheduler: {error}",
@@ -280,3 +281,14 @@ def _refused(address: str, mismatch: list[str]) -> ConfigError:
     return ConfigError(f"worker {address} would render different bytes: "
                        f"{'; '.join(mismatch)}. Install the same xoi-invoices, libraries "
                        "and fonts on every worker (`make install`)")
+
+
+def _check_address(address: str) -> None:
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss") and not parse_host_port(location, 8786)[0]:
+            raise ValueError("no host")
+    except ValueError:
+        raise ConfigError("not a Dask scheduler's address; write it like tcp://10.0.0.5:8786",
+                          source=address) from None

@@ -265,6 +265,17 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+@pytest.mark.parametrize("address", ["tcp://[::1", "tcp://", "tcp://localhost:abc",
+                                     "foo://x"])
+def test_a_malformed_scheduler_address_is_one_line_at_once(tmp_path: Path,
+                                                          address: str) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1")])
+    done = _cli(["run", str(source), "--cluster", address], tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, f"Error: {address}: not a Dask scheduler's address; write it like "
+           "tcp://10.0.0.5:8786\n")
+
+
 def test_without_the_cluster_extra_cluster_is_one_clear_error(tmp_path: Path) -> None:
     blocked = ("import sys\n"
                "class Blocked:\n"
