@@ -56,23 +56,44 @@ def lines(path: Path, encoding: str = UTF8) -> Iterator[str]:
         raise _unreadable(path, error) from None
 
 
-def _regular(path: Path) -> int:
-    """A descriptor of ``path`` open for reading; :class:`InputError` unless it is a
-    regular file. Opened without blocking: a named pipe with no writer would wait
-    forever, and a device such as ``/dev/zero`` never ends."""
+class NotAFile(Exception):
+    """What :func:`open_regular_file` found instead of a regular file (its ``mode``)."""
+
+    def __init__(self, mode: int) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+
+def open_regular_file(path: Path) -> int:
+    """A descriptor of ``path`` (a link followed) open for reading, or :class:`NotAFile`.
+
+    Opened without blocking and checked on the open file, not by a ``stat`` before: a
+    named pipe with no writer would wait forever, and a device such as ``/dev/zero``
+    never ends; nor can the file be swapped for one between the check and the read.
+    """
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError
         if not stat.S_ISREG(mode):
-            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
-            raise InputError(f"is {kind}, not a file: give the export's file", source=path)
+            raise NotAFile(mode)
         os.set_blocking(descriptor, True)
     except BaseException:
         os.close(descriptor)
         raise
     return descriptor
+
+
+def _regular(path: Path) -> int:
+    """:func:`open_regular_file` for an export: :class:`InputError` unless it is a
+    regular file (a folder is the caller's :class:`IsADirectoryError`)."""
+    try:
+        return open_regular_file(path)
+    except NotAFile as error:
+        if stat.S_ISDIR(error.mode):
+            raise IsADirectoryError from None
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(error.mode) else "a device or socket"
+        raise InputError(f"is {kind}, not a file: give the export's file",
+                         source=path) from None
 
 
 def read_bytes(path: Path) -> bytes:

@@ -4,6 +4,7 @@ it is one :class:`ConfigError` naming the file and, where it can be known, the l
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import stat
 import tomllib
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .input_text import field_name
+from .input_text import NotAFile, field_name, open_regular_file
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -20,11 +21,11 @@ _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 def read(path: Path, what: str, *, parse_float: Callable[[str], Any] = float
          ) -> tuple[dict[str, Any], str]:
     """The document in ``path`` and its text; ``what`` names the file in errors."""
-    problem = file_problem(path)
-    if problem:
-        raise ConfigError(f"cannot read the {what}: {problem}", source=path)
     try:
-        data = path.read_bytes()
+        with open(_opened(path), "rb") as handle:
+            data = handle.read()
+    except _Unfit as problem:
+        raise ConfigError(f"cannot read the {what}: {problem}", source=path) from None
     except OSError as error:
         raise ConfigError(f"cannot read the {what}: {error.strerror}", source=path) from None
     body = data.removeprefix(codecs.BOM_UTF8)
@@ -49,22 +50,29 @@ def read(path: Path, what: str, *, parse_float: Callable[[str], Any] = float
 
 
 def file_problem(path: Path) -> str | None:
-    """Why an operator's file (this TOML, the logo) cannot be read as one, or None.
-
-    Asked before it is opened: a named pipe with no writer would make the command wait
-    forever, and a device such as /dev/zero never ends.
-    """
+    """Why an operator's file (the logo) cannot be read as one, or None."""
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return "no such file"
-    except OSError as error:
-        return error.strerror or str(error)
-    if stat.S_ISDIR(mode):
-        return "a folder, not a file"
-    if not stat.S_ISREG(mode):
-        return "a named pipe or a device, not a file"
+        os.close(_opened(path))
+    except _Unfit as problem:
+        return str(problem)
     return None
+
+
+class _Unfit(Exception):
+    """Why an operator's file cannot be read as one."""
+
+
+def _opened(path: Path) -> int:
+    """:func:`~input_text.open_regular_file`, what is wrong said as :class:`_Unfit`."""
+    try:
+        return open_regular_file(path)
+    except NotAFile as error:
+        raise _Unfit("a folder, not a file" if stat.S_ISDIR(error.mode)
+                     else "a named pipe or a device, not a file") from None
+    except FileNotFoundError:
+        raise _Unfit("no such file") from None
+    except OSError as error:
+        raise _Unfit(error.strerror or str(error)) from None
 
 
 def key_lines(text: str) -> dict[str, int]:
