@@ -29,7 +29,10 @@ from typing import Any
 
 from synthetic import generate_orders
 
-from pipeline import config, folder, inputs, ledger, links
+from pipeline.core import config
+from pipeline.link import claims as links
+from pipeline.store import folder, ledger
+from pipeline.validate import inputs
 
 DASK = Path(sys.executable).with_name("dask")
 CLI = Path(sys.executable).with_name("xoi-invoices")

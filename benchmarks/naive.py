@@ -22,7 +22,7 @@ from typing import Any
 
 from synthetic import BASE_URL, PARTNER, SECRET
 
-from pipeline.share import derive_share_id
+from pipeline.link.share import derive_share_id
 
 NAIVE_CSS = """
 @page { size: letter; margin: 16mm 16mm 20mm 16mm;

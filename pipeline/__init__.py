@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .batch import check_all, run
-    from .config import DEFAULTS, Company, Settings, resolve
-    from .errors import (
+    from .core.config import DEFAULTS, Company, Settings, resolve
+    from .core.errors import (
         ConfigError,
         InputError,
         LockedError,
@@ -52,8 +52,8 @@ if TYPE_CHECKING:
         TicketError,
         XoiError,
     )
-    from .inputs import check
-    from .models import Delivered, Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
+    from .core.models import Delivered, Invoice, LineItem, Outcome, Problem, Rendered, WorkOrder
+    from .validate import check
 
 __all__ = [
     "DEFAULTS", "Company", "ConfigError", "Delivered", "InputError", "Invoice", "LineItem",
@@ -66,10 +66,11 @@ __all__ = [
 def __getattr__(name: str) -> object:
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import batch, config, errors, inputs, models
+    from . import batch, validate
+    from .core import config, errors, models
 
     # Where each name is defined comes before the modules that import it.
-    value = next(getattr(module, name) for module in (errors, models, config, inputs, batch)
+    value = next(getattr(module, name) for module in (errors, models, config, validate, batch)
                  if hasattr(module, name))
     globals()[name] = value  # once: the next use is a plain look-up
     return value

@@ -3,7 +3,7 @@
 Ctrl-C or SIGTERM at any moment, even while the modules load, ends the command with one
 line and the contract's status, 130 or 143, never a traceback: :func:`main` installs its
 handlers before it imports anything else (the package imports nothing when it loads). A
-run replaces them with its own while it runs (:mod:`pipeline.stopping`: it finishes what
+run replaces them with its own while it runs (:mod:`pipeline.cli.signals`: it finishes what
 it must and writes its report first).
 """
 
@@ -26,13 +26,13 @@ def main() -> None:
     for signum in _SIGNALS:
         signal.signal(signum, _interrupted)
     # Imported only now: the terminal filter, then the whole command.
-    from .terminal import SafeStream
+    from .core.terminal import SafeStream
 
     if sys.stdout is not None:
         sys.stdout = SafeStream.over(sys.stdout)
     if sys.stderr is not None:
         sys.stderr = SafeStream.over(sys.stderr)
-    from .cli import main as command
+    from .cli.app import main as command
 
     try:
         command(prog_name="xoi-invoices")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pipeline import render
+from pipeline.render import pdf as render
 
 
 def _poisoned(self: render.Renderer, invoice: Any) -> tuple[bytes, int]:

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from PIL import Image
 from pypdf import PdfReader
 
-from pipeline import verify
-from pipeline.config import Settings
+from pipeline.core.config import Settings
+from pipeline.store import audit as verify
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -29,11 +29,11 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import Destination
 
-from pipeline import batch
-from pipeline.cli import main
-from pipeline.config import Company, Settings
-from pipeline.render import EMBEDDED_DATA, AssetFetcher
-from pipeline.template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
+from pipeline.batch import orchestrator as batch
+from pipeline.cli.app import main
+from pipeline.core.config import Company, Settings
+from pipeline.core.template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
+from pipeline.render.pdf import EMBEDDED_DATA, AssetFetcher
 
 from .conftest import link_uris, manifest, order, pdf_text, qr_codes, report, write_csv
 

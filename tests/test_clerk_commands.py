@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from pipeline import batch
-from pipeline.cli import main
-from pipeline.config import Settings
+from pipeline.batch import orchestrator as batch
+from pipeline.cli.app import main
+from pipeline.core.config import Settings
 
 from .conftest import ENV, PARTNER, SECRET, order, report, write_csv
 from .smtp_server import USER, SmtpServer
@@ -235,9 +235,9 @@ def test_closest_over_a_big_ledger_is_quick(tmp_path: Path) -> None:
     """The ledger is asked about the tickets that sort next to the typed one, not read."""
     from time import monotonic
 
-    from pipeline.ledger import Ledger
-    from pipeline.models import Rendered
-    from pipeline.typed_tickets import closest_invoiced
+    from pipeline.core.models import Rendered
+    from pipeline.store.ledger import Ledger
+    from pipeline.store.typed_tickets import closest_invoiced
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     with ledger.db:

@@ -19,10 +19,11 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from pipeline import batch  # noqa: E402
-from pipeline.config import Settings  # noqa: E402
-from pipeline.errors import ConfigError  # noqa: E402
-from pipeline.workers import CRASHED  # noqa: E402
+from pipeline.batch import orchestrator as batch  # noqa: E402
+from pipeline.core.config import Settings  # noqa: E402
+from pipeline.core.errors import ConfigError  # noqa: E402
+from pipeline.core.template_files import BUILT_IN  # noqa: E402
+from pipeline.render.pool import CRASHED  # noqa: E402
 
 from .conftest import ENV, order, write_csv  # noqa: E402
 
@@ -122,7 +123,7 @@ def test_override_templates_and_logo_travel_with_the_tasks(tmp_path: Path, setti
                                                            cluster: Cluster) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
-    css = (Path(batch.__file__).parent.parent / "templates/invoice.css").read_text()
+    css = (BUILT_IN / "invoice.css").read_text()
     (templates / "invoice.css").write_text(css + "\nh1 { letter-spacing: 1px; }\n")
     logo = tmp_path / "logo.svg"
     logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4">'

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pipeline.deadline import TimedOut, deadline
+from pipeline.render.deadline import TimedOut, deadline
 
 
 class _Slow:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import batch
-from pipeline.config import Settings
-from pipeline.write import safe_name
+from pipeline.batch import orchestrator as batch
+from pipeline.core.config import Settings
+from pipeline.core.file_names import safe_name
 
 from .conftest import ENV, PARTNER, ROOT, SECRET, manifest, order, write_csv
 from .test_cli import error_line, invoke

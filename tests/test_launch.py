@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import batch
-from pipeline.cli import main
-from pipeline.config import Settings
-from pipeline.launch import page_name
-from pipeline.share import derive_share_id
+from pipeline.batch import orchestrator as batch
+from pipeline.cli.app import main
+from pipeline.core.config import Settings
+from pipeline.launch.pages import page_name
+from pipeline.link.share import derive_share_id
 
 from .conftest import PARTNER, SECRET, manifest, order, write_csv, write_json
 

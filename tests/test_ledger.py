@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ledger as ledger_module
-from pipeline.ledger import Ledger
-from pipeline.models import Rendered
+from pipeline.core.models import Rendered
+from pipeline.store import ledger as ledger_module
+from pipeline.store.ledger import Ledger
 
 
 def _row(ticket: str) -> Rendered:

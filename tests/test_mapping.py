@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import config
-from pipeline.config import Settings
-from pipeline.errors import ConfigError, InputError
-from pipeline.inputs import check
-from pipeline.mapping import load
+from pipeline.core import config
+from pipeline.core.config import Settings
+from pipeline.core.errors import ConfigError, InputError
+from pipeline.read.mapping_file import load
+from pipeline.validate.inputs import check
 
 HEAD = "service_ticket,customer,location,confirmed"
 

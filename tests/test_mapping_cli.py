@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from pipeline.mapping import load
+from pipeline.read.mapping_file import load
 
 from .conftest import ROOT, link_uris, pdf_text, report
 from .test_cli import invoke

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from pipeline import batch, inputs, money
-from pipeline.config import Settings
-from pipeline.models import RawRecord, WorkOrder
-from pipeline.validate import validate
+from pipeline.batch import orchestrator as batch
+from pipeline.core import money
+from pipeline.core.config import Settings
+from pipeline.core.models import RawRecord, WorkOrder
+from pipeline.validate import inputs
+from pipeline.validate.work_order import validate
 
 from .conftest import order, pdf_text, write_csv
 

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from pipeline import record
-from pipeline.cli import main
-from pipeline.models import Outcome, Problem, Rendered
+from pipeline.cli.app import main
+from pipeline.core.models import Outcome, Problem, Rendered
+from pipeline.store import manifest as record
 
 from .conftest import ENV, order, write_csv, write_json
 
@@ -134,7 +134,7 @@ def test_importing_the_package_loads_nothing_heavy(tmp_path: Path) -> None:
         "print(sorted(m for m in loaded if m.startswith(('weasyprint', 'babel', 'click', "
         "'pipeline.')))); print(Settings().currency, run.__module__, XoiError.__module__)")],
         capture_output=True, text=True, check=True, cwd=tmp_path)
-    assert done.stdout == "[]\nUSD pipeline.batch pipeline.errors\n"
+    assert done.stdout == "[]\nUSD pipeline.batch.orchestrator pipeline.core.errors\n"
 
 
 def test_json_log_and_report_keep_the_data_and_escape_it(tmp_path: Path) -> None:

@@ -17,14 +17,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipeline import batch, inputs
-from pipeline.config import Settings
-from pipeline.errors import InputError
-from pipeline.models import Problem, RawRecord, WorkOrder
-from pipeline.read import read_file
-from pipeline.record import spreadsheet_safe
-from pipeline.validate import validate
-from pipeline.verify import unneutralized
+from pipeline.batch import orchestrator as batch
+from pipeline.core.config import Settings
+from pipeline.core.errors import InputError
+from pipeline.core.models import Problem, RawRecord, WorkOrder
+from pipeline.read.files import read_file
+from pipeline.store.audit import unneutralized
+from pipeline.store.manifest import spreadsheet_safe
+from pipeline.validate import inputs
+from pipeline.validate.work_order import validate
 
 from .conftest import PARTNER, SECRET
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import csv_rows
-from pipeline.errors import InputError, OutputError
-from pipeline.models import Problem, RawRecord
-from pipeline.read import read_file
+from pipeline.core.errors import InputError, OutputError
+from pipeline.core.models import Problem, RawRecord
+from pipeline.read import csv_rows
+from pipeline.read.files import read_file
 
 from .conftest import order, write_csv
 

@@ -13,12 +13,13 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from pipeline import batch, plan
-from pipeline.cli import main
-from pipeline.config import Settings
-from pipeline.folder import OutputFolder
-from pipeline.models import Outcome
-from pipeline.template_files import BUILT_IN
+from pipeline.batch import orchestrator as batch
+from pipeline.cli.app import main
+from pipeline.core.config import Settings
+from pipeline.core.models import Outcome
+from pipeline.core.template_files import BUILT_IN
+from pipeline.render import identity
+from pipeline.store.folder import OutputFolder
 
 from .conftest import ENV, SECRET, manifest, order, report, write_csv
 
@@ -130,9 +131,9 @@ def test_new_render_code_or_library_version_rerenders(
         tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     source = write_csv(tmp_path / "in.csv", [order("WO-1")])
     _run(source, settings)
-    monkeypatch.setattr(plan, "RENDER_CODE", plan.RENDER_CODE[1:])  # render.py "changed"
+    monkeypatch.setattr(identity, "RENDER_CODE", identity.RENDER_CODE[1:])  # pdf "changed"
     assert _run(source, settings).rendered == ["WO-1"]
-    monkeypatch.setattr(plan, "versions", lambda: "weasyprint 71.0")
+    monkeypatch.setattr(identity, "versions", lambda: "weasyprint 71.0")
     assert _run(source, settings).rendered == ["WO-1"]
     assert _run(source, settings).unchanged == ["WO-1"]
 
@@ -421,9 +422,9 @@ def test_sigkill_at_any_point_then_rerun_gives_identical_output(tmp_path: Path) 
 def test_a_corrected_pdf_that_cannot_be_written_leaves_the_issued_one_in_place(
         tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk while re-issuing: the current PDF stays where the manifest names it."""
-    from pipeline import folder
-    from pipeline.errors import OutputError
-    from pipeline.verify import verify
+    from pipeline.core.errors import OutputError
+    from pipeline.store import folder
+    from pipeline.store.audit import verify
 
     _run(write_csv(tmp_path / "in.csv", [order("WO-1")]), settings)
     issued = (settings.out / "invoices/INV-WO-1.pdf").read_bytes()

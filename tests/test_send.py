@@ -27,18 +27,19 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from pipeline import batch, record
-from pipeline import ledger as ledger_module
-from pipeline.addresses import to_address
-from pipeline.cli import main
-from pipeline.config import Company, Settings, Smtp
-from pipeline.deliver import send_folder
-from pipeline.deliveries import HEADER
-from pipeline.folder import DELIVERIES, LEDGER, OutputFolder
-from pipeline.ledger import Ledger
-from pipeline.mailer import RateLimit
-from pipeline.message import Envelope, MailTemplates
-from pipeline.models import Rendered
+from pipeline.batch import orchestrator as batch
+from pipeline.cli.app import main
+from pipeline.core.addresses import to_address
+from pipeline.core.config import Company, Settings, Smtp
+from pipeline.core.models import Rendered
+from pipeline.send.log import HEADER
+from pipeline.send.message import Envelope, MailTemplates
+from pipeline.send.outbox import send_folder
+from pipeline.send.smtp import RateLimit
+from pipeline.store import ledger as ledger_module
+from pipeline.store import manifest as record
+from pipeline.store.folder import DELIVERIES, LEDGER, OutputFolder
+from pipeline.store.ledger import Ledger
 
 from .conftest import PARTNER, ROOT, SECRET, manifest, order, write_csv
 from .smtp_server import PASSWORD, USER, Received, SmtpServer
@@ -444,7 +445,7 @@ def test_the_password_never_travels_to_a_cluster(server: SmtpServer) -> None:
     """What a Dask task carries is pickled to the scheduler and every worker."""
     import pickle
 
-    from pipeline.cluster import bundle
+    from pipeline.render.cluster import bundle
 
     settings = replace(smtp_settings(Path("out"), server), send=True)
     assert settings.smtp.password == PASSWORD
@@ -467,8 +468,8 @@ def test_a_held_lock_is_exit_75(out: Path, server: SmtpServer, runner: CliRunner
 
 
 def test_the_python_api_finds_a_ticket_however_it_is_typed(out: Path, server: SmtpServer) -> None:
-    from pipeline import folder
-    from pipeline.deliver import Outbox
+    from pipeline.send.outbox import Outbox
+    from pipeline.store import folder
 
     with folder.writing(out, new_ledger=False) as opened:
         delivered = Outbox(smtp_settings(out, server)).send(opened, only=[" WO-1\t"])
@@ -713,7 +714,7 @@ def test_the_html_part_in_a_browser(out: Path, server: SmtpServer, tmp_path: Pat
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The production backoff (1, 4, 15 s) made short; the retry logic is the real one."""
-    monkeypatch.setattr("pipeline.deliver.RETRY_DELAYS", (0.05, 0.1, 0.2))
+    monkeypatch.setattr("pipeline.send.outbox.RETRY_DELAYS", (0.05, 0.1, 0.2))
 
 
 def test_a_temporary_refusal_is_tried_again_then_fails(out: Path, server: SmtpServer,

@@ -24,12 +24,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from pipeline import batch, inputs, links, record, workers
-from pipeline.cli import main
-from pipeline.config import Settings
-from pipeline.executor import Result, Stop
-from pipeline.ledger import Ledger
-from pipeline.models import Invoice, Outcome, Rendered
+from pipeline.batch import orchestrator as batch
+from pipeline.cli.app import main
+from pipeline.core.config import Settings
+from pipeline.core.models import Invoice, Outcome, Rendered
+from pipeline.core.stop import Stop
+from pipeline.link import claims as links
+from pipeline.render import pool as workers
+from pipeline.render.seam import Result
+from pipeline.store import manifest as record
+from pipeline.store.ledger import Ledger
+from pipeline.validate import inputs
 
 from .conftest import order, write_csv
 

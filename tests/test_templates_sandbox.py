@@ -19,10 +19,10 @@ from click.testing import CliRunner, Result
 from PIL import Image
 from pypdf import PdfReader
 
-from pipeline import batch
-from pipeline.cli import main
-from pipeline.config import Company, Settings
-from pipeline.deliver import send_folder
+from pipeline.batch import orchestrator as batch
+from pipeline.cli.app import main
+from pipeline.core.config import Company, Settings
+from pipeline.send.outbox import send_folder
 
 from .conftest import PARTNER, SECRET, order, pdf_text, write_csv
 from .smtp_server import SmtpServer
@@ -175,7 +175,7 @@ def test_a_link_out_of_the_folder_never_travels_to_a_cluster_worker(
         tmp_path: Path, settings: Settings) -> None:
     """A worker writes the bundle's files as plain files, which its loader would serve."""
     pytest.importorskip("distributed")
-    from pipeline.cluster import bundle
+    from pipeline.render.cluster import bundle
 
     mine = folder(tmp_path, invoice_html=f"{HEAD}{{% include 'pw.html' %}}\n", terms_html="x")
     (mine / "pw.html").symlink_to("/etc/passwd")

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pipeline import inputs
-from pipeline.config import Settings
-from pipeline.models import Problem, RawRecord, WorkOrder
-from pipeline.validate import validate
+from pipeline.core.config import Settings
+from pipeline.core.models import Problem, RawRecord, WorkOrder
+from pipeline.validate import inputs
+from pipeline.validate.work_order import validate
 
 from .conftest import order, write_csv, write_json
 

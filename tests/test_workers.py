@@ -21,11 +21,14 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from pipeline import batch, inputs, links, workers
-from pipeline.config import Settings
-from pipeline.executor import RenderedPdf, RenderFailure, Result
-from pipeline.layout import column_widths
-from pipeline.models import Invoice
+from pipeline.batch import orchestrator as batch
+from pipeline.core.config import Settings
+from pipeline.core.models import Invoice
+from pipeline.link import claims as links
+from pipeline.render import pool as workers
+from pipeline.render.layout import column_widths
+from pipeline.render.seam import RenderedPdf, RenderFailure, Result
+from pipeline.validate import inputs
 from tests.conftest import order, session_processes, write_csv
 
 
@@ -243,8 +246,8 @@ def test_an_invoice_rendered_in_the_run_process_has_the_cycle_collector(
     its own process (--workers 1) kept every invoice it rendered (2.4 GB for 1,000)."""
     from click.testing import CliRunner
 
-    from pipeline import render
-    from pipeline.cli import main
+    from pipeline.cli.app import main
+    from pipeline.render import pdf as render
 
     seen: list[bool] = []
     original = render.Renderer.pdf

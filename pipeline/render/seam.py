@@ -1,0 +1,110 @@
+"""The render seam: invoices in, typed results out as they finish.
+
+An :class:`Executor` turns invoices into PDF bytes and nothing else: it writes no file
+and records nothing, so the batch stays the only writer of the output folder whichever
+executor renders. Results come in the order invoices finish; each is a
+:class:`RenderedPdf` or a :class:`RenderFailure` with the reason a clerk reads.
+
+Three implementations: in :mod:`workers`, ``InProcess`` (one worker, or one invoice) and
+``ProcessPool``; in :mod:`cluster`, ``Cluster`` (a Dask scheduler, ``settings.cluster``).
+:func:`executor_for` picks one from the settings; another engine plugs in there and
+nowhere else.
+
+Invoices come as an iterable, pulled as the executor hands them out (a run of a million
+reads them from a spool on disk, see :mod:`spool`); :func:`executor_for` is told how
+many. An executor keeps a bounded number taken and not yet finished (:class:`Pending`).
+
+An executor watches ``stop`` (see :mod:`stopping`): once it is set, no invoice starts;
+those in flight finish within :data:`GRACE` seconds or are dropped, and are then simply
+not in the results (the next run renders them).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..core.config import Settings
+from ..core.errors import ConfigError
+from ..core.models import Invoice
+from ..core.stop import Stop
+
+GRACE = 3.0  # seconds an invoice in flight may still take once a stop is asked for
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPdf:
+    invoice: Invoice
+    pdf: bytes
+    pages: int
+
+
+@dataclass(frozen=True, slots=True)
+class RenderFailure:
+    invoice: Invoice
+    reason: str
+
+
+Result = RenderedPdf | RenderFailure
+
+
+class Executor(Protocol):
+    def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
+        """One result per invoice that was rendered or failed, as they finish; ``invoices``
+        is read once, as far as the executor gets (not past a stop)."""
+        ...
+
+
+class Pending:
+    """The invoices not handed to a renderer yet: those given back first (cancelled at a
+    stop), then the rest of the caller's iterable, taken only when asked for."""
+
+    def __init__(self, invoices: Iterable[Invoice]) -> None:
+        self._back: deque[Invoice] = deque()
+        self._rest = iter(invoices)
+
+    def __bool__(self) -> bool:
+        return self.ahead(1) > 0
+
+    def ahead(self, wanted: int) -> int:
+        """How many invoices are left, counting no further than ``wanted``."""
+        while len(self._back) < wanted:
+            invoice = next(self._rest, None)
+            if invoice is None:
+                break
+            self._back.append(invoice)
+        return min(len(self._back), wanted)
+
+    def take(self) -> Invoice:
+        """The next invoice; only after ``bool(self)`` said there is one."""
+        self.ahead(1)
+        return self._back.popleft()
+
+    def give_back(self, invoice: Invoice) -> None:
+        """An invoice taken but not rendered: it comes next again."""
+        self._back.appendleft(invoice)
+
+    def drop(self) -> None:
+        """Take no more: what is left is for the next run."""
+        self._back.clear()
+        self._rest = iter(())
+
+
+def executor_for(settings: Settings, count: int) -> Executor:
+    """The executor for rendering ``count`` invoices with these settings."""
+    from .pool import InProcess, ProcessPool  # WeasyPrint loads only when rendering
+
+    if settings.cluster:
+        try:
+            from .cluster import Cluster
+        except ImportError as error:
+            if error.name is None or error.name.split(".")[0] not in ("distributed", "dask"):
+                raise
+            raise ConfigError("--cluster needs Dask: pip install 'xoi-invoices[cluster]'",
+                              source=settings.cluster) from None
+        return Cluster(settings)
+    if settings.workers <= 1 or count <= 1:
+        return InProcess(settings)
+    return ProcessPool(settings)
