@@ -22,8 +22,7 @@ from ..core.stop import Stop
 from ..link import claims as links
 from ..plan.changes import Planned, fingerprint, plan
 from ..plan.spool import Spool
-from ..render.identity import salt
-from ..render.seam import RenderFailure, executor_for
+from ..render import RenderFailure, executor_for, salt
 from ..store import folder
 from ..store.print_pdf import check_target, merge
 from ..store.typed_tickets import Nearest, listed

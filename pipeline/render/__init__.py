@@ -1,1 +1,20 @@
-"""render"""
+"""Render: invoices in, PDF bytes out, on this machine or a Dask cluster.
+
+The stage writes no file: the batch stores what it hands back. Its public API is what
+the orchestrator calls:
+
+- :func:`executor_for` the executor for a run (local pool, one process, or Dask);
+- :class:`Executor` the seam every engine implements, with its results
+  :class:`RenderedPdf` and :class:`RenderFailure`;
+- :func:`salt` the render identity: code, libraries, templates, logo and settings, which
+  the plan compares with the ledger to find what must render again.
+
+Importing this package loads neither WeasyPrint nor Dask; an executor loads its engine
+when it is chosen.
+"""
+
+from .backend import executor_for
+from .identity import salt
+from .seam import Executor, RenderedPdf, RenderFailure, Result
+
+__all__ = ["Executor", "RenderFailure", "RenderedPdf", "Result", "executor_for", "salt"]

@@ -5,16 +5,16 @@ and records nothing, so the batch stays the only writer of the output folder whi
 executor renders. Results come in the order invoices finish; each is a
 :class:`RenderedPdf` or a :class:`RenderFailure` with the reason a clerk reads.
 
-Three implementations: in :mod:`workers`, ``InProcess`` (one worker, or one invoice) and
-``ProcessPool``; in :mod:`cluster`, ``Cluster`` (a Dask scheduler, ``settings.cluster``).
-:func:`executor_for` picks one from the settings; another engine plugs in there and
-nowhere else.
+Three implementations: in :mod:`.pool`, ``InProcess`` (one worker, or one invoice) and
+``ProcessPool``; in :mod:`.cluster`, ``Cluster`` (a Dask scheduler, ``settings.cluster``).
+:func:`.backend.executor_for` picks one from the settings; another engine plugs in there
+and nowhere else. This module imports none of them: they depend on it.
 
 Invoices come as an iterable, pulled as the executor hands them out (a run of a million
-reads them from a spool on disk, see :mod:`spool`); :func:`executor_for` is told how
-many. An executor keeps a bounded number taken and not yet finished (:class:`Pending`).
+reads them from a spool on disk, see :mod:`pipeline.plan.spool`); ``executor_for`` is told
+how many. An executor keeps a bounded number taken and not yet finished (:class:`Pending`).
 
-An executor watches ``stop`` (see :mod:`stopping`): once it is set, no invoice starts;
+An executor watches ``stop`` (see :mod:`pipeline.cli.signals`): once it is set, no invoice starts;
 those in flight finish within :data:`GRACE` seconds or are dropped, and are then simply
 not in the results (the next run renders them).
 """
@@ -26,8 +26,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..core.config import Settings
-from ..core.errors import ConfigError
 from ..core.models import Invoice
 from ..core.stop import Stop
 
@@ -90,21 +88,3 @@ class Pending:
         """Take no more: what is left is for the next run."""
         self._back.clear()
         self._rest = iter(())
-
-
-def executor_for(settings: Settings, count: int) -> Executor:
-    """The executor for rendering ``count`` invoices with these settings."""
-    from .pool import InProcess, ProcessPool  # WeasyPrint loads only when rendering
-
-    if settings.cluster:
-        try:
-            from .cluster import Cluster
-        except ImportError as error:
-            if error.name is None or error.name.split(".")[0] not in ("distributed", "dask"):
-                raise
-            raise ConfigError("--cluster needs Dask: pip install 'xoi-invoices[cluster]'",
-                              source=settings.cluster) from None
-        return Cluster(settings)
-    if settings.workers <= 1 or count <= 1:
-        return InProcess(settings)
-    return ProcessPool(settings)
