@@ -41,10 +41,9 @@ import time
 from pathlib import Path
 
 import pipeline
-from pipeline import batch, config
 
 rows, toml, out = sys.argv[1:4]
-settings = config.resolve({"out": Path(out), "workers": 2}, config_file=toml)
+settings = pipeline.resolve({"out": Path(out), "workers": 2}, config_file=toml)
 stop = threading.Event()
 seen = {}
 started = time.monotonic()
@@ -56,7 +55,7 @@ def progress(event, data):
         stop.set()
 
 
-outcome = batch.run([Path(rows)], settings, progress=progress, stop=stop)
+outcome = pipeline.run([Path(rows)], settings, progress=progress, stop=stop)
 print(json.dumps({**seen, "interrupted": outcome.interrupted, "left": outcome.left,
                   "rendered": len(outcome.rendered), "code": pipeline.__file__}))
 """

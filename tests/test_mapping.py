@@ -9,7 +9,7 @@ import pytest
 from pipeline.core import config
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError, InputError
-from pipeline.read.mapping_file import load
+from pipeline.read import load_mapping
 from pipeline.validate.inputs import check
 
 HEAD = "service_ticket,customer,location,confirmed"
@@ -157,12 +157,12 @@ def test_the_mapping_setting_from_toml_and_environment(tmp_path: Path) -> None:
 
 def test_a_mapping_that_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
-        load(tmp_path / "none.toml")
+        load_mapping(tmp_path / "none.toml")
     assert str(raised.value) == f"{tmp_path / 'none.toml'}: cannot read the mapping: no " \
         "such file"
     (tmp_path / "m.toml").write_text('[fields]\ncustomer = "A"\n[values]\nyes = ["No"]\n')
     with pytest.raises(ConfigError) as raised:
-        load(tmp_path / "m.toml")
+        load_mapping(tmp_path / "m.toml")
     assert str(raised.value).endswith("m.toml:4: [values] yes: 'no' already means no")
 
 

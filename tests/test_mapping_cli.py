@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from pipeline.read.mapping_file import load
+from pipeline.read import load_mapping
 
 from .conftest import ROOT, link_uris, pdf_text, report
 from .test_cli import invoke
@@ -212,7 +212,7 @@ def test_draft_of_a_csv_export(runner: CliRunner, tmp_path: Path) -> None:
                  'date = "%m/%d/%Y"          # dates like 11/28/2026 seen; or %d/%m/%Y?'):
         assert line in lines, (line, out)
     (tmp_path / "draft.toml").write_text(out)
-    assert load(tmp_path / "draft.toml").fields["customer"] == ("Customer",)
+    assert load_mapping(tmp_path / "draft.toml").fields["customer"] == ("Customer",)
     eu = invoke(runner, "mapping", "draft", str(EXAMPLES / "housecall-pro/invoices-eu.csv"))
     assert {'delimiter = ";"', 'decimal = ","              # amounts like 1.234,50 seen',
             'date = "%d.%m.%Y"          # dates like 28.11.2026 seen'} <= \
@@ -253,7 +253,7 @@ def test_draft_of_a_nested_json_export(runner: CliRunner, tmp_path: Path) -> Non
                  'line_items = "items"  # paths of item_* fields are inside one item'):
         assert line in lines, (line, out)
     (tmp_path / "draft.toml").write_text(out)
-    assert load(tmp_path / "draft.toml").line_items == "items"
+    assert load_mapping(tmp_path / "draft.toml").line_items == "items"
 
 
 def test_draft_of_a_missing_file(runner: CliRunner) -> None:

@@ -21,7 +21,7 @@ from pipeline.batch import orchestrator as batch
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.core.models import Problem, RawRecord, WorkOrder
-from pipeline.read.files import read_file
+from pipeline.read import read_file
 from pipeline.store.audit import unneutralized
 from pipeline.store.manifest import spreadsheet_safe
 from pipeline.validate import inputs

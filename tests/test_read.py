@@ -13,8 +13,7 @@ import pytest
 
 from pipeline.core.errors import InputError, OutputError
 from pipeline.core.models import Problem, RawRecord
-from pipeline.read import csv_rows
-from pipeline.read.files import read_file
+from pipeline.read import csv_rows, read_file
 
 from .conftest import order, write_csv
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..read.draft import draft as draft_text
+from ..read import draft as draft_text
 from .options import maps_errors
 
 

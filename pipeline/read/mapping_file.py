@@ -7,8 +7,8 @@ A mapping is TOML (``--mapping FILE.toml``; README, "Input")::
     [format]   date (strptime), decimal ("." or ","), cents, delimiter, encoding
     [json]     records: path of the list of work orders; line_items: path of one's items
 
-:func:`load` checks the whole file before any input is read: every mistake in it is a
-:class:`ConfigError` naming its line. :mod:`mapped` applies it to the files.
+:func:`load_mapping` checks the whole file before any input is read: every mistake in it is a
+:class:`ConfigError` naming its line. :mod:`.remap` applies it to the files.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Mapping:
                            line=self.line(table, key))
 
 
-def load(path: Path) -> Mapping:
+def load_mapping(path: Path) -> Mapping:
     """The mapping in ``path``; :class:`ConfigError` names the line of any mistake."""
     document, text = toml_file.read(path, "mapping", parse_float=Decimal)
     return _Parser(path, text).mapping(document)

@@ -21,9 +21,7 @@ from ..core.formats import OURS, Formats
 from ..core.models import Problem, RawRecord, WorkOrder
 from ..core.stop import Stop
 from ..core.tickets import canonical, print_key
-from ..read.files import read_file
-from ..read.mapping_file import load
-from ..read.remap import read_mapped
+from ..read import load_mapping, read_file, read_mapped
 from .work_order import validate
 
 _LINE_BITS = 40  # a first record's place is one int: its source's number, then its line
@@ -57,7 +55,7 @@ class Checking:
         self.settings = settings
         self.for_launch = for_launch
         self.stop = stop
-        self.mapping = None if settings.mapping is None else load(settings.mapping)
+        self.mapping = None if settings.mapping is None else load_mapping(settings.mapping)
         self.formats = OURS if self.mapping is None else self.mapping.formats
         self.read = 0
         # The first record of each ticket, by its print key's digest: its ticket (text, for
