@@ -1,34 +1,20 @@
 """xoi-invoices: confirmed FSM work orders in, invoice PDFs with the XOi share link out.
 
-The stages, one module each, in the order the data flows::
+One subpackage per stage, in the order the data flows (docs/architecture.md draws the
+layers and what each may import)::
 
-    read.py      files → raw records with line numbers (csv_rows.py, input_text.py)
-    validate.py  raw record → WorkOrder (or a Problem naming file, line, field);
-                 line_items.py checks and prices the items
-    inputs.py    both over every input file: confirmed, unconfirmed, problems
-    links.py     WorkOrders + what was published → Invoices (share ID, share URL, dates);
-                 share.py makes share IDs and URLs; compact.py keeps what both compare
-                 across tickets in a few hundred bytes a ticket
-    linking.py   inputs, validate and links as one stream, a few hundred orders at a time
-                 (validate and run hold no WorkOrder list, whatever the input's size)
-    plan.py      Invoices → what to render (new or changed) and what is unchanged;
-                 spool.py keeps what to render on disk until the executor takes it
-    executor.py  the render seam: Invoices in, PDFs or failures out as they finish;
-                 workers.py runs render.py (Jinja2 + WeasyPrint) in this process or a pool;
-                 layout.py sizes the QR code, the printed URL and the table columns
-    folder.py    the output folder: store, withdraw, manifest and report (record.py),
-                 ledger.py remembers what was issued, history.py keeps re-issued PDFs,
-                 write.py makes files appear whole, lock.py lets one run write
-    deliver.py   emails the issued invoices (send, run --send): message.py builds each
-                 message, mailer.py speaks SMTP, deliveries.py records every attempt
+    read/       export files → raw records with file and line (CSV, JSON, mapping files)
+    validate/   raw record → WorkOrder, or a Problem naming file, line and field
+    link/       WorkOrders + what was published → Invoices (share ID, URL, invoice number)
+    plan/       Invoices → what to render (new or changed) and what is unchanged
+    render/     the seam: Invoices in, PDF bytes or failures out, locally or on Dask
+    store/      the output folder: PDFs, ledger, history, manifest, report, merge, verify
+    send/       emails the issued invoices, exactly once
+    launch/     the launch pages that start each XOi activity
 
-``batch.run`` calls them in that order; ``cli.py`` is a thin layer over it.
-
-The rules each stage shares, one module each: tickets.py (one spelling of a ticket and
-what prints alike), terminal.py (any text made harmless for a terminal or a JSON file),
-sandbox.py (templates in Jinja's sandbox, read only from inside their folder),
-folder_entries.py (the folder's own files, never a link out of it), toml_file.py (the
-configuration and mapping files), suggest.py (the close match a typo gets).
+over ``core/`` (the vocabulary: records, errors, money, settings, field and text rules)
+and under ``batch/`` (the orchestrator: :func:`run` calls the stages in that order) and
+``cli/`` (the command line, a thin layer over this API).
 
 Importing the package loads none of them: ``xoi-invoices`` must be able to handle Ctrl-C
 before the heavy ones (WeasyPrint, Babel) load, and each name below loads its module
