@@ -29,10 +29,9 @@ from typing import Any
 
 from synthetic import generate_orders
 
+from pipeline.batch.stream import Linking
 from pipeline.core import config
-from pipeline.link import claims as links
 from pipeline.store import folder, ledger
-from pipeline.validate import inputs
 
 DASK = Path(sys.executable).with_name("dask")
 CLI = Path(sys.executable).with_name("xoi-invoices")
@@ -98,8 +97,8 @@ def store_rate(out: Path, config_file: Path, rows_per_commit: int) -> float:
     settings = config.resolve({"out": out}, config_file=config_file)
     orders = out.with_suffix(".csv")
     generate_orders(orders, STORED)
-    checked = inputs.check([orders], settings)
-    invoices = links.invoices(checked.confirmed, settings, {}, date(2026, 12, 1)).items
+    invoices = [invoice for chunk in Linking([orders], settings, date(2026, 12, 1))
+                for invoice in chunk.invoices]
     pdf = os.urandom(PDF_BYTES)
     with folder.writing(out) as target:
         assert target.ledger is not None

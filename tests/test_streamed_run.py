@@ -25,16 +25,15 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.batch import orchestrator as batch
+from pipeline.batch.stream import Linking
 from pipeline.cli.app import main
 from pipeline.core.config import Settings
 from pipeline.core.models import Invoice, Outcome, Rendered
 from pipeline.core.stop import Stop
-from pipeline.link import claims as links
 from pipeline.render import pool as workers
 from pipeline.render.seam import Result
 from pipeline.store import manifest as record
 from pipeline.store.ledger import Ledger
-from pipeline.validate import inputs
 
 from .conftest import order, write_csv
 
@@ -155,8 +154,8 @@ def test_a_pool_takes_invoices_as_it_hands_them_out(tmp_path: Path,
                                                     settings: Settings) -> None:
     pooled = replace(settings, workers=2)
     source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(40)])
-    invoices = links.invoices(inputs.check([source], pooled).confirmed, pooled, {},
-                              date(2026, 12, 1)).items
+    invoices = [invoice for chunk in Linking([source], pooled, date(2026, 12, 1))
+                for invoice in chunk.invoices]
     taken = 0
 
     def lazily() -> Iterator[Invoice]:

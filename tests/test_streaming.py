@@ -123,7 +123,7 @@ def test_tickets_on_one_line_of_a_json_document_are_still_duplicates(
 def test_claims_one_order_at_a_time(tmp_path: Path, settings: Settings) -> None:
     taken = order("WO-1")["share_id"]
     path = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2", share_id=taken)])
-    claims = links.Claims(settings, {}, links.issue_date())
+    claims = links.Claims(settings, links.issue_date())
     outcome = batch.check_all([path], settings)
     first, second = (claims.invoice(o) for o in check([path], settings).confirmed)
     assert isinstance(first, Invoice) and first.share_id == taken

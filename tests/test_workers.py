@@ -22,9 +22,9 @@ import pytest
 from pypdf import PdfReader
 
 from pipeline.batch import orchestrator as batch
+from pipeline.batch.stream import Linking
 from pipeline.core.config import Settings
 from pipeline.core.models import Invoice
-from pipeline.link import claims as links
 from pipeline.render import pool as workers
 from pipeline.render.layout import column_widths
 from pipeline.render.seam import RenderedPdf, RenderFailure, Result
@@ -35,8 +35,8 @@ from tests.conftest import order, session_processes, write_csv
 def _invoices(tmp_path: Path, settings: Settings, count: int, name: str = "in.csv",
               rows: list[dict[str, str]] | None = None) -> list[Invoice]:
     source = write_csv(tmp_path / name, rows or [order(f"WO-{n}") for n in range(count)])
-    checked = inputs.check([source], settings)
-    return links.invoices(checked.confirmed, settings, {}, date(2026, 12, 1)).items
+    return [invoice for chunk in Linking([source], settings, date(2026, 12, 1))
+            for invoice in chunk.invoices]
 
 
 def _pooled(invoices: list[Invoice], settings: Settings) -> list[Result]:

@@ -11,13 +11,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.config import Settings
 from ..core.errors import RenderError, TicketError
 from ..core.files import writable
-from ..core.models import Failure, Invoice, Outcome, Problem, Rendered, Warning_, WorkOrder
+from ..core.models import (
+    Delivered,
+    Failure,
+    Invoice,
+    Outcome,
+    Problem,
+    Rendered,
+    Warning_,
+    WorkOrder,
+)
 from ..core.stop import Stop
 from ..link import claims as links
 from ..plan.changes import Planned, fingerprint, plan
@@ -25,9 +35,8 @@ from ..plan.spool import Spool
 from ..render import RenderFailure, executor_for, salt
 from ..store import folder
 from ..store.print_pdf import check_target, merge
-from ..store.typed_tickets import Nearest, listed
-from ..validate.work_order import canonical_ticket
-from .stream import Chunk, Linking, readable
+from .named_tickets import NamedTickets
+from .stream import Linking, readable
 
 if TYPE_CHECKING:
     from ..send.outbox import Outbox
@@ -60,99 +69,48 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
 
     ``only`` limits the run to those tickets, and what it reports to them: problems and
     unconfirmed work orders of other tickets are counted (``others_rejected``,
-    ``others_unconfirmed``), not listed. A named ticket that
-    cannot be invoiced (missing, unconfirmed) is listed under ``failed`` and the others
-    are rendered; when none of them can be, :class:`TicketError` says why before
-    anything is written. ``stop`` (see :mod:`stopping`) ends the run early and cleanly.
-    ``settings.send`` (``run --send``) then emails what was not sent yet, in this run and
-    under its lock (:mod:`deliver`), the counts in ``outcome.delivery``.
+    ``others_unconfirmed``), not listed. A named ticket that cannot be invoiced (missing,
+    unconfirmed) is listed under ``failed`` and the others are rendered; when none of
+    them can be, :class:`TicketError` says why before anything is written. ``stop`` (see
+    :mod:`~pipeline.cli.signals`) ends the run early and cleanly. ``settings.send``
+    (``run --send``) then emails what was not sent yet, in this run and under its lock
+    (:mod:`~pipeline.send.outbox`), the counts in ``outcome.delivery``.
     """
     started = time.monotonic()
     stop = stop or threading.Event()
     settings.require_partner_id()
     inputs = list(inputs)
-    wanted = {canonical_ticket(ticket) for ticket in only}
-
-    def ours(ticket: str | None) -> bool:
-        return not wanted or ticket in wanted
-
-    readable(inputs)
-    if settings.merge is not None:  # before the night's work, not after it
-        check_target(folder.OutputFolder(settings.out), settings.merge)
-        writable(settings.merge)
-    outbox = _outbox(settings)
+    named = NamedTickets(only)
+    outbox = _checked_job(inputs, settings)
     with folder.writing(settings.out) as out, Spool() as todo:
         # Links are claimed over the whole input, then the selection is taken: a ticket
         # outside it may hold the share ID or invoice number a selected one claims.
         linking = Linking(inputs, settings, links.issue_date(), folder=out, stop=stop)
         run_salt = salt(settings)
-        named = _Named(wanted)
-        unconfirmed: list[str] = []
-        unchanged: list[str] = []
-        # Only the unconfirmed tickets with an issued invoice, to be withdrawn after the
-        # problems are told, as when the stages ran one after the other.
-        withdrawals: list[tuple[WorkOrder, Rendered]] = []
-        for chunk in linking:
-            named.saw(chunk)
-            unconfirmed += (order.service_ticket for order in chunk.unconfirmed)
-            withdrawals += ((order, issued) for order in chunk.unconfirmed
-                            if ours(order.service_ticket)
-                            and (issued := chunk.published.get(order.service_ticket))
-                            and not issued.withdrawn)
-            planned = plan([invoice for invoice in chunk.invoices if ours(invoice.ticket)],
-                           chunk.published, run_salt, out.intact, force=force)
-            todo.add(planned.todo)
-            unchanged += (invoice.ticket for invoice, _ in planned.unchanged)
-            out.remember_unchanged(planned.unchanged)
-        if linking.dropped:  # rejected whole after their first record was planned
-            unconfirmed = [ticket for ticket in unconfirmed if ticket not in linking.dropped]
-            unchanged = [ticket for ticket in unchanged if ticket not in linking.dropped]
-            withdrawals = [(order, issued) for order, issued in withdrawals
-                           if order.service_ticket not in linking.dropped]
-            todo.discard(linking.dropped)
-        # Stopped while reading: a named ticket may be in what was not read yet.
-        unservable = {} if stop.is_set() else named.unservable(linking)
-        if wanted and len(unservable) == len(wanted):
-            _announce(progress, [], [p for p in linking.checked if p.service_ticket in wanted])
-            ticket = min(unservable)
-            raise TicketError(unservable[ticket], ticket=ticket)
-        problems = linking.problems()
-        outcome = Outcome(
-            read=linking.read, confirmed=linking.confirmed,
-            unconfirmed=[ticket for ticket in unconfirmed if ours(ticket)],
-            rejected=[problem for problem in problems if ours(problem.service_ticket)],
-            warnings=[warning for warning in linking.warnings if ours(warning.service_ticket)],
-            unchanged=unchanged)
-        outcome.others_rejected = len(problems) - len(outcome.rejected)
-        outcome.others_unconfirmed = len(unconfirmed) - len(outcome.unconfirmed)
-        _announce(progress, outcome.warnings, outcome.rejected)
-        if outcome.others_rejected:
-            progress("others_rejected", {"count": outcome.others_rejected,
-                                         "inputs": [str(path) for path in inputs]})
-        _withdraw(out, withdrawals, outcome, progress)
-        rejected = {problem.service_ticket for problem in outcome.rejected}
-        for ticket in sorted(unservable.keys() - rejected):
-            _fail(progress, outcome, ticket, unservable[ticket])
-        progress("start", {"total": len(todo), "unchanged": len(outcome.unchanged)})
-        finished = _render_and_store(out, todo, run_salt, settings, stop, outcome, progress) \
-            if len(todo) and not stop.is_set() else 0
-        outcome.interrupted = stop.is_set()
-        outcome.left = len(todo) - finished
+        sorted_out = _link_and_plan(linking, named, out, todo, run_salt=run_salt, force=force)
+        unservable = _unservable(named, linking, stopped=stop.is_set(), progress=progress)
+        linked = _linked(linking, sorted_out, named)
+        _tell(progress, linked, inputs)
+        withdrawn = _withdraw(out, sorted_out.withdrawals, progress)
+        rejected = {problem.service_ticket for problem in linked.rejected}
+        refused = [_failed(progress, ticket, unservable[ticket])
+                   for ticket in sorted(unservable.keys() - rejected)]
+        progress("start", {"total": len(todo), "unchanged": len(linked.unchanged)})
+        stored = _render_and_store(out, todo, run_salt=run_salt, settings=settings, stop=stop,
+                                   progress=progress)
+        outcome = replace(linked, rendered=stored.rendered, failed=[*refused, *stored.failed],
+                          withdrawn=[warning.service_ticket for warning in withdrawn],
+                          warnings=[*linked.warnings, *withdrawn],
+                          interrupted=stop.is_set(), left=stored.left)
         out.write_manifest()
         try:
             tickets = [*outcome.rendered, *outcome.unchanged]
             if settings.merge is not None and tickets:
                 merge(out, settings.merge, tickets)
             if outbox is not None and not stop.is_set():
-                # Not a ticket whose corrected work order this run could not issue: the
-                # folder still holds its earlier version.
-                held = {ticket: "not sent: this run could not issue its current work order"
-                        for ticket in {failure.service_ticket for failure in outcome.failed}
-                        | {problem.service_ticket for problem in outcome.rejected
-                           if problem.service_ticket}}
-                outcome.delivery = outbox.send(out, only=wanted or None, progress=progress,
-                                               stop=stop, held=held)
-                outcome.interrupted = stop.is_set()
+                outcome.delivery = _send(outbox, out, outcome, named=named, stop=stop,
+                                         progress=progress)
+                outcome.interrupted = outcome.delivery.interrupted  # stopped while sending
         finally:
             # Also when the merged file cannot be written: the invoices are, and the
             # report must say so.
@@ -161,26 +119,133 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     return outcome
 
 
-def _withdraw(out: folder.OutputFolder, unconfirmed: list[tuple[WorkOrder, Rendered]],
-              outcome: Outcome, progress: Progress) -> None:
-    """Take back the invoices issued for tickets that are now unconfirmed.
+@dataclass(frozen=True, slots=True)
+class _Sorted:
+    """Where the input's valid work orders went, besides the invoices to render."""
+
+    unconfirmed: list[str]  # every unconfirmed ticket, named or not (to count the others)
+    unchanged: list[str]
+    # Only the unconfirmed tickets with an issued invoice, to be withdrawn after the
+    # problems are told, as when the stages ran one after the other.
+    withdrawals: list[tuple[WorkOrder, Rendered]]
+
+
+def _checked_job(inputs: list[Path], settings: Settings) -> Outbox | None:
+    """What can be checked before the folder is taken: the inputs open, the merged file
+    can be written, the mail settings of ``run --send`` hold. What the run sends with;
+    ``None`` without ``send``."""
+    readable(inputs)
+    if settings.merge is not None:  # before the night's work, not after it
+        check_target(folder.OutputFolder(settings.out), settings.merge)
+        writable(settings.merge)
+    if not settings.send:
+        return None
+    # Imported here: Jinja and Babel load only for a run that sends.
+    from ..send.outbox import Outbox
+
+    return Outbox(settings)
+
+
+def _link_and_plan(linking: Linking, named: NamedTickets, out: folder.OutputFolder,
+                   todo: Spool, *, run_salt: str, force: bool) -> _Sorted:
+    """Link and plan the named tickets a chunk at a time, the invoices to render into
+    ``todo``: a million work orders are never all in memory."""
+    unconfirmed: list[str] = []
+    unchanged: list[str] = []
+    withdrawals: list[tuple[WorkOrder, Rendered]] = []
+    for chunk in linking:
+        named.saw(chunk)
+        unconfirmed += (order.service_ticket for order in chunk.unconfirmed)
+        withdrawals += ((order, issued) for order in chunk.unconfirmed
+                        if named.includes(order.service_ticket)
+                        and (issued := chunk.published.get(order.service_ticket))
+                        and not issued.withdrawn)
+        planned = plan([invoice for invoice in chunk.invoices if named.includes(invoice.ticket)],
+                       chunk.published, run_salt, out.intact, force=force)
+        todo.add(planned.todo)
+        unchanged += (invoice.ticket for invoice, _ in planned.unchanged)
+        out.remember_unchanged(planned.unchanged)
+    dropped = linking.dropped  # rejected whole after their first record was planned
+    if not dropped:
+        return _Sorted(unconfirmed, unchanged, withdrawals)
+    todo.discard(dropped)
+    return _Sorted([ticket for ticket in unconfirmed if ticket not in dropped],
+                   [ticket for ticket in unchanged if ticket not in dropped],
+                   [(order, issued) for order, issued in withdrawals
+                    if order.service_ticket not in dropped])
+
+
+def _unservable(named: NamedTickets, linking: Linking, *, stopped: bool,
+                progress: Progress) -> dict[str, str]:
+    """The named tickets that cannot be invoiced, and why; :class:`TicketError` when none
+    of them can, after their problems are told."""
+    if stopped:  # while reading: a named ticket may be in what was not read yet
+        return {}
+    unservable = named.unservable(linking)
+    if named.wanted and len(unservable) == len(named.wanted):
+        _announce(progress, [], [problem for problem in linking.checked
+                                 if problem.service_ticket in named.wanted])
+        ticket = min(unservable)
+        raise TicketError(unservable[ticket], ticket=ticket)
+    return unservable
+
+
+def _linked(linking: Linking, sorted_out: _Sorted, named: NamedTickets) -> Outcome:
+    """What reading, checking, linking and planning found, of the named tickets; the
+    other tickets' problems and unconfirmed orders only counted."""
+    problems = linking.problems()
+    rejected = [problem for problem in problems if named.includes(problem.service_ticket)]
+    unconfirmed = [ticket for ticket in sorted_out.unconfirmed if named.includes(ticket)]
+    return Outcome(
+        read=linking.read, confirmed=linking.confirmed, unconfirmed=unconfirmed,
+        rejected=rejected, unchanged=sorted_out.unchanged,
+        warnings=[warning for warning in linking.warnings
+                  if named.includes(warning.service_ticket)],
+        others_rejected=len(problems) - len(rejected),
+        others_unconfirmed=len(sorted_out.unconfirmed) - len(unconfirmed))
+
+
+def _tell(progress: Progress, linked: Outcome, inputs: list[Path]) -> None:
+    _announce(progress, linked.warnings, linked.rejected)
+    if linked.others_rejected:
+        progress("others_rejected", {"count": linked.others_rejected,
+                                     "inputs": [str(path) for path in inputs]})
+
+
+def _withdraw(out: folder.OutputFolder, withdrawals: list[tuple[WorkOrder, Rendered]],
+              progress: Progress) -> list[Warning_]:
+    """Take back the invoices issued for tickets that are now unconfirmed; a warning each.
 
     The contract puts an unconfirmed ticket's share link in no invoice output; the ledger
     keeps its share ID and number for its return (folder.withdraw).
     """
-    for order, issued in unconfirmed:
+    warnings = []
+    for order, issued in withdrawals:
         where = out.withdraw(issued)
-        outcome.withdrawn.append(order.service_ticket)
-        _warn(progress, outcome, Warning_(
-            order.source, order.line, order.service_ticket,
-            f"was invoiced as {issued.invoice_number} and is now unconfirmed: that "
-            f"invoice is withdrawn ({where})"))
+        warning = Warning_(order.source, order.line, order.service_ticket,
+                           f"was invoiced as {issued.invoice_number} and is now unconfirmed: "
+                           f"that invoice is withdrawn ({where})")
+        _announce(progress, [warning], [])
+        warnings.append(warning)
+    return warnings
 
 
-def _render_and_store(out: folder.OutputFolder, todo: Spool, run_salt: str,
-                      settings: Settings, stop: Stop, outcome: Outcome,
-                      progress: Progress) -> int:
-    """Render ``todo`` and store each PDF as it comes; how many came back."""
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What rendering did: the tickets stored, those that failed, how many were left."""
+
+    rendered: list[str]
+    failed: list[Failure]
+    left: int  # not given back by the executor: stopped before their turn
+
+
+def _render_and_store(out: folder.OutputFolder, todo: Spool, *, run_salt: str,
+                      settings: Settings, stop: Stop, progress: Progress) -> _Stored:
+    """Render ``todo`` and store each PDF as it comes."""
+    rendered: list[str] = []
+    failed: list[Failure] = []
+    if not len(todo) or stop.is_set():  # no executor is started for nothing
+        return _Stored(rendered, failed, len(todo))
     # The planned invoices an executor has taken and not given back: a bounded few.
     taken: dict[str, Planned] = {}
 
@@ -189,32 +254,33 @@ def _render_and_store(out: folder.OutputFolder, todo: Spool, run_salt: str,
             taken[item.invoice.ticket] = item
             yield item.invoice
 
-    finished = 0
     for result in executor_for(settings, len(todo)).render(invoices(), stop):
-        finished += 1
         item = taken.pop(result.invoice.ticket)
         if isinstance(result, RenderFailure):
-            _fail(progress, outcome, item.invoice.ticket, result.reason)
+            failed.append(_failed(progress, item.invoice.ticket, result.reason))
             continue
         try:
             stored = out.store(item.invoice, result.pdf, result.pages,
                                fingerprint(item.invoice, run_salt), item.previous)
         except RenderError as error:  # this PDF could not be written (a full disk)
-            _fail(progress, outcome, item.invoice.ticket, error.message)
+            failed.append(_failed(progress, item.invoice.ticket, error.message))
             continue
-        outcome.rendered.append(stored.service_ticket)
+        rendered.append(stored.service_ticket)
         progress("rendered", {"service_ticket": stored.service_ticket, "pdf": stored.pdf})
-    return finished
+    return _Stored(rendered, failed, len(todo) - len(rendered) - len(failed))
 
 
-def _outbox(settings: Settings) -> Outbox | None:
-    """What ``run --send`` sends with, checked before anything is rendered; ``None``
-    without ``send``. Imported here: Jinja and Babel load only for a run that sends."""
-    if not settings.send:
-        return None
-    from ..send.outbox import Outbox
-
-    return Outbox(settings)
+def _send(outbox: Outbox, out: folder.OutputFolder, outcome: Outcome, *,
+          named: NamedTickets, stop: Stop, progress: Progress) -> Delivered:
+    """Email what was not sent yet, of the named tickets."""
+    # Not a ticket whose corrected work order this run could not issue: the folder still
+    # holds its earlier version.
+    held = {ticket: "not sent: this run could not issue its current work order"
+            for ticket in {failure.service_ticket for failure in outcome.failed}
+            | {problem.service_ticket for problem in outcome.rejected
+               if problem.service_ticket}}
+    return outbox.send(out, only=named.wanted or None, progress=progress, stop=stop,
+                       held=held)
 
 
 def _announce(progress: Progress, warnings: list[Warning_], problems: list[Problem]) -> None:
@@ -224,49 +290,6 @@ def _announce(progress: Progress, warnings: list[Warning_], problems: list[Probl
         progress("rejected", {**problem.as_report(), "message": str(problem)})
 
 
-def _warn(progress: Progress, outcome: Outcome, warning: Warning_) -> None:
-    outcome.warnings.append(warning)
-    progress("warning", {**warning.as_report(), "message": str(warning)})
-
-
-def _fail(progress: Progress, outcome: Outcome, ticket: str, reason: str) -> None:
-    outcome.failed.append(Failure(ticket, reason))
+def _failed(progress: Progress, ticket: str, reason: str) -> Failure:
     progress("failed", {"service_ticket": ticket, "reason": reason})
-
-
-class _Named:
-    """What became of the tickets a command names (``--only``, regenerate): only those are
-    followed by ticket, whatever the input's size."""
-
-    def __init__(self, wanted: set[str]) -> None:
-        self.wanted = wanted
-        self.known: set[str] = set()
-        self.unconfirmed: set[str] = set()
-        self.nearest = Nearest(wanted)  # for a ticket in none of the inputs (a typo)
-
-    def saw(self, chunk: Chunk) -> None:
-        if self.wanted:
-            tickets = [item.ticket for item in chunk.invoices]
-            unconfirmed = [order.service_ticket for order in chunk.unconfirmed]
-            self.known |= self.wanted.intersection(tickets)
-            self.unconfirmed |= self.wanted.intersection(unconfirmed)
-            self.nearest.saw([*tickets, *unconfirmed],
-                             self.wanted - self.known - self.unconfirmed)
-
-    def unservable(self, linking: Linking) -> dict[str, str]:
-        """The named tickets that are no confirmed, valid work order, and why."""
-        # A valid confirmed order whose link was refused is known: it is rejected.
-        known = (self.known - linking.dropped) | {problem.service_ticket
-                                                  for problem in linking.unlinked}
-        rejected = {problem.service_ticket for problem in linking.checked}
-        reasons = {}
-        for ticket in self.wanted - known:
-            if ticket in self.unconfirmed:
-                reasons[ticket] = ("is not confirmed: the technician has not completed the "
-                                   "workflow, so it gets no invoice")
-            elif ticket in rejected:
-                reasons[ticket] = "was rejected; run `xoi-invoices validate` to see why"
-            else:
-                reasons[ticket] = \
-                    f"is in none of the inputs{listed(self.nearest.of(ticket))}"
-        return reasons
+    return Failure(ticket, reason)

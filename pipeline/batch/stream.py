@@ -52,8 +52,7 @@ class Linking:
         self.inputs = inputs
         self.folder = folder
         self.checking = Checking(inputs, settings, stop=stop)
-        self.claims = links.Claims(settings, {}, today,
-                                   issued=folder,
+        self.claims = links.Claims(settings, today, issued=folder,
                                    formats=self.checking.formats)
         self.checked: list[Problem] = []
         self.unlinked: list[Problem] = []

@@ -4,7 +4,7 @@ XOi's guide begins the integration with an HTML form that POSTs, url-encoded, to
 ``{base_url}/partners/{partner_id}/share`` with ``shareId``, ``serviceTicket``,
 ``customer``, ``location`` and one ``tags`` field per tag. An invoice's link only works
 if the activity was started with the very share ID the invoice carries, so the share ID
-comes from :func:`links.launches`, which the batch's :func:`links.invoices` shares its
+comes from :func:`links.launches`, which the batch's :class:`links.Claims` shares its
 rules with.
 
 Every work order gets a page, confirmed or not: launching comes before the technician

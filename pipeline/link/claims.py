@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
 from ..core.compact import Texts, digest
 from ..core.config import Settings
@@ -32,7 +32,6 @@ from ..core.formats import OURS, Formats
 from ..core.models import Invoice, Problem, Rendered, Warning_, WorkOrder
 from .share import ShareUrlBuilder, share_id_for, share_id_warning
 
-T = TypeVar("T")
 Published = Mapping[str, Rendered]
 
 
@@ -43,21 +42,21 @@ class Issued(Protocol):
                ) -> tuple[Mapping[str, str], Mapping[str, tuple[str, str]]]: ...
 
 
-@dataclass
-class Linked(Generic[T]):
-    """What a linking stage gives: one item per order that got its link, and why not."""
-
-    items: list[T] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Warning_] = field(default_factory=list)
-
-
 @dataclass(frozen=True, slots=True)
 class Launch:
     """One work order and the share ID its activity is started with."""
 
     order: WorkOrder
     share_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Launches:
+    """What :func:`launches` gives: one launch per order that got its share ID, and why not."""
+
+    items: list[Launch]
+    problems: list[Problem]
+    warnings: list[Warning_]
 
 
 def issue_date() -> date:
@@ -73,47 +72,42 @@ def issue_date() -> date:
 
 
 class Claims:
-    """The link rules, one order at a time: :meth:`invoice` or :meth:`launch` gives the
-    order's link or the :class:`Problem` that rejects it; ``warnings`` collects the rest.
+    """The invoices' links, one order at a time as a command streams them: :meth:`look_up`
+    before each chunk of orders, then :meth:`invoice` gives each order's invoice or the
+    :class:`Problem` that rejects it; ``warnings`` collects the rest.
 
-    The batch feeds it as it reads, so what it keeps per ticket is only what the rules
-    compare later orders against (see :class:`_Owners`).
+    What it keeps per ticket is only what the rules compare later orders against (see
+    :class:`_Owners`).
     """
 
-    def __init__(self, settings: Settings, published: Published,
-                 today: date | None = None, *, issued: Issued | None = None,
+    def __init__(self, settings: Settings, today: date, *, issued: Issued | None = None,
                  formats: Formats = OURS) -> None:
-        """``today`` dates new invoices; claims made without it give launches only.
-
-        ``published`` is what the folder issued, by ticket. A caller that streams gives
-        ``issued`` instead, the folder's owners of share IDs and invoice numbers, and
-        :meth:`look_up` before each chunk of orders, so that no order takes what another
-        ticket was issued. ``formats`` names fields in problems as the export does (a
-        mapping's columns).
-        """
+        """``today`` dates new invoices. ``issued`` is the folder's owners of share IDs and
+        invoice numbers (none: the folder issued nothing), asked by :meth:`look_up` so
+        that no order takes what another ticket was issued. ``formats`` names fields in
+        problems as the export does (a mapping's columns)."""
         self.settings = settings
-        self.published = published
         self.today = today
         self.warnings: list[Warning_] = []
         self.formats = formats
+        self._published: Published = {}
         self._terms = timedelta(days=settings.company.payment_terms_days)
         self._issued = issued
-        self._owners = _Owners(settings, () if issued is not None else (
-            (ticket, item.invoice_number, item.share_id) for ticket, item in published.items()))
+        self._owners = _Owners(settings, ())
         # Built before any order: a bad template is one configuration error, not a
-        # rejection per order (launch pages carry no share URL, so need no template).
-        self._urls = ShareUrlBuilder.from_settings(settings) if today is not None else None
+        # rejection per order.
+        self._urls = ShareUrlBuilder.from_settings(settings)
 
     def look_up(self, orders: Iterable[WorkOrder], published: Published) -> None:
         """The orders claimed next, with ``published``, the folder's rows of their
         tickets: ask ``issued`` which tickets hold what they are about to claim, one
         question for a chunk, so that a folder's whole history need not be in memory."""
-        self.published = published
+        self._published = published
         if self._issued is None:
             return
         shares, files = {}, set()
         for order in orders:
-            earlier = self.published.get(order.service_ticket)
+            earlier = published.get(order.service_ticket)
             with contextlib.suppress(RecordError):  # the claim rejects the order for it
                 shares[order.service_ticket] = share_id_for(
                     self.settings, order.service_ticket,
@@ -126,9 +120,7 @@ class Claims:
 
     def invoice(self, order: WorkOrder) -> Invoice | Problem:
         """A confirmed order's invoice: share ID, share URL, invoice date and due date."""
-        if self._urls is None or self.today is None:
-            raise TypeError("claims made without today give launches only")
-        earlier = self.published.get(order.service_ticket)
+        earlier = self._published.get(order.service_ticket)
         try:
             # A URL too long for its QR code rejects the order after its claim, as ever.
             share_id = self._owners.claim(order.service_ticket, order.share_id, earlier,
@@ -136,42 +128,34 @@ class Claims:
             url = earlier.share_url if earlier else self._urls.url(share_id)
         except RecordError as error:
             return _problem(order, error, self.formats)
-        self._warn(order, share_id)
+        self.warnings += _warnings(order, share_id)
         day = order.invoice_date or (date.fromisoformat(earlier.invoice_date)
                                      if earlier and earlier.invoice_date else self.today)
         due = order.due_date or day + self._terms
         return Invoice(order, share_id, url, day, max(due, day))
 
-    def launch(self, order: WorkOrder) -> Launch | Problem:
-        """The order's launch; the orders that claim first win a contested share ID, so a
-        caller passes confirmed orders first, as the batch sees them."""
-        try:
-            share_id = self._owners.claim(order.service_ticket, order.share_id,
-                                          self.published.get(order.service_ticket))
-        except RecordError as error:
-            return _problem(order, error, self.formats)
-        self._warn(order, share_id)
-        return Launch(order, share_id)
-
-    def _warn(self, order: WorkOrder, share_id: str) -> None:
-        warning = share_id_warning(share_id)
-        if warning:
-            self.warnings.append(Warning_(order.source, order.line, order.service_ticket,
-                                          warning))
-
-
-def invoices(orders: Iterable[WorkOrder], settings: Settings, published: Published,
-             today: date) -> Linked[Invoice]:
-    """Each confirmed order's invoice (see :meth:`Claims.invoice`), all at once."""
-    claims = Claims(settings, published, today)
-    return _link(orders, claims.invoice, claims)
-
 
 def launches(orders: Iterable[WorkOrder], settings: Settings, published: Published,
-             formats: Formats = OURS) -> Linked[Launch]:
-    """Each order's launch (see :meth:`Claims.launch`), all at once."""
-    claims = Claims(settings, published, formats=formats)
-    return _link(orders, claims.launch, claims)
+             formats: Formats = OURS) -> Launches:
+    """Each order's launch, all at once, against ``published``: what the folder issued,
+    by ticket. The orders that claim first win a contested share ID, so a caller passes
+    confirmed orders first, as the batch sees them. Launch pages carry no share URL, so
+    need no URL template."""
+    owners = _Owners(settings, ((ticket, item.invoice_number, item.share_id)
+                                for ticket, item in published.items()))
+    items: list[Launch] = []
+    problems: list[Problem] = []
+    warnings: list[Warning_] = []
+    for order in orders:
+        try:
+            share_id = owners.claim(order.service_ticket, order.share_id,
+                                    published.get(order.service_ticket))
+        except RecordError as error:
+            problems.append(_problem(order, error, formats))
+            continue
+        warnings += _warnings(order, share_id)
+        items.append(Launch(order, share_id))
+    return Launches(items, problems, warnings)
 
 
 def published_link(settings: Settings, ticket: str, given: str | None,
@@ -189,22 +173,15 @@ def published_link(settings: Settings, ticket: str, given: str | None,
     return share_id, ShareUrlBuilder.from_settings(settings).url(share_id)
 
 
-def _link(orders: Iterable[WorkOrder], link: Callable[[WorkOrder], T | Problem],
-          claims: Claims) -> Linked[T]:
-    linked: Linked[T] = Linked()
-    for order in orders:
-        item = link(order)
-        if isinstance(item, Problem):
-            linked.problems.append(item)
-        else:
-            linked.items.append(item)
-    linked.warnings = claims.warnings
-    return linked
-
-
 def _problem(order: WorkOrder, error: RecordError, formats: Formats) -> Problem:
     return Problem(order.source, order.line, order.service_ticket,
                    f"{formats.label(error.field or '')}: {error.message}")
+
+
+def _warnings(order: WorkOrder, share_id: str) -> list[Warning_]:
+    warning = share_id_warning(share_id)
+    return [Warning_(order.source, order.line, order.service_ticket, warning)] if warning \
+        else []
 
 
 class _Owners:
@@ -213,9 +190,9 @@ class _Owners:
     Each share ID and invoice file name claimed is kept as its digest, pointing to the
     number of the claim that owns it; a claim's ticket and invoice number are kept as
     text, for the comparison and the message when another ticket wants the same (see
-    :mod:`compact`). What the folder issued before comes either the same way, seeded, or
-    a chunk at a time in ``issued_shares`` and ``issued_files`` (see :meth:`Claims.look_up`);
-    a claim made in this run is checked against both.
+    :mod:`compact`). What the folder issued before comes either the same way, seeded
+    (:func:`launches`), or a chunk at a time in ``issued_shares`` and ``issued_files``
+    (see :meth:`Claims.look_up`); a claim made in this run is checked against both.
     """
 
     def __init__(self, settings: Settings, issued: Iterable[tuple[str, str, str]]) -> None:
