@@ -23,7 +23,7 @@ from pipeline.batch import orchestrator as batch  # noqa: E402
 from pipeline.core.config import Settings  # noqa: E402
 from pipeline.core.errors import ConfigError  # noqa: E402
 from pipeline.core.template_files import BUILT_IN  # noqa: E402
-from pipeline.render.pool import CRASHED  # noqa: E402
+from pipeline.render.tasks import CRASHED  # noqa: E402
 
 from .conftest import ENV, order, write_csv  # noqa: E402
 

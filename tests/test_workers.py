@@ -28,6 +28,7 @@ from pipeline.link import claims as links
 from pipeline.render import pool as workers
 from pipeline.render.layout import column_widths
 from pipeline.render.seam import RenderedPdf, RenderFailure, Result
+from pipeline.render.tasks import CRASHED
 from pipeline.validate import inputs
 from tests.conftest import order, session_processes, write_csv
 
@@ -132,7 +133,7 @@ def test_an_invoice_that_kills_its_worker_every_time_fails_alone(
         watcher.join()
     failed = [(result.invoice.ticket, result.reason) for result in results
               if isinstance(result, RenderFailure)]
-    assert failed == [("WO-BIG", workers.CRASHED)]
+    assert failed == [("WO-BIG", CRASHED)]
     assert sorted(result.invoice.ticket for result in results
                   if isinstance(result, RenderedPdf)) == \
         sorted(invoice.ticket for invoice in small)
