@@ -4,6 +4,7 @@ on 127.0.0.1, the shape of a deployment, started once for this file and stopped 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ from pipeline.batch import orchestrator as batch  # noqa: E402
 from pipeline.core.config import Settings  # noqa: E402
 from pipeline.core.errors import ConfigError  # noqa: E402
 from pipeline.core.template_files import BUILT_IN  # noqa: E402
-from pipeline.render.pool import CRASHED  # noqa: E402
+from pipeline.render.tasks import CRASHED  # noqa: E402
 
 from .conftest import ENV, order, write_csv  # noqa: E402
 
@@ -235,6 +236,28 @@ def test_a_scheduler_lost_mid_run_is_one_error_and_what_was_stored_stays(
     assert stored
     rerun = batch.run([source], settings)  # locally: the next run renders only the rest
     assert len(rerun.rendered) == 12 - len(stored) and len(rerun.unchanged) == len(stored)
+
+
+def test_distributed_logs_are_quiet_only_while_the_client_is_open(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    """A host application's own lines on the ``distributed`` logger are heard after a run."""
+    log = logging.getLogger("distributed")
+    level, heard = log.level, list[str]()
+    handler = logging.Handler()
+    handler.emit = lambda record: heard.append(record.getMessage())  # type: ignore[method-assign]
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "rendered":
+            log.warning("during the run")
+
+    log.addHandler(handler)
+    try:
+        source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+        batch.run([source], replace(settings, cluster=cluster.address), progress=progress)
+        log.warning("after the run")
+    finally:
+        log.removeHandler(handler)
+    assert (heard, log.level) == (["after the run"], level)
 
 
 def _children(pid: int) -> set[int]:

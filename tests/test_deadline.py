@@ -69,3 +69,54 @@ def test_other_unraisable_errors_still_reach_the_hook(
     with deadline(5):
         Broken()
     assert [type(r.exc_value) for r in reported] == [ValueError]
+
+
+class _DropsTimedOut:
+    """Freed at once, its ``__del__`` raises where Python can only report it."""
+
+    def __del__(self) -> None:
+        raise TimedOut
+
+
+def test_the_callers_hook_reports_again_once_the_deadline_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[sys.UnraisableHookArgs] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    with deadline(5):
+        _DropsTimedOut()
+    assert reported == []
+    assert _dropped_then_stopped() == "stopped"  # a deadline that expires ends as well
+    assert sys.unraisablehook == reported.append
+    _DropsTimedOut()
+    assert [r.exc_type for r in reported] == [TimedOut]
+
+
+def test_a_deadline_ending_in_another_thread_leaves_this_one_quiet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[sys.UnraisableHookArgs] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    started, end = threading.Event(), threading.Event()
+
+    def earlier() -> None:
+        with deadline(30):
+            started.set()
+            end.wait(30)
+
+    other = threading.Thread(target=earlier)
+    other.start()
+    started.wait(30)
+    with deadline(5):  # begins after the other thread's, ends after it too
+        end.set()
+        other.join(30)
+        _DropsTimedOut()
+    assert reported == []
+    assert sys.unraisablehook == reported.append
+
+
+def test_without_a_render_timeout_the_hook_is_untouched(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[sys.UnraisableHookArgs] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    with deadline(0):
+        _DropsTimedOut()
+    assert [r.exc_type for r in reported] == [TimedOut]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,7 @@ from pipeline.core.models import Invoice
 from pipeline.render import pool as workers
 from pipeline.render.layout import column_widths
 from pipeline.render.seam import RenderedPdf, RenderFailure, Result
+from pipeline.render.tasks import CRASHED, hand_out
 from pipeline.validate import inputs
 from tests.conftest import order, session_processes, write_csv
 
@@ -132,10 +134,68 @@ def test_an_invoice_that_kills_its_worker_every_time_fails_alone(
         watcher.join()
     failed = [(result.invoice.ticket, result.reason) for result in results
               if isinstance(result, RenderFailure)]
-    assert failed == [("WO-BIG", workers.CRASHED)]
+    assert failed == [("WO-BIG", CRASHED)]
     assert sorted(result.invoice.ticket for result in results
                   if isinstance(result, RenderedPdf)) == \
         sorted(invoice.ticket for invoice in small)
+
+
+class _Workers:
+    """Stand-in workers for the shared loop: tasks finish in the order handed out, one per
+    look; a ticket in ``dies`` kills its worker, and, as in a broken pool, the other tasks
+    out die with it."""
+
+    def __init__(self, dies: set[str], window: int) -> None:
+        self.dies, self.window, self.broken = dies, window, False
+        self.tickets: dict[object, str] = {}
+
+    def room(self) -> int:
+        return 0 if self.broken else self.window
+
+    def submit(self, ticket: str) -> object:
+        task = object()
+        self.tickets[task] = ticket
+        return task
+
+    def finished(self, out: list[object], timeout: float) -> list[object]:
+        return [next(iter(out))]
+
+    def result(self, task: object) -> Result | None:
+        ticket = self.tickets[task]
+        self.broken = self.broken or ticket in self.dies
+        return None if self.broken else RenderedPdf(ticket, b"", 1)  # type: ignore[arg-type]
+
+    def cancel_waiting(self, out: list[object]) -> list[object]:
+        return []  # all running
+
+    def end(self, out: list[object]) -> None:
+        raise AssertionError("every task finished within the grace period")
+
+
+def _fresh_workers(dies: set[str]) -> Callable[[object], contextlib.nullcontext[_Workers]]:
+    """Each round on workers of its own, as the pool starts a new one."""
+    return lambda queue: contextlib.nullcontext(_Workers(dies, window=3))
+
+
+def _outcomes(results: list[Result]) -> list[tuple[str, str]]:
+    return [(str(result.invoice), result.reason if isinstance(result, RenderFailure)
+             else "rendered") for result in results]
+
+
+def test_the_tasks_out_with_a_dead_worker_are_rendered_alone_before_the_rest() -> None:
+    results = list(hand_out(_fresh_workers({"X"}), ["A", "X", "B", "C", "D"],
+                            threading.Event()))
+    assert _outcomes(results) == [("A", "rendered"), ("X", CRASHED), ("B", "rendered"),
+                                  ("C", "rendered"), ("D", "rendered")]
+
+
+def test_at_a_stop_a_task_whose_worker_dies_is_dropped_not_failed() -> None:
+    stop = threading.Event()
+    results = []
+    for result in hand_out(_fresh_workers({"X"}), ["A", "X", "B", "C"], stop):
+        results.append(result)
+        stop.set()
+    assert _outcomes(results) == [("A", "rendered")]  # X and B died with it; C never began
 
 
 # The alarm may land in a gc callback (hypothesis installs one in this process), where

@@ -8,17 +8,18 @@ fingerprint. A worker needs no configuration file; it writes the bundle's files 
 into a temporary folder named by its digest and keeps one Renderer per thread and
 bundle, built on its first task.
 
-Before anything renders, every worker's fingerprint (:mod:`render_fingerprint`) must
+Before anything renders, every worker's fingerprint (:mod:`.identity`) must
 equal this machine's; a worker that joins later checks itself on its first task. A
 difference is :class:`ConfigError` naming the worker and the item (exit 2).
 
-Faults, as in a local run: Dask gives the tasks of a worker that died to another one;
-an invoice that kills every worker it lands on comes back as ``KilledWorker`` after the
-scheduler's ``distributed.scheduler.allowed-failures``, is rendered once more alone on the
-cluster (the scheduler also blames the innocent tasks a dying worker held), and then
-fails alone with :data:`workers.CRASHED`; ``render_timeout`` is held in the worker's thread
-(:mod:`deadline`). A scheduler that cannot be reached, or goes away, ends the run with
-one line (exit 2); what was stored until then stays recorded.
+Faults, as in a local run (the loop is :func:`.tasks.hand_out`): Dask gives the tasks of
+a worker that died to another one; an invoice that kills every worker it lands on comes
+back as ``KilledWorker`` after the scheduler's ``distributed.scheduler.allowed-failures``,
+is rendered once more alone on the cluster (the scheduler also blames the innocent tasks
+a dying worker held), and then fails alone with :data:`.tasks.CRASHED`; ``render_timeout``
+is held in the worker's thread (:mod:`.deadline`). A scheduler that cannot be reached, or
+goes away, ends the run with one line (exit 2); what was stored until then stays
+recorded. Dask's errors become ours in one place, :func:`_scheduler`.
 
 At most :data:`IN_FLIGHT_PER_THREAD` tasks per worker thread are out at once, so this
 machine's memory stays flat whatever the batch's size.
@@ -34,7 +35,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -53,12 +54,11 @@ from ..core.stop import Stop
 from ..core.template_files import contained
 from .identity import differences, families, fingerprint
 from .pdf import Renderer
-from .pool import CRASHED, Rendering
-from .seam import GRACE, Pending, RenderFailure, Result
+from .seam import GRACE, Result
+from .tasks import Rendering, hand_out
 
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to join
 IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory stays flat
-_POLL = 0.2  # seconds between looks at ``stop`` while waiting for results
 _RESIZE = 5.0  # seconds between looks at how many worker threads the cluster has
 _RENDERERS_KEPT = 4  # per worker thread: the runs (tenants) of a night take turns
 _LOST = (OSError, CommClosedError, distributed.TimeoutError)
@@ -156,43 +156,13 @@ class Cluster:
         self.bundle = bundle(settings)
 
     def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
-        # What goes wrong reaches the user as one line through our errors; distributed's
-        # own log lines would come on top (and break --log-format json).
-        log = logging.getLogger("distributed")
-        level = log.level
-        log.setLevel(logging.CRITICAL)
-        try:
-            yield from self._render(invoices, stop)
-        finally:
-            log.setLevel(level)
-
-    def _render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
-        # A bad address is told before a Client exists: a failed one's clean-up prints a
-        # traceback and waits for its own timeout.
-        _check_address(self.address)
-        try:
-            client = Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except Exception as error:  # refused, timed out, or not a Dask scheduler at all
-            raise ConfigError(f"cannot reach the Dask scheduler: {error}",
-                              source=self.address) from None
-        try:
+        with _scheduler(self.address) as client:
             self._check(client)
-            yield from self._stream(client, invoices, stop)
-        except _LOST as error:
-            raise ConfigError(f"lost the Dask scheduler mid-run: {error}; the invoices "
-                              "stored so far are recorded, the next run renders the rest",
-                              source=self.address) from None
-        finally:
-            with contextlib.suppress(*_LOST):
-                client.close(timeout=GRACE)
+            yield from hand_out(lambda queue: contextlib.nullcontext(
+                _OnCluster(client, self.bundle)), invoices, stop)
 
     def _check(self, client: Client) -> None:
         """Refuse the run when a worker would render different bytes, before any does."""
-        try:
-            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
-        except distributed.TimeoutError:
-            raise ConfigError(f"no Dask worker joined the scheduler in {CONNECT_TIMEOUT} s",
-                              source=self.address) from None
         here = dict(self.bundle.fingerprint)
         found: Mapping[str, object] = client.run(worker_fingerprint, self.bundle.families,
                                                  on_error="return")
@@ -205,86 +175,22 @@ class Cluster:
             if mismatch:
                 raise _refused(address, mismatch)
 
-    def _stream(self, client: Client, invoices: Iterable[Invoice],
-                stop: Stop) -> Iterator[Result]:
-        queue = Pending(invoices)
-        in_flight: dict[Future[Result], Invoice] = {}
-        # What as_completed does, with a timeout: the loop must look at ``stop`` meanwhile.
-        finished: SimpleQueue[Future[Result]] = SimpleQueue()
-        window, resized, deadline = _window(client), time.monotonic(), None
-        # Killed with its workers too often: the culprit, or an innocent that shared its
-        # workers (the scheduler blames every task a dying worker held). Each is rendered
-        # again at the end, alone on the cluster, as a local run does: the innocent ones
-        # succeed, the culprit fails alone.
-        suspects: list[Invoice] = []
-        alone: Invoice | None = None
-        while queue or in_flight or suspects:
-            if deadline is None and stop.is_set():
-                deadline, suspects = time.monotonic() + GRACE, []
-                queue.drop()
-                _cancel_queued(client, in_flight)
-            if deadline is not None and time.monotonic() > deadline:
-                client.cancel(list(in_flight))  # dropped: the next run renders them
-                return
-            if not queue and not in_flight and suspects:
-                alone = suspects.pop()
-                queue.give_back(alone)
-            while queue and len(in_flight) < window:
-                invoice = queue.take()
-                future = client.submit(render_task, self.bundle, invoice, pure=False)
-                in_flight[future] = invoice
-                future.add_done_callback(finished.put)
-            with contextlib.suppress(Empty):
-                future = finished.get(timeout=_POLL)
-                invoice = in_flight.pop(future)
-                if future.status == "cancelled":
-                    if deadline is None:  # not by us: the client gave up on the scheduler
-                        raise CommClosedError("the client was closed")
-                    continue
-                result = _result(future)
-                if result is None and invoice is not alone and deadline is None:
-                    suspects.append(invoice)
-                    continue
-                yield result or RenderFailure(invoice, CRASHED)
-            if time.monotonic() - resized > _RESIZE:
-                window, resized = _window(client), time.monotonic()
+
+class _TaskRaised(Exception):
+    """What a render task raised on its worker (the one argument): :func:`_scheduler`
+    words it."""
 
 
-def _result(future: Future[Result]) -> Result | None:
-    """The task's result; None when the scheduler gave up on it (``KilledWorker``)."""
-    try:
-        result: Result = future.result()
-    except KilledWorker:
-        return None
-    except ConfigError:
-        raise
-    except Exception as error:
-        if isinstance(error, _LOST):
-            raise
-        raise ConfigError(f"a Dask worker could not run the render task: "
-                          f"{type(error).__name__}: {error}") from None
-    return result
+@contextlib.contextmanager
+def _scheduler(address: str) -> Iterator[Client]:
+    """A client of the scheduler at ``address``, once a worker has joined it.
 
-
-def _window(client: Client) -> int:
-    """How many tasks to keep out: enough to keep every worker thread busy."""
-    threads: int = sum(client.nthreads().values())
-    return max(2, IN_FLIGHT_PER_THREAD * threads)
-
-
-def _cancel_queued(client: Client, in_flight: Mapping[Future[Result], Invoice]) -> None:
-    """Cancel the tasks no worker has started; those running get :data:`GRACE` seconds."""
-    running = {key for keys in client.processing().values() for key in keys}
-    client.cancel([future for future in in_flight if future.key not in running])
-
-
-def _refused(address: str, mismatch: list[str]) -> ConfigError:
-    return ConfigError(f"worker {address} would render different bytes: "
-                       f"{'; '.join(mismatch)}. Install the same xoi-invoices, libraries "
-                       "and fonts on every worker (`make install`)")
-
-
-def _check_address(address: str) -> None:
+    The boundary with Dask: what it raises becomes one ConfigError here (exit 2), worded
+    for where it went wrong. distributed's own log lines would come on top of that line
+    (and break --log-format json), so they are kept quiet while the client is open.
+    """
+    # A bad address is told before a Client exists: a failed one's clean-up prints a
+    # traceback and waits for its own timeout.
     try:
         scheme, location = parse_address(address)
         get_backend(scheme)
@@ -293,3 +199,99 @@ def _check_address(address: str) -> None:
     except ValueError:
         raise ConfigError("not a Dask scheduler's address; write it like tcp://10.0.0.5:8786",
                           source=address) from None
+    with _quiet_distributed():
+        try:
+            client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except Exception as error:  # refused, timed out, or not a Dask scheduler at all
+            raise ConfigError(f"cannot reach the Dask scheduler: {error}",
+                              source=address) from None
+        try:
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            except distributed.TimeoutError:
+                raise ConfigError(f"no Dask worker joined the scheduler in {CONNECT_TIMEOUT} s",
+                                  source=address) from None
+            yield client
+        except _TaskRaised as raised:
+            failed = raised.args[0]
+            raise ConfigError(f"a Dask worker could not run the render task: "
+                              f"{type(failed).__name__}: {failed}") from None
+        except _LOST as error:
+            raise ConfigError(f"lost the Dask scheduler mid-run: {error}; the invoices "
+                              "stored so far are recorded, the next run renders the rest",
+                              source=address) from None
+        finally:
+            with contextlib.suppress(*_LOST):
+                client.close(timeout=GRACE)
+
+
+@contextlib.contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+class _OnCluster:
+    """The cluster's workers as the loop sees them: one round takes the whole run, as Dask
+    gives the tasks of a worker that died to another one."""
+
+    def __init__(self, client: Client, package: Bundle) -> None:
+        self.client, self.bundle = client, package
+        # What as_completed does, with a timeout: the loop must look at ``stop`` meanwhile.
+        self.done: SimpleQueue[Future[Result]] = SimpleQueue()
+        self.window, self.resized, self.stopping = 0, float("-inf"), False
+
+    def room(self) -> int:
+        """Enough tasks to keep every worker thread busy, as many as the cluster has now."""
+        if time.monotonic() - self.resized > _RESIZE:
+            threads: int = sum(self.client.nthreads().values())
+            self.window, self.resized = max(2, IN_FLIGHT_PER_THREAD * threads), time.monotonic()
+        return self.window
+
+    def submit(self, invoice: Invoice) -> Future[Result]:
+        task: Future[Result] = self.client.submit(render_task, self.bundle, invoice, pure=False)
+        task.add_done_callback(self.done.put)
+        return task
+
+    def finished(self, out: Collection[Future[Result]],
+                 timeout: float) -> Collection[Future[Result]]:
+        try:
+            return [self.done.get(timeout=timeout)]
+        except Empty:
+            return []
+
+    def result(self, task: Future[Result]) -> Result | None:
+        if task.status == "cancelled":  # not by us, who no longer count it as out
+            if self.stopping:
+                return None  # dropped, as everything still out at a stop may be
+            raise CommClosedError("the client was closed")  # it gave up on the scheduler
+        try:
+            result: Result = task.result()
+        except KilledWorker:  # the scheduler gave up on it: its workers died with it
+            return None
+        except (ConfigError, *_LOST):
+            raise  # a worker that would render other bytes; the scheduler gone
+        except Exception as error:
+            raise _TaskRaised(error) from error
+        return result
+
+    def cancel_waiting(self, out: Collection[Future[Result]]) -> list[Future[Result]]:
+        self.stopping = True
+        running = {key for keys in self.client.processing().values() for key in keys}
+        waiting = [task for task in out if task.key not in running]
+        self.client.cancel(waiting)
+        return waiting
+
+    def end(self, out: Collection[Future[Result]]) -> None:
+        self.client.cancel(list(out))  # dropped: the next run renders them
+
+
+def _refused(address: str, mismatch: list[str]) -> ConfigError:
+    return ConfigError(f"worker {address} would render different bytes: "
+                       f"{'; '.join(mismatch)}. Install the same xoi-invoices, libraries "
+                       "and fonts on every worker (`make install`)")

@@ -10,7 +10,8 @@ returns is not (none is known to).
 A deadline that lands in a ``__del__``, a gc callback or a callback from C cannot be
 raised there: Python hands it to ``sys.unraisablehook`` and carries on, and the repeats
 then stop the render. Those dropped ``TimedOut`` are expected, so they are kept out of
-the hook (which would print them to the night's log as "Exception ignored").
+the hook (which would print them to the night's log as "Exception ignored") while a
+deadline runs in any thread; the hook found is put back when the last one ends.
 """
 
 from __future__ import annotations
@@ -37,35 +38,44 @@ def deadline(seconds: int) -> Iterator[None]:
     if not seconds:
         yield
         return
-    _quiet_dropped()
-    if threading.current_thread() is threading.main_thread():
-        with _alarm(seconds):
-            yield
-    else:
-        with _watchdog(seconds):
-            yield
-
-
-_hooked = threading.Lock()
-
-
-def _quiet_dropped() -> None:
-    """Wrap ``sys.unraisablehook`` once, to let dropped deadlines pass unreported."""
-    with _hooked:
-        if getattr(sys.unraisablehook, "_drops_deadlines", False):
-            return
-        sys.unraisablehook = _Quiet(sys.unraisablehook)
+    with _quiet.installed():
+        if threading.current_thread() is threading.main_thread():
+            with _alarm(seconds):
+                yield
+        else:
+            with _watchdog(seconds):
+                yield
 
 
 class _Quiet:
-    _drops_deadlines = True
+    """``sys.unraisablehook`` while deadlines run: the hook it found, without TimedOut."""
 
-    def __init__(self, hook: Callable[[sys.UnraisableHookArgs], object]) -> None:
-        self.hook = hook
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0  # deadlines, in every thread: the hook is the process's
+        self.hook: Callable[[sys.UnraisableHookArgs], object] = sys.__unraisablehook__
 
     def __call__(self, unraisable: sys.UnraisableHookArgs) -> None:
         if unraisable.exc_type is not TimedOut:
             self.hook(unraisable)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        with self.lock:
+            if sys.unraisablehook is not self:
+                self.hook, sys.unraisablehook = sys.unraisablehook, self
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+                # A hook set over this one meanwhile (a host's, a test's) is left to its owner.
+                if not self.running and sys.unraisablehook is self:
+                    sys.unraisablehook = self.hook
+
+
+_quiet = _Quiet()
 
 
 def _expire(signum: int, frame: FrameType | None) -> None:
