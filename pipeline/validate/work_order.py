@@ -143,13 +143,7 @@ class _Record:
         try:
             # The pattern first: fromisoformat alone also takes 20261129 and 2026-W48-7.
             if _ISO_DATE.fullmatch(text):
-                day = date.fromisoformat(text)
-                # 9999-12-31 plus the payment terms is no date at all: an overflow later.
-                if not FIRST_YEAR <= day.year <= LAST_YEAR:
-                    self.fail(field, f"{text!r} is not a plausible invoice date (years "
-                              f"{FIRST_YEAR} to {LAST_YEAR})")
-                    return None
-                return day
+                return self._plausible(field, text, date.fromisoformat(text))
         except ValueError:
             pass
         shown = repr(text) if isinstance(value, str) else json.dumps(value, default=str)
@@ -165,11 +159,16 @@ class _Record:
             self.fail(field, f"{shown:.40} is not a date like {self.formats.example()} "
                       f"({self.formats.dates})")
             return None
-        if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            self.fail(field, f"{text!r} is not a plausible invoice date (years "
-                      f"{FIRST_YEAR} to {LAST_YEAR})")
-            return None
-        return day
+        return self._plausible(field, text, day)
+
+    def _plausible(self, field: str, text: str, day: date) -> date | None:
+        """``day``, if its year is one an invoice can have: 9999-12-31 plus the payment
+        terms is no date at all, an overflow later."""
+        if FIRST_YEAR <= day.year <= LAST_YEAR:
+            return day
+        self.fail(field, f"{text!r} is not a plausible invoice date (years "
+                  f"{FIRST_YEAR} to {LAST_YEAR})")
+        return None
 
     def currency(self, default: str) -> str:
         code = self.text("currency").upper() or default
