@@ -32,6 +32,7 @@ from .mapping import mapping as mapping_group
 from .options import (
     batch_options,
     config_option,
+    errors_shown,
     finish,
     inputs_argument,
     mapping_option,
@@ -121,10 +122,11 @@ def regenerate(tickets: tuple[str, ...], inputs: tuple[Path, ...],
 def _batch(inputs: tuple[Path, ...], settings: config.Settings, *, force: bool,
            only: tuple[str, ...]) -> None:
     console = Console(quiet=settings.quiet, log_format=settings.log_format)
-    with on_signals() as stop:
-        outcome = batch.run(inputs, settings, force=force, only=only, progress=console,
-                            stop=stop)
-    finish(outcome, console, stop)
+    with errors_shown(as_json=console.json):
+        with on_signals() as stop:
+            outcome = batch.run(inputs, settings, force=force, only=only, progress=console,
+                                stop=stop)
+        finish(outcome, console, stop)
 
 
 @main.command()

@@ -21,7 +21,6 @@ from ..core.terminal import json_text, shown, unfiltered
 from ..store.manifest import report_data
 
 _ALWAYS = ("rejected", "failed", "warning", "skipped")
-JSON_LOG = "xoi_invoices.json_log"  # click context key: is this command logging JSON?
 
 
 def _say(text: str, *, err: bool = False) -> None:
@@ -35,9 +34,6 @@ class Console:
         self.quiet = quiet
         self.json = log_format == "json"
         self.bar: Any = None
-        context = click.get_current_context(silent=True)
-        if context is not None:  # so that an error ending the command is logged alike
-            context.meta[JSON_LOG] = self.json
 
     @staticmethod
     def error(message: str, exit_code: int, details: dict[str, object]) -> None:

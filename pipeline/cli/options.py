@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,27 +15,22 @@ from ..core import config
 from ..core.errors import EXIT_OK, EXIT_PROBLEMS, OutputError, XoiError
 from ..core.models import Delivered, Outcome
 from ..core.terminal import shown
-from .console import JSON_LOG, Console
+from .console import Console
 from .signals import StopRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Failed(click.ClickException):
-    """An :class:`XoiError` shown as ``Error: ...`` with the contract's exit status.
-
-    With ``--log-format json`` it is one JSON event instead, like everything else the
-    command logs.
+    """An :class:`XoiError` shown as ``Error: ...`` with the contract's exit status, or
+    ``as_json`` as one JSON event, like everything else a ``--log-format json`` command logs.
     """
 
-    def __init__(self, error: XoiError) -> None:
+    def __init__(self, error: XoiError, *, as_json: bool) -> None:
         super().__init__(shown(str(error)))
         self.error = error
         self.exit_code = error.exit_code  # type: ignore[misc]  # per error, not per class
-        # Decided now: click shows the error after the command's context has closed.
-        context = click.get_current_context(silent=True)
-        self.as_json = context is not None and bool(
-            context.meta.get(JSON_LOG, context.params.get("log_format") == "json"))
+        self.as_json = as_json
 
     def show(self, file: Any = None) -> None:
         if not self.as_json:
@@ -46,18 +42,33 @@ class Failed(click.ClickException):
             "service_ticket": error.ticket})
 
 
+@contextlib.contextmanager
+def errors_shown(*, as_json: bool) -> Iterator[None]:
+    """Errors raised in the block as :class:`Failed`, JSON events if ``as_json``.
+
+    :func:`maps_errors` knows only the command line; the configuration file can ask for
+    JSON too, so a command wraps what follows its console in
+    ``errors_shown(as_json=console.json)``: an error that ends it is logged alike.
+    """
+    try:
+        yield
+    except XoiError as error:
+        raise Failed(error, as_json=as_json) from None
+    except OSError as error:
+        # Ours are mapped where they happen; this names whatever the system refused
+        # (a lock file on a read-only share...) in one line instead of a traceback.
+        raise Failed(OutputError(error.strerror or str(error), source=error.filename),
+                     as_json=as_json) from None
+
+
 def maps_errors(command: F) -> F:
+    """A command's errors as :func:`errors_shown` says, JSON events from the start if
+    its command line says ``--log-format json``."""
+
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with errors_shown(as_json=kwargs.get("log_format") == "json"):
             return command(*args, **kwargs)
-        except XoiError as error:
-            raise Failed(error) from None
-        except OSError as error:
-            # Ours are mapped where they happen; this names whatever the system refused
-            # (a lock file on a read-only share...) in one line instead of a traceback.
-            raise Failed(OutputError(error.strerror or str(error),
-                                     source=error.filename)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -8,7 +8,14 @@ import click
 
 from ..store.typed_tickets import not_files
 from .console import Console
-from .options import config_option, finish, maps_errors, out_option, settings_from
+from .options import (
+    config_option,
+    errors_shown,
+    finish,
+    maps_errors,
+    out_option,
+    settings_from,
+)
 from .signals import on_signals
 
 
@@ -58,7 +65,8 @@ def send(out: Path | None, only: tuple[str, ...], dry_run: bool, resend: bool,
     settings = settings_from(config_file, out=out, templates=templates, quiet=quiet,
                              log_format=log_format)
     console = Console(quiet=settings.quiet, log_format=settings.log_format)
-    with on_signals() as stop:
-        outcome = send_folder(settings.out, settings, only=only, dry_run=dry_run,
-                              resend=resend, progress=console, stop=stop)
-    finish(outcome, console, stop)
+    with errors_shown(as_json=console.json):
+        with on_signals() as stop:
+            outcome = send_folder(settings.out, settings, only=only, dry_run=dry_run,
+                                  resend=resend, progress=console, stop=stop)
+        finish(outcome, console, stop)

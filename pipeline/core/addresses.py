@@ -13,6 +13,7 @@ from email.utils import parseaddr
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import ConfigError
+from .text import one_line
 
 _LINE_BREAKS = ("\r", "\n", "\0")
 
@@ -49,4 +50,4 @@ def mailbox(text: str, *, setting: str) -> Address:
 def to_address(display_name: str, address: str) -> Address:
     """An ``Address`` whose display name is one line, so it can only ever fill its header."""
     local, _, domain = address.rpartition("@")
-    return Address(display_name=" ".join(display_name.split()), username=local, domain=domain)
+    return Address(display_name=one_line(display_name), username=local, domain=domain)

@@ -77,13 +77,18 @@ class _Decoder:
         """The JSON value at ``index`` and the index after it; broken JSON raises."""
         try:
             return self.json.raw_decode(text, index)
-        except json.JSONDecodeError as error:
-            raise InputError(f"broken JSON: {error.msg}", source=self.source,
-                             line=error.lineno) from None
-        except RecursionError:
-            line = text.count("\n", 0, index) + 1
-            raise InputError("broken JSON: nested too deeply", source=self.source,
-                             line=line) from None
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise _broken(error, source=self.source, text=text, index=index) from None
+
+
+def _broken(error: json.JSONDecodeError | RecursionError, *, source: str, text: str,
+            index: int) -> InputError:
+    """Broken JSON, said one way wherever it is decoded: the decoder's reason at its line;
+    a value nested deeper than Python's recursion goes, at the line of ``index``."""
+    if isinstance(error, json.JSONDecodeError):
+        return InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno)
+    return InputError("broken JSON: nested too deeply", source=source,
+                      line=text.count("\n", 0, index) + 1)
 
 
 def _skip(text: str, index: int) -> int:
@@ -172,12 +177,9 @@ def _read_json(path: Path, shape: Shape) -> Iterator[RawRecord | Problem]:
     decoder.twice.clear()
     try:
         decoder.json.decode(emptied)
-    except json.JSONDecodeError as error:
-        raise InputError(f"broken JSON: {error.msg}", source=source, line=error.lineno) from None
-    except RecursionError:
-        # Only what follows the list is left unchecked: a deeply nested value after it.
-        line = text.count("\n", 0, index) + 1
-        raise InputError("broken JSON: nested too deeply", source=source, line=line) from None
+    except (json.JSONDecodeError, RecursionError) as error:
+        # Nested too deeply can only be a value after the list, which ends at ``index``.
+        raise _broken(error, source=source, text=text, index=index) from None
     if decoder.twice:  # {"work_orders": [...], "Work_Orders": [...]}: which list is meant?
         name = decoder.twice[0]
         raise InputError(f"{_printable(name)}: {_TWICE}", source=source,
@@ -281,10 +283,9 @@ def _read_jsonl(path: Path, shape: Shape) -> Iterator[RawRecord | Problem]:
         decoder.twice.clear()
         try:
             value = decoder.json.decode(raw.rstrip("\r\n"))
-        except json.JSONDecodeError as error:
-            yield Problem(source, number, None, f"broken JSON: {error.msg}")
-            continue
-        except RecursionError:
-            yield Problem(source, number, None, "broken JSON: nested too deeply")
+        except (json.JSONDecodeError, RecursionError) as error:
+            # One line's problem, not the file's: the next line is read.
+            reason = _broken(error, source=source, text=raw, index=0).message
+            yield Problem(source, number, None, reason)
             continue
         yield _json_record(value, source, number, decoder.twice)

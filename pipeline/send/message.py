@@ -26,14 +26,10 @@ from ..core.models import Rendered
 from ..core.money import format_money
 from ..core.sandbox import config_error, environment
 from ..core.template_files import BUILT_IN, EMAIL_HTML, EMAIL_TEXT
+from ..core.text import one_line
 
 LINK_TEXT = "See the photos and videos of the work"
 _ATOM_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
-
-
-def one_line(value: str) -> str:
-    """Line breaks, tabs and runs of spaces as one space: a header value stays one header."""
-    return " ".join(value.split())
 
 
 def message_id(invoice_number: str, sha256: str, domain: str) -> str:

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from ..core.config import Smtp
 from ..core.errors import ConfigError
 from ..core.stop import Stop
+from ..core.text import one_line
 
 TIMEOUT = 60  # seconds one SMTP command may take before the connection counts as dropped
 
@@ -42,7 +43,7 @@ class Permanent(Refused):
 
 def _reply(code: int, text: bytes | str) -> str:
     words = text.decode(errors="replace") if isinstance(text, bytes) else text
-    return f"{code} {' '.join(words.split())}"
+    return f"{code} {one_line(words)}"
 
 
 def _refusal(code: int, text: bytes | str) -> Refused:

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import json
-import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -14,7 +12,7 @@ from ..core import money
 from ..core.fields import ITEM_COLUMNS
 from ..core.formats import OURS, Formats
 from ..core.models import LineItem, RawRecord
-from ..core.text import CONTROL, MAX_OTHER_TEXT
+from ..core.text import MAX_OTHER_TEXT, TextError, TooLong, clean_text
 
 Fail = Callable[[str, str, "int | None"], None]  # field, reason, line (None: the record's)
 
@@ -66,20 +64,20 @@ def _line_item(index: int, line: int, row: dict[str, Any], currency: str, listed
             for field in ("description", "quantity", "unit_price")}
     where = "" if listed else f"line item {index} "
     raw = cells["item_description"]
-    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal | None):
-        # str() would print a Python repr like {'x': Decimal('1')} on the invoice.
-        fail(name["description"], f"{where}expected text, got "
-             f"{json.dumps(raw, default=str):.40}", line)
-        return None
-    description = unicodedata.normalize("NFC", str(raw or "")).strip()
-    if CONTROL.search(description):
-        fail(name["description"], f"{where}holds control characters", line)
+    if type(raw) in (int, Decimal) and not raw:  # 0: no description, like a blank cell
+        raw = None
+    try:
+        # A CR is a control character here, not a line break as in notes.
+        description = clean_text(raw, limit=MAX_OTHER_TEXT, crlf=False)
+    except TooLong as error:
+        # The item is still priced: its other problems are told too.
+        fail(name["description"], f"{where}is {error}", line)
+        description = error.text
+    except TextError as error:
+        fail(name["description"], f"{where}{error}", line)
         return None
     if not description:
         fail(name["description"], f"{where}has no description", line)
-    elif len(description) > MAX_OTHER_TEXT:
-        fail(name["description"], f"{where}is longer than {MAX_OTHER_TEXT} characters",
-             line)
     quantity = number(fail, name["quantity"], cells["item_quantity"]
                       if str(cells["item_quantity"] or "").strip() else "1", line,
                       decimal=formats.decimal)

@@ -17,8 +17,7 @@ from ..core.errors import ConfigError
 from ..core.fields import NO, REQUIRED, SHARED_FIELDS, TEXT_FIELDS, YES
 from ..core.formats import OURS, Formats
 from ..core.models import LineItem, Problem, RawRecord, WorkOrder
-from ..core.text import CONTROL, MAX_OTHER_TEXT, utf8
-from ..core.tickets import canonical, invisible
+from ..core.text import CONTROL, MAX_OTHER_TEXT, TextError, clean_text, utf8
 from .line_items import line_items, number
 from .rows_agree import rows_agree
 
@@ -27,6 +26,9 @@ LAUNCH_TEXT = ("service_ticket", "customer", "location", "share_id")
 LAUNCH_FIELDS = (*LAUNCH_TEXT, "tags")
 MAX_TEXT = {"service_ticket": 100, "share_id": 200, "invoice_number": 100, "notes": 4000}
 FIRST_YEAR, LAST_YEAR = 1900, 2999
+_SINGLE_LINE = ("service_ticket", "share_id", "invoice_number")
+# Else two tickets, or two invoice numbers, would print alike.
+_ALL_VISIBLE = ("service_ticket", "invoice_number")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
@@ -62,37 +64,19 @@ class _Record:
 
     def text(self, field: str) -> str:
         value = self.fields.get(field)
-        if value is None:
-            return ""
-        limit = MAX_TEXT.get(field, MAX_OTHER_TEXT)
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            self.fail(field, f"expected text, got {json.dumps(value, default=str):.40}")
-            return ""
         if (isinstance(value, Decimal) and field in ("service_ticket", "invoice_number")
                 and not str(value).isdigit()):
             # Reading wrote a whole ticket number in digits; this is 1.5, -3 or 1e400.
             self.fail(field, f"{value} is not a whole number of up to 64 digits: "
                              "give it as text")
             return ""
-        text = canonical(str(value)).replace("\r\n", "\n").replace("\r", "\n")
-        if CONTROL.search(text):
-            self.fail(field, "holds control characters")
+        try:
+            return clean_text(value, limit=MAX_TEXT.get(field, MAX_OTHER_TEXT),
+                              single_line=field in _SINGLE_LINE,
+                              all_visible=field in _ALL_VISIBLE)
+        except TextError as error:
+            self.fail(field, str(error))
             return ""
-        if not utf8(text):  # undecodable bytes of a command-line argument
-            self.fail(field, "is not UTF-8 text")
-            return ""
-        if "\n" in text and field in ("service_ticket", "share_id", "invoice_number"):
-            self.fail(field, "holds a line break")
-            return ""
-        # Else two tickets, or two invoice numbers, would print alike.
-        hidden = invisible(text) if field in ("service_ticket", "invoice_number") else None
-        if hidden:
-            self.fail(field, f"holds {hidden}, which prints as nothing or breaks a line")
-            return ""
-        if len(text) > limit:
-            self.fail(field, f"longer than {limit} characters")
-            return ""
-        return text
 
     def confirmed(self, strict: bool = True) -> bool:
         if not strict:  # a launch page: the technician has not answered yet
@@ -143,13 +127,7 @@ class _Record:
         try:
             # The pattern first: fromisoformat alone also takes 20261129 and 2026-W48-7.
             if _ISO_DATE.fullmatch(text):
-                day = date.fromisoformat(text)
-                # 9999-12-31 plus the payment terms is no date at all: an overflow later.
-                if not FIRST_YEAR <= day.year <= LAST_YEAR:
-                    self.fail(field, f"{text!r} is not a plausible invoice date (years "
-                              f"{FIRST_YEAR} to {LAST_YEAR})")
-                    return None
-                return day
+                return self._plausible(field, text, date.fromisoformat(text))
         except ValueError:
             pass
         shown = repr(text) if isinstance(value, str) else json.dumps(value, default=str)
@@ -165,11 +143,16 @@ class _Record:
             self.fail(field, f"{shown:.40} is not a date like {self.formats.example()} "
                       f"({self.formats.dates})")
             return None
-        if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            self.fail(field, f"{text!r} is not a plausible invoice date (years "
-                      f"{FIRST_YEAR} to {LAST_YEAR})")
-            return None
-        return day
+        return self._plausible(field, text, day)
+
+    def _plausible(self, field: str, text: str, day: date) -> date | None:
+        """``day``, if its year is one an invoice can have: 9999-12-31 plus the payment
+        terms is no date at all, an overflow later."""
+        if FIRST_YEAR <= day.year <= LAST_YEAR:
+            return day
+        self.fail(field, f"{text!r} is not a plausible invoice date (years "
+                  f"{FIRST_YEAR} to {LAST_YEAR})")
+        return None
 
     def currency(self, default: str) -> str:
         code = self.text("currency").upper() or default
