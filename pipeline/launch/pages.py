@@ -4,8 +4,7 @@ XOi's guide begins the integration with an HTML form that POSTs, url-encoded, to
 ``{base_url}/partners/{partner_id}/share`` with ``shareId``, ``serviceTicket``,
 ``customer``, ``location`` and one ``tags`` field per tag. An invoice's link only works
 if the activity was started with the very share ID the invoice carries, so the share ID
-comes from :func:`links.launches`, which the batch's :func:`links.invoices` shares its
-rules with.
+comes from :class:`claims.Claims`, which decides the batch's links too.
 
 Every work order gets a page, confirmed or not: launching comes before the technician
 confirms anything.
@@ -27,11 +26,12 @@ import jinja2
 from ..core.config import Settings
 from ..core.errors import ConfigError, ShareLinkError
 from ..core.file_names import safe_name
+from ..core.formats import Formats
 from ..core.models import Problem, Warning_, WorkOrder
 from ..core.sandbox import environment
 from ..core.template_files import BUILT_IN
 from ..link import claims as links
-from ..link.claims import Launch
+from ..link.claims import Launch, Linked
 from ..store import folder
 from ..validate.inputs import check, in_file_order
 
@@ -165,8 +165,8 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     # links to. Confirmed orders claim their share IDs first, so a clash rejects the same
     # ticket here as in the batch, which sees confirmed orders only.
     with folder.writing(settings.out, new_ledger=False) as out:
-        linked = links.launches([*checked.confirmed, *checked.unconfirmed], settings,
-                                out.published(), checked.formats)
+        linked = _launches([*checked.confirmed, *checked.unconfirmed], settings, out,
+                           checked.formats)
         pages = {page_name(launch.order.service_ticket): page_html(launch, action)
                  for launch in linked.items}
         pages[INDEX] = index_html(linked.items)
@@ -174,3 +174,21 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     return LaunchOutcome(where, linked.items,
                          in_file_order([*checked.problems, *linked.problems], inputs),
                          linked.warnings)
+
+
+def _launches(orders: list[WorkOrder], settings: Settings, out: folder.OutputFolder,
+              formats: Formats) -> Linked[Launch]:
+    """Each order's launch, checked against what the folder's ledger holds of these
+    tickets and of the share IDs they claim, as a run asks it: never the whole ledger,
+    which may hold a million invoices."""
+    claims = links.Claims(settings, {}, issued=out, formats=formats)
+    claims.look_up(orders, out.published_of({order.service_ticket for order in orders}))
+    linked: Linked[Launch] = Linked()
+    for order in orders:
+        item = claims.launch(order)
+        if isinstance(item, Problem):
+            linked.problems.append(item)
+        else:
+            linked.items.append(item)
+    linked.warnings = claims.warnings
+    return linked
