@@ -214,6 +214,19 @@ def test_base_url_and_partner_id_shape_the_action(runner: CliRunner,
         assert result.exit_code == 2 and "base_url" in result.stderr, bad
 
 
+def test_the_form_action_is_held_to_the_rule_of_share_urls(
+        runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One rule checks both (link.share.check_url): a user name before the host, a host
+    that is no host name or a URL that does not parse are refused here too."""
+    for bad in ("https://vision.xoeye.io@evil.example", "https://xoeye.io%2f.evil",
+                "https://[bad", "https://x.example/{a}"):
+        monkeypatch.setenv("XOI_BASE_URL", bad)
+        result = runner.invoke(main, ["launch", *single(extra=("--stdout",))])
+        assert (result.exit_code, result.stderr) == (2, (
+            f"Error: base_url: {bad!r} is not an https URL (plain http is accepted only "
+            "for 127.0.0.1 and localhost)\n")), bad
+
+
 def test_single_page_is_written_under_out(tmp_path: Path, runner: CliRunner) -> None:
     result = runner.invoke(main, ["launch", *single(ticket="WO 7/b"), "--out", "site"])
     assert result.exit_code == 0, result.output

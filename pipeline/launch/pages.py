@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
 
@@ -32,14 +32,13 @@ from ..core.sandbox import environment
 from ..core.template_files import BUILT_IN
 from ..link import claims as links
 from ..link.claims import Launch, Linked
+from ..link.share import check_url
 from ..store import folder
 from ..validate.inputs import check, in_file_order
 
 INDEX = "index.html"
 PAGE_TEMPLATE = "launch.html"
 INDEX_TEMPLATE = "launch_index.html"
-# Plain http only where it cannot leave the machine: tests and local mock endpoints.
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 @dataclass
@@ -68,22 +67,12 @@ def form_action(settings: Settings) -> str:
     """The share endpoint the form posts to; :class:`ConfigError` when it cannot be built."""
     partner_id = settings.require_partner_id()
     base_url = settings.base_url.rstrip("/")
-    if not _acceptable_base_url(base_url):
-        raise ConfigError(f"base_url: {settings.base_url!r} is not an https URL "
-                          "(plain http is accepted only for 127.0.0.1 and localhost)")
-    return f"{base_url}/partners/{quote(partner_id, safe='')}/share"
-
-
-def _acceptable_base_url(url: str) -> bool:
-    parts = urlsplit(url)
     try:
-        parts.port  # noqa: B018  # raises on a port that is not a number
-    except ValueError:
-        return False
-    secure = parts.scheme == "https" and bool(parts.hostname)
-    local = parts.scheme == "http" and parts.hostname in LOCAL_HOSTS
-    return (secure or local) and not parts.query and not parts.fragment \
-        and url.isascii() and url.isprintable() and " " not in url
+        check_url(base_url, form=True)
+    except ShareLinkError:
+        raise ConfigError(f"base_url: {settings.base_url!r} is not an https URL "
+                          "(plain http is accepted only for 127.0.0.1 and localhost)") from None
+    return f"{base_url}/partners/{quote(partner_id, safe='')}/share"
 
 
 def page_name(ticket: str) -> str:
