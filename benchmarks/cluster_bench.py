@@ -31,6 +31,7 @@ from synthetic import generate_orders
 
 from pipeline.core import config
 from pipeline.link import claims as links
+from pipeline.send.log import BillingFacts
 from pipeline.store import folder, ledger
 from pipeline.validate import inputs
 
@@ -101,7 +102,7 @@ def store_rate(out: Path, config_file: Path, rows_per_commit: int) -> float:
     checked = inputs.check([orders], settings)
     invoices = links.invoices(checked.confirmed, settings, {}, date(2026, 12, 1)).items
     pdf = os.urandom(PDF_BYTES)
-    with folder.writing(out) as target:
+    with folder.writing(out, annex=BillingFacts()) as target:  # as a run stores
         assert target.ledger is not None
         target.ledger.rows_per_commit = rows_per_commit
         started = time.perf_counter()
