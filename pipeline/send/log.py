@@ -65,7 +65,7 @@ class Delivery:
     reason: str
 
 
-def facts(invoice: Invoice) -> str:
+def _facts(invoice: Invoice) -> str:
     """What the message for this invoice will say (amount, due date, recipient...): the
     invoice's data, kept beside its ledger row with the sha256 of its PDF."""
     return json.dumps(invoice.as_data(), ensure_ascii=False)
@@ -80,7 +80,7 @@ class BillingFacts:
 
     def recorded(self, db: Database, invoices: Sequence[tuple[Invoice, str]]) -> None:
         db.executemany("INSERT OR REPLACE INTO invoice_mail (service_ticket, sha256, facts) "
-                       "VALUES (?, ?, ?)", [(invoice.ticket, sha256, facts(invoice))
+                       "VALUES (?, ?, ?)", [(invoice.ticket, sha256, _facts(invoice))
                                             for invoice, sha256 in invoices])
 
     def kept(self, db: Database, invoices: Sequence[tuple[Invoice, str]]) -> None:
