@@ -31,6 +31,7 @@ from synthetic import generate_orders
 
 from pipeline.batch.stream import Linking
 from pipeline.core import config
+from pipeline.send.log import BillingFacts
 from pipeline.store import folder, ledger
 
 DASK = Path(sys.executable).with_name("dask")
@@ -100,7 +101,7 @@ def store_rate(out: Path, config_file: Path, rows_per_commit: int) -> float:
     invoices = [invoice for chunk in Linking([orders], settings, date(2026, 12, 1))
                 for invoice in chunk.invoices]
     pdf = os.urandom(PDF_BYTES)
-    with folder.writing(out) as target:
+    with folder.writing(out, annex=BillingFacts()) as target:  # as a run stores
         assert target.ledger is not None
         target.ledger.rows_per_commit = rows_per_commit
         started = time.perf_counter()

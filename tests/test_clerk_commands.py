@@ -240,8 +240,7 @@ def test_closest_over_a_big_ledger_is_quick(tmp_path: Path) -> None:
     from pipeline.store.typed_tickets import closest_invoiced
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    with ledger.db:
-        ledger.db.execute("BEGIN")
+    with ledger.db.transaction():
         ledger.db.executemany(
             "INSERT INTO invoices VALUES (?, ?, 'c', ?, 'u', 'p', 's', 1, '1', 'USD', '', '', "
             "'', NULL, ?)", ((f"WO-{n}", f"INV-{n}", f"s{n}", f"inv-{n}")

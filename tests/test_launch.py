@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Collection
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from click.testing import CliRunner
 from pipeline.batch import orchestrator as batch
 from pipeline.cli.app import main
 from pipeline.core.config import Settings
+from pipeline.core.models import Rendered
 from pipeline.launch.pages import page_name
 from pipeline.link.share import derive_share_id
+from pipeline.store.ledger import Ledger
 
 from .conftest import PARTNER, SECRET, manifest, order, write_csv, write_json
 
@@ -211,6 +214,19 @@ def test_base_url_and_partner_id_shape_the_action(runner: CliRunner,
         assert result.exit_code == 2 and "base_url" in result.stderr, bad
 
 
+def test_the_form_action_is_held_to_the_rule_of_share_urls(
+        runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One rule checks both (link.share.check_url): a user name before the host, a host
+    that is no host name or a URL that does not parse are refused here too."""
+    for bad in ("https://vision.xoeye.io@evil.example", "https://xoeye.io%2f.evil",
+                "https://[bad", "https://x.example/{a}"):
+        monkeypatch.setenv("XOI_BASE_URL", bad)
+        result = runner.invoke(main, ["launch", *single(extra=("--stdout",))])
+        assert (result.exit_code, result.stderr) == (2, (
+            f"Error: base_url: {bad!r} is not an https URL (plain http is accepted only "
+            "for 127.0.0.1 and localhost)\n")), bad
+
+
 def test_single_page_is_written_under_out(tmp_path: Path, runner: CliRunner) -> None:
     result = runner.invoke(main, ["launch", *single(ticket="WO 7/b"), "--out", "site"])
     assert result.exit_code == 0, result.output
@@ -283,3 +299,29 @@ def test_undecodable_argument_bytes_are_refused(runner: CliRunner) -> None:
     url = runner.invoke(main, ["share-url", "WO-\udcff"])
     assert url.exit_code == 2
     assert "Error: TICKET and --share-id must be UTF-8 text" in url.stderr
+
+
+def test_launch_asks_the_ledger_about_its_own_tickets_only(
+        tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a run does, never reading the whole ledger: it may hold a million invoices."""
+    published = write_csv(tmp_path / "in.csv", [order("WO-1", share_id="first-0123456789abc"),
+                                                 order("WO-9")])
+    assert runner.invoke(main, ["run", str(published), "--workers", "1"]).exit_code == 0
+    asked: list[str] = []
+    rows = Ledger.rows
+
+    def only_these(ledger: Ledger, tickets: Collection[str]) -> dict[str, Rendered]:
+        asked.extend(tickets)
+        return rows(ledger, tickets)
+
+    monkeypatch.setattr(Ledger, "rows", only_these)
+    monkeypatch.setattr(Ledger, "each", None)  # the whole ledger, a page at a time
+    source = write_csv(tmp_path / "in2.csv", [order("WO-3", share_id="first-0123456789abc"),
+                                              order("WO-1", share_id="")])
+    result = runner.invoke(main, ["launch", str(source)])
+    assert result.exit_code == 1
+    assert f"{source}:2: ticket WO-3: share_id: 'first-0123456789abc' is already the share " \
+        "ID of ticket WO-1" in result.stderr
+    assert sorted(asked) == ["WO-1", "WO-3"]
+    page = Page((tmp_path / "output/launch/WO-1.html").read_text(encoding="utf-8"))
+    assert ("shareId", "first-0123456789abc") in page.hidden_fields

@@ -36,6 +36,7 @@ from pipeline.store import manifest as record
 from pipeline.store.ledger import Ledger
 
 from .conftest import order, write_csv
+from .test_ledger import invoice_of
 
 
 def _fillers(first: int, last: int) -> list[dict[str, Any]]:
@@ -193,7 +194,7 @@ def test_ledger_rows_are_looked_up_in_batches(tmp_path: Path) -> None:
             ledger.record(Rendered(f"T-{n}", f"INV-{n}", "C", f"s{n}", f"https://x/{n}",
                                    f"invoices/INV-{n}.pdf", "0" * 64, 1, Decimal("1.00"),
                                    "USD", "f", "2026-01-01T00:00:00+00:00", "2026-01-01"),
-                          "{}")
+                          invoice_of(f"T-{n}"))
         wanted = [f"T-{n}" for n in range(0, 1200, 2)] + ["T-missing"]
         found = ledger.rows(wanted)
         assert sorted(found) == sorted(wanted[:-1])

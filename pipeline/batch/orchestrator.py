@@ -33,6 +33,7 @@ from ..link import claims as links
 from ..plan.changes import Planned, fingerprint, plan
 from ..plan.spool import Spool
 from ..render import RenderFailure, executor_for, salt
+from ..send.log import BillingFacts
 from ..store import folder
 from ..store.print_pdf import check_target, merge
 from .named_tickets import NamedTickets
@@ -82,7 +83,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     inputs = list(inputs)
     named = NamedTickets(only)
     outbox = _checked_job(inputs, settings)
-    with folder.writing(settings.out) as out, Spool() as todo:
+    with folder.writing(settings.out, annex=BillingFacts()) as out, Spool() as todo:
         # Links are claimed over the whole input, then the selection is taken: a ticket
         # outside it may hold the share ID or invoice number a selected one claims.
         linking = Linking(inputs, settings, links.issue_date(), folder=out, stop=stop)

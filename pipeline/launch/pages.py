@@ -4,8 +4,8 @@ XOi's guide begins the integration with an HTML form that POSTs, url-encoded, to
 ``{base_url}/partners/{partner_id}/share`` with ``shareId``, ``serviceTicket``,
 ``customer``, ``location`` and one ``tags`` field per tag. An invoice's link only works
 if the activity was started with the very share ID the invoice carries, so the share ID
-comes from :func:`links.launches`, which the batch's :class:`links.Claims` shares its
-rules with.
+comes from :func:`pipeline.link.claims.launches`, which shares its rules with the
+batch's :class:`~pipeline.link.claims.Claims`.
 
 Every work order gets a page, confirmed or not: launching comes before the technician
 confirms anything.
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
 
@@ -32,14 +32,13 @@ from ..core.sandbox import environment
 from ..core.template_files import BUILT_IN
 from ..link import claims as links
 from ..link.claims import Launch
+from ..link.share import check_url
 from ..store import folder
 from ..validate.inputs import check, in_file_order
 
 INDEX = "index.html"
 PAGE_TEMPLATE = "launch.html"
 INDEX_TEMPLATE = "launch_index.html"
-# Plain http only where it cannot leave the machine: tests and local mock endpoints.
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 @dataclass
@@ -68,22 +67,12 @@ def form_action(settings: Settings) -> str:
     """The share endpoint the form posts to; :class:`ConfigError` when it cannot be built."""
     partner_id = settings.require_partner_id()
     base_url = settings.base_url.rstrip("/")
-    if not _acceptable_base_url(base_url):
-        raise ConfigError(f"base_url: {settings.base_url!r} is not an https URL "
-                          "(plain http is accepted only for 127.0.0.1 and localhost)")
-    return f"{base_url}/partners/{quote(partner_id, safe='')}/share"
-
-
-def _acceptable_base_url(url: str) -> bool:
-    parts = urlsplit(url)
     try:
-        parts.port  # noqa: B018  # raises on a port that is not a number
-    except ValueError:
-        return False
-    secure = parts.scheme == "https" and bool(parts.hostname)
-    local = parts.scheme == "http" and parts.hostname in LOCAL_HOSTS
-    return (secure or local) and not parts.query and not parts.fragment \
-        and url.isascii() and url.isprintable() and " " not in url
+        check_url(base_url, form=True)
+    except ShareLinkError:
+        raise ConfigError(f"base_url: {settings.base_url!r} is not an https URL "
+                          "(plain http is accepted only for 127.0.0.1 and localhost)") from None
+    return f"{base_url}/partners/{quote(partner_id, safe='')}/share"
 
 
 def page_name(ticket: str) -> str:
@@ -165,8 +154,9 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     # links to. Confirmed orders claim their share IDs first, so a clash rejects the same
     # ticket here as in the batch, which sees confirmed orders only.
     with folder.writing(settings.out, new_ledger=False) as out:
-        linked = links.launches([*checked.confirmed, *checked.unconfirmed], settings,
-                                out.published(), checked.formats)
+        orders = [*checked.confirmed, *checked.unconfirmed]
+        linked = links.launches(orders, settings, out.published_of(
+            {order.service_ticket for order in orders}), checked.formats, issued=out)
         pages = {page_name(launch.order.service_ticket): page_html(launch, action)
                  for launch in linked.items}
         pages[INDEX] = index_html(linked.items)

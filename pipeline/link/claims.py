@@ -103,20 +103,8 @@ class Claims:
         tickets: ask ``issued`` which tickets hold what they are about to claim, one
         question for a chunk, so that a folder's whole history need not be in memory."""
         self._published = published
-        if self._issued is None:
-            return
-        shares, files = {}, set()
-        for order in orders:
-            earlier = published.get(order.service_ticket)
-            with contextlib.suppress(RecordError):  # the claim rejects the order for it
-                shares[order.service_ticket] = share_id_for(
-                    self.settings, order.service_ticket,
-                    order.share_id or (earlier.share_id if earlier else None))
-            if order.invoice_number is not None:
-                files.add(file_key(order.invoice_number))
-        owners = self._owners
-        owners.issued_shares, owners.issued_files = self._issued.owners(shares.values(), files)
-        owners.share_ids = shares  # derived once (an HMAC): the claims take them from here
+        if self._issued is not None:
+            self._owners.ask(self._issued, orders, published)
 
     def invoice(self, order: WorkOrder) -> Invoice | Problem:
         """A confirmed order's invoice: share ID, share URL, invoice date and due date."""
@@ -136,13 +124,18 @@ class Claims:
 
 
 def launches(orders: Iterable[WorkOrder], settings: Settings, published: Published,
-             formats: Formats = OURS) -> Launches:
+             formats: Formats = OURS, *, issued: Issued | None = None) -> Launches:
     """Each order's launch, all at once, against ``published``: what the folder issued,
-    by ticket. The orders that claim first win a contested share ID, so a caller passes
+    by ticket. ``issued`` is asked once which other tickets hold the share IDs these
+    orders claim, as a run asks it: never the whole ledger, which may hold a million
+    invoices. The orders that claim first win a contested share ID, so a caller passes
     confirmed orders first, as the batch sees them. Launch pages carry no share URL, so
     need no URL template."""
+    orders = list(orders)
     owners = _Owners(settings, ((ticket, item.invoice_number, item.share_id)
                                 for ticket, item in published.items()))
+    if issued is not None:
+        owners.ask(issued, orders, published)
     items: list[Launch] = []
     problems: list[Problem] = []
     warnings: list[Warning_] = []
@@ -192,7 +185,7 @@ class _Owners:
     text, for the comparison and the message when another ticket wants the same (see
     :mod:`compact`). What the folder issued before comes either the same way, seeded
     (:func:`launches`), or a chunk at a time in ``issued_shares`` and ``issued_files``
-    (see :meth:`Claims.look_up`); a claim made in this run is checked against both.
+    (:meth:`ask`); a claim made in this run is checked against both.
     """
 
     def __init__(self, settings: Settings, issued: Iterable[tuple[str, str, str]]) -> None:
@@ -201,7 +194,7 @@ class _Owners:
         self.tickets = Texts()
         self.numbers = Texts()
         self.share_owner: dict[int, int] = {}
-        self.file_owner: dict[int, int] = {}  # keyed by the file key (see write.file_key)
+        self.file_owner: dict[int, int] = {}  # keyed by the file key (see core.file_names.file_key)
         for ticket, number, share_id in issued:
             owner = self._owner(ticket, number)
             self.share_owner[digest(share_id)] = owner
@@ -209,6 +202,21 @@ class _Owners:
         self.issued_shares: Mapping[str, str] = {}
         self.issued_files: Mapping[str, tuple[str, str]] = {}
         self.share_ids: dict[str, str] = {}  # the chunk's, by ticket (Claims.look_up)
+
+    def ask(self, issued: Issued, orders: Iterable[WorkOrder], published: Published) -> None:
+        """Which tickets the folder issued what ``orders`` are about to claim: one question
+        to ``issued`` for all of them."""
+        shares, files = {}, set()
+        for order in orders:
+            earlier = published.get(order.service_ticket)
+            with contextlib.suppress(RecordError):  # the claim rejects the order for it
+                shares[order.service_ticket] = share_id_for(
+                    self.settings, order.service_ticket,
+                    order.share_id or (earlier.share_id if earlier else None))
+            if order.invoice_number is not None:
+                files.add(file_key(order.invoice_number))
+        self.issued_shares, self.issued_files = issued.owners(shares.values(), files)
+        self.share_ids = shares  # derived once (an HMAC): the claims take them from here
 
     def claim(self, ticket: str, given: str | None, earlier: Rendered | None,
               invoice_number: str | None = None) -> str:

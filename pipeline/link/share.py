@@ -1,4 +1,5 @@
-"""Share IDs and share URLs: how they are made (:mod:`links` decides which one a ticket gets).
+"""Share IDs and share URLs: how they are made and checked (:mod:`claims` decides which
+one a ticket gets).
 
 XOi's guide asks for a share ID per activity that is unique, immutable for the same
 activity and not sequential, because it becomes part of a public URL. The input's
@@ -22,6 +23,8 @@ from ..core.errors import ConfigError, ShareLinkError
 PLACEHOLDERS = frozenset({"base_url", "partner_id", "share_id"})
 _NOT_IN_URLS = frozenset(' "<>\\^`{|}')
 _HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # urlsplit gives it in lower case
+# Plain http only where it cannot leave the machine: tests and local mock endpoints.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 SHORT_SHARE_ID = 16  # below this many characters a public ID is easy to enumerate
 # A QR code of this many characters is 113 modules wide: 90 mm at the module size a 150 dpi
 # print still scans (layout.QR_MODULE_MM); longer would crowd the invoice's XOi section.
@@ -103,7 +106,7 @@ class ShareUrlBuilder:
         base = [("base_url", builder.base_url)] if "base_url" in names else []
         for key, url in (*base, ("share_url_template", builder.url("probe"))):
             try:
-                cls.check(url)
+                check_url(url)
             except ShareLinkError as error:
                 raise ConfigError(f"{key}: {error.message}") from None
         return builder
@@ -123,30 +126,38 @@ class ShareUrlBuilder:
                 field="share_id")
         return url
 
-    @staticmethod
-    def check(url: str) -> None:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018  # raises on a port that is not a number below 65536
-        except ValueError:  # e.g. "https://[bad": a traceback otherwise
-            raise ShareLinkError(f"{url!r} is not a valid URL", field="share_url") from None
-        if parts.scheme != "https" or not parts.hostname:
-            raise ShareLinkError(f"{url!r} is not an https URL", field="share_url")
-        # A reader of https://vision.xoeye.io@evil.example/ sees XOi; the link opens
-        # evil.example.
-        if "@" in parts.netloc:
-            raise ShareLinkError(f"{url!r} opens {parts.hostname}: what comes before \"@\" "
-                                 "is a user name, which a share URL has none of",
-                                 field="share_url")
-        # Percent signs in a host ("xoeye.io%2f.evil") are read one way or another by
-        # browsers; a host name is letters, digits, dots and hyphens (or an IPv6 address).
-        if not _HOST.fullmatch(parts.hostname):
-            raise ShareLinkError(f"{url!r}: {parts.hostname!r} is not a host name",
-                                 field="share_url")
-        # RFC 3986 has no place for these; a PDF writer would percent-encode them in the
-        # link but not in the printed URL or the QR code, and the three would differ.
-        if not url.isascii() or not url.isprintable() or any(ch in _NOT_IN_URLS for ch in url):
-            raise ShareLinkError(f"{url!r} holds characters a URL cannot", field="share_url")
+
+def check_url(url: str, *, form: bool = False) -> None:
+    """:class:`ShareLinkError` saying why ``url`` cannot be published: the one rule for a
+    share URL and, with ``form``, for the base of a launch form's action, which a path
+    follows (so it has no query or fragment) and which may be plain http where it cannot
+    leave the machine (:data:`LOCAL_HOSTS`)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises on a port that is not a number below 65536
+    except ValueError:  # e.g. "https://[bad": a traceback otherwise
+        raise ShareLinkError(f"{url!r} is not a valid URL", field="share_url") from None
+    local = form and parts.scheme == "http" and parts.hostname in LOCAL_HOSTS
+    if not (parts.scheme == "https" and parts.hostname) and not local:
+        raise ShareLinkError(f"{url!r} is not an https URL", field="share_url")
+    if form and (parts.query or parts.fragment):
+        raise ShareLinkError(f"{url!r} has a query or a fragment: the path that follows "
+                             "would be part of it", field="share_url")
+    # A reader of https://vision.xoeye.io@evil.example/ sees XOi; the link opens
+    # evil.example.
+    if "@" in parts.netloc:
+        raise ShareLinkError(f"{url!r} opens {parts.hostname}: what comes before \"@\" "
+                             "is a user name, which a share URL has none of",
+                             field="share_url")
+    # Percent signs in a host ("xoeye.io%2f.evil") are read one way or another by
+    # browsers; a host name is letters, digits, dots and hyphens (or an IPv6 address).
+    if not _HOST.fullmatch(parts.hostname or ""):
+        raise ShareLinkError(f"{url!r}: {parts.hostname!r} is not a host name",
+                             field="share_url")
+    # RFC 3986 has no place for these; a PDF writer would percent-encode them in the
+    # link but not in the printed URL or the QR code, and the three would differ.
+    if not url.isascii() or not url.isprintable() or any(ch in _NOT_IN_URLS for ch in url):
+        raise ShareLinkError(f"{url!r} holds characters a URL cannot", field="share_url")
 
 
 def _check_host_fixed(template: str) -> None:

@@ -1,14 +1,14 @@
-"""What was emailed: the ``deliveries`` table of the ledger, and the text of
-``deliveries.csv`` (:mod:`folder` writes it).
+"""What was emailed: send's tables in the folder's ledger, and the text of
+``deliveries.csv`` (:meth:`OutputFolder.write_deliveries` writes it).
 
-Two tables in the folder's ledger file (``ledger.sqlite3``), created by the ledger with
-the invoices':
+Two tables in the ledger's file (``ledger.sqlite3``), send's own: :class:`BillingFacts`
+creates them, as the ledger's annex when a run opens it and as :class:`DeliveryLog` when
+a ``send`` does (a ledger written before email delivery existed has neither):
 
 - ``invoice_mail``: per ticket, the facts of its current PDF that a message needs and the
   ledger does not keep (recipient, due date...), tagged with that PDF's sha256. The
-  folder writes it before it records the PDF (``OutputFolder.store``), so facts that do
-  not match the ledger's sha256 are never used (a run killed in between re-renders the
-  invoice anyway).
+  ledger writes them in the transaction that records the PDF (its annex), so facts that
+  do not match the ledger's sha256 are never used.
 - ``deliveries``: one row per attempt. The row is written as ``sending`` *before* the SMTP
   transaction and updated to ``sent`` or ``failed`` after it, each in its own commit: a
   ``sending`` row left behind means a run died with that message in flight, and the next
@@ -18,14 +18,35 @@ the invoices':
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.models import Invoice
-from ..store.ledger import Ledger, reported
+from ..store.database import Database
+from ..store.ledger import Ledger
 from ..store.manifest import csv_parts, spreadsheet_safe
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS invoice_mail (
+    service_ticket TEXT PRIMARY KEY,
+    sha256         TEXT NOT NULL,
+    facts          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_ticket TEXT NOT NULL,
+    invoice_number TEXT NOT NULL,
+    recipient      TEXT NOT NULL,
+    sha256         TEXT NOT NULL,
+    message_id     TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'skipped')),
+    tried_at       TEXT NOT NULL,
+    sent_at        TEXT NOT NULL DEFAULT '',
+    reason         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_ticket ON deliveries (service_ticket, id);
+"""
 HEADER = ("service_ticket", "invoice_number", "recipient", "sha256", "message_id", "status",
           "sent_at", "reason")
 
@@ -44,21 +65,33 @@ class Delivery:
     reason: str
 
 
-def facts(invoice: Invoice) -> str:
+def _facts(invoice: Invoice) -> str:
     """What the message for this invoice will say (amount, due date, recipient...): the
     invoice's data, kept beside its ledger row with the sha256 of its PDF."""
     return json.dumps(invoice.as_data(), ensure_ascii=False)
 
 
-def remember(ledger: Ledger, invoices: Iterable[tuple[Invoice, str]], *,
-             missing_only: bool = False) -> None:
-    """Keep the facts of each (invoice, sha256 of its PDF); one commit.
+class BillingFacts:
+    """The ledger's annex for email (see :class:`store.ledger.Annex`): send's tables, and
+    the facts of each invoice the ledger records, in its transaction."""
 
-    ``missing_only`` is for unchanged invoices, whose facts can only have been recorded
-    already (their fingerprint is the same): a night of thousands writes none of them.
-    """
-    ledger.remember_facts([(invoice.ticket, sha256, facts(invoice))
-                           for invoice, sha256 in invoices], missing_only=missing_only)
+    def create(self, db: Database) -> None:
+        db.script(_SCHEMA)
+
+    def recorded(self, db: Database, invoices: Sequence[tuple[Invoice, str]]) -> None:
+        db.executemany("INSERT OR REPLACE INTO invoice_mail (service_ticket, sha256, facts) "
+                       "VALUES (?, ?, ?)", [(invoice.ticket, sha256, _facts(invoice))
+                                            for invoice, sha256 in invoices])
+
+    def kept(self, db: Database, invoices: Sequence[tuple[Invoice, str]]) -> None:
+        """Only the facts missing: those of an unchanged invoice can only have been
+        recorded already (its fingerprint is the same), so a night of thousands writes
+        none of them."""
+        known = set(db.where_in("SELECT service_ticket, sha256 FROM invoice_mail "
+                                "WHERE service_ticket IN",
+                                [invoice.ticket for invoice, _ in invoices]))
+        self.recorded(db, [(invoice, sha256) for invoice, sha256 in invoices
+                           if (invoice.ticket, sha256) not in known])
 
 
 class DeliveryLog:
@@ -67,36 +100,32 @@ class DeliveryLog:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.db = ledger.db
+        BillingFacts().create(self.db)
 
     def facts(self, ticket: str, sha256: str) -> dict[str, Any] | None:
         """The invoice's facts if they describe exactly this PDF, else ``None``."""
-        with reported(self.ledger.path):
-            row = self.db.execute("SELECT facts FROM invoice_mail WHERE service_ticket = ? "
-                                  "AND sha256 = ?", (ticket, sha256)).fetchone()
+        row = self.db.one("SELECT facts FROM invoice_mail WHERE service_ticket = ? "
+                          "AND sha256 = ?", (ticket, sha256))
         return json.loads(row[0]) if row else None
 
     def sent_versions(self, ticket: str) -> list[str]:
         """The sha256 of every version of the ticket's invoice the server accepted, in the
         order they were sent."""
-        with reported(self.ledger.path):
-            rows = self.db.execute("SELECT sha256 FROM deliveries WHERE service_ticket = ? "
-                                   "AND status = 'sent' ORDER BY id", (ticket,))
-            return [row[0] for row in rows]
+        return [row[0] for row in self.db.rows(
+            "SELECT sha256 FROM deliveries WHERE service_ticket = ? AND status = 'sent' "
+            "ORDER BY id", (ticket,))]
 
     def intent(self, delivery: Delivery, tried_at: str) -> int:
         """Record, before the SMTP transaction, that this message is about to go out."""
-        with reported(self.ledger.path):
-            cursor = self.db.execute(
-                "INSERT INTO deliveries (service_ticket, invoice_number, recipient, sha256, "
-                "message_id, status, tried_at) VALUES (?, ?, ?, ?, ?, 'sending', ?)",
-                (delivery.service_ticket, delivery.invoice_number, delivery.recipient,
-                 delivery.sha256, delivery.message_id, tried_at))
-            return int(cursor.lastrowid or 0)
+        return self.db.execute(
+            "INSERT INTO deliveries (service_ticket, invoice_number, recipient, sha256, "
+            "message_id, status, tried_at) VALUES (?, ?, ?, ?, ?, 'sending', ?)",
+            (delivery.service_ticket, delivery.invoice_number, delivery.recipient,
+             delivery.sha256, delivery.message_id, tried_at))
 
     def result(self, row: int, status: str, *, sent_at: str = "", reason: str = "") -> None:
-        with reported(self.ledger.path):
-            self.db.execute("UPDATE deliveries SET status = ?, sent_at = ?, reason = ? "
-                            "WHERE id = ?", (status, sent_at, reason, row))
+        self.db.execute("UPDATE deliveries SET status = ?, sent_at = ?, reason = ? "
+                        "WHERE id = ?", (status, sent_at, reason, row))
 
     def finished(self, delivery: Delivery, tried_at: str) -> None:
         """A delivery decided without the server (``skipped``, or ``failed`` before it)."""
@@ -106,15 +135,14 @@ class DeliveryLog:
     def latest(self) -> Iterator[Delivery]:
         """The latest finished delivery of each ticket now issued (in the manifest), by
         ticket."""
-        with reported(self.ledger.path):
-            self.ledger.commit()
-            rows = self.db.execute(
-                "SELECT service_ticket, invoice_number, recipient, sha256, message_id, "
-                "status, sent_at, reason FROM deliveries WHERE id IN (SELECT MAX(id) FROM "
-                "deliveries WHERE status != 'sending' GROUP BY service_ticket) "
-                "AND service_ticket IN (SELECT service_ticket FROM invoices "
-                "WHERE withdrawn_at IS NULL) ORDER BY service_ticket")
-            yield from (Delivery(*row) for row in rows)
+        self.ledger.commit()
+        rows = self.db.rows(
+            "SELECT service_ticket, invoice_number, recipient, sha256, message_id, "
+            "status, sent_at, reason FROM deliveries WHERE id IN (SELECT MAX(id) FROM "
+            "deliveries WHERE status != 'sending' GROUP BY service_ticket) "
+            "AND service_ticket IN (SELECT service_ticket FROM invoices "
+            "WHERE withdrawn_at IS NULL) ORDER BY service_ticket")
+        yield from (Delivery(*row) for row in rows)
 
 
 def deliveries_csv(deliveries: Iterable[Delivery]) -> Iterator[bytes]:

@@ -4,7 +4,7 @@
 rendered); :meth:`Outbox.send` sends over a folder its command already holds open and
 locked: the batch's own folder in ``run --send``, :func:`send_folder`'s in ``send``.
 Exactly once as far as SMTP allows: the intent is recorded before each SMTP transaction
-and the result after it (:mod:`pipeline.deliveries`), so a run killed between the server's
+and the result after it (:class:`.log.DeliveryLog`), so a run killed between the server's
 acceptance and the recording sends at most that one message again, with the same
 Message-ID (at least once, with an idempotency key). A stop request (see
 :mod:`stopping`) lets the message in flight finish and be recorded, and sends no more.
@@ -30,7 +30,7 @@ from ..store import entries as folder_entries
 from ..store import folder
 from ..store.typed_tickets import closest_invoiced, listed
 from ..validate.work_order import canonical_ticket
-from .log import Delivery, DeliveryLog
+from .log import Delivery, DeliveryLog, deliveries_csv
 from .message import Envelope, MailTemplates, message_id
 from .smtp import Mailer, Permanent, RateLimit, Temporary, Unreachable, pause
 
@@ -252,7 +252,7 @@ class Outbox:
         finally:
             self.mailer.close()
             if not dry_run:
-                out.write_deliveries(sender.log.latest())
+                out.write_deliveries(deliveries_csv(sender.log.latest()))
         outcome.interrupted = stop.is_set()
         done = {*outcome.sent, *outcome.already_sent, *outcome.would_send,
                 *(failure.service_ticket for failure in outcome.failed + outcome.skipped)}

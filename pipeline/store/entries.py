@@ -14,14 +14,13 @@ it trusts a folder it did not just make (:mod:`folder` opens every folder throug
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 from ..core.errors import OutputError
 from ..core.file_names import file_names
 from ..core.files import open_regular, own_entry
 from ..core.models import Rendered
-from .ledger import reported
+from .database import Database
 
 INVOICES = "invoices"
 HISTORY = f"{INVOICES}/history"
@@ -142,15 +141,13 @@ def _holds_pdfs(path: Path) -> bool:
 def _rows(ledger: Path) -> dict[str, bool]:
     """Each of the ledger's tables that exists → whether it holds a row; read before
     :class:`ledger.Ledger` opens the file, which would create what is missing."""
-    with reported(ledger):
-        db = sqlite3.connect(ledger)  # the file exists: a connection that reads creates none
-        try:
-            tables = {row[0] for row in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-            return {table: bool(db.execute(query).fetchone()[0])
-                    for table, query in _ANY_ROW.items() if table in tables}
-        finally:
-            db.close()
+    db = Database(ledger, peek=True)
+    try:
+        tables = {row[0] for row in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return {table: db.one(query) == (1,) for table, query in _ANY_ROW.items()
+                if table in tables}
+    finally:
+        db.close()
 
 
 def _lists_rows(path: Path) -> bool:

@@ -7,7 +7,7 @@
     DIR/manifest.csv              what is issued now         (finish)
     DIR/report.json               what the last run did      (finish)
     DIR/ledger.sqlite3            what was ever published    (store, withdraw)
-                                  and emailed                (deliver.py)
+                                  and emailed                (its annex: send)
     DIR/deliveries.csv            each ticket's latest email (write_deliveries)
     DIR/.lock                     one writer at a time
     DIR/launch/                   the technicians' launch pages (write_pages)
@@ -34,8 +34,6 @@ from ..core.errors import ConfigError, OutputError, RenderError
 from ..core.file_names import safe_name
 from ..core.files import atomic_write, make_folder, sha256_file, sweep
 from ..core.models import Invoice, Outcome, Rendered
-from ..send import log as deliveries
-from ..send.log import Delivery
 from . import entries as folder_entries
 from . import history
 from . import manifest as record
@@ -48,7 +46,7 @@ from .entries import LEDGER_FILES, own
 from .entries import LOCK as LOCK
 from .entries import MANIFEST as MANIFEST
 from .entries import REPORT as REPORT
-from .ledger import Ledger
+from .ledger import Annex, Ledger
 from .lock import hold
 
 # What opening a folder for writing creates, before anything is written.
@@ -65,10 +63,9 @@ class OutputFolder:
     path: Path
     ledger: Ledger | None = None
 
-    def published(self, ticket: str | None = None) -> dict[str, Rendered]:
-        """Ticket → the invoice issued for it here (withdrawn ones too; only ``ticket``'s
-        if given); empty when none."""
-        return self.ledger.snapshot(ticket) if self.ledger else {}
+    def published(self, ticket: str) -> dict[str, Rendered]:
+        """``ticket`` → the invoice issued for it here, withdrawn or not; empty when none."""
+        return self.published_of([ticket])
 
     def published_of(self, tickets: Collection[str]) -> dict[str, Rendered]:
         """:meth:`published` of these tickets only: a run looks its work orders up a few
@@ -125,19 +122,16 @@ class OutputFolder:
             invoice.ticket, order.invoice_number, order.customer, invoice.share_id,
             invoice.share_url, relative, hashlib.sha256(pdf).hexdigest(), pages, order.total,
             order.currency, fingerprint, timestamp(), invoice.invoice_date.isoformat())
-        # The facts go in with the row, in its transaction: facts that match no recorded
-        # sha256 are never mailed.
-        ledger.record(rendered, deliveries.facts(invoice), at_once=replaced)
+        ledger.record(rendered, invoice, at_once=replaced)
         return rendered
 
     def remember_unchanged(self, kept: list[tuple[Invoice, Rendered]]) -> None:
-        """The billing facts of invoices a run left as they were (each with its ledger
-        row), where missing: a folder rendered before email delivery existed can be sent
-        without re-rendering. A run gives them a few hundred at a time."""
+        """Invoices a run left as they were (each with its ledger row), for the ledger's
+        annex (see :meth:`Ledger.keep`): a folder rendered before email delivery existed
+        can be sent without re-rendering. A run gives them a few hundred at a time."""
         if not kept:  # most chunks of a first run: no transaction at all
             return
-        deliveries.remember(self._ledger(), [(invoice, rendered.sha256)
-                                             for invoice, rendered in kept], missing_only=True)
+        self._ledger().keep([(invoice, rendered.sha256) for invoice, rendered in kept])
 
     def withdraw(self, rendered: Rendered) -> str:
         """Take an issued invoice out of the folder: its PDF to history/, its ledger row
@@ -154,8 +148,9 @@ class OutputFolder:
     def write_report(self, outcome: Outcome) -> None:
         atomic_write(own(self.path, REPORT), record.report_json(outcome))
 
-    def write_deliveries(self, latest: Iterable[Delivery]) -> None:
-        atomic_write(own(self.path, DELIVERIES), deliveries.deliveries_csv(latest))
+    def write_deliveries(self, text: Iterable[bytes]) -> None:
+        """Replace deliveries.csv with ``text`` (send writes what it holds)."""
+        atomic_write(own(self.path, DELIVERIES), text)
 
     def write_pages(self, pages: Mapping[str, str]) -> Path:
         """Write launch pages (file name → HTML) into launch/; that folder."""
@@ -191,16 +186,18 @@ class OutputFolder:
 
 
 @contextmanager
-def writing(path: Path, *, new_ledger: bool = True) -> Iterator[OutputFolder]:
+def writing(path: Path, *, new_ledger: bool = True,
+            annex: Annex | None = None) -> Iterator[OutputFolder]:
     """The folder made, locked for this command alone and swept; with its ledger (a new
-    one unless ``new_ledger`` is false: launch pages publish nothing)."""
+    one unless ``new_ledger`` is false: launch pages publish nothing) and the ledger's
+    ``annex``, if given."""
     made = [folder for folder in (path, *path.parents) if not folder.exists()]
     make_folder(path)
     folder = OutputFolder(path)
     with folder.lock():
         sweep(path)
         try:
-            with _ledger(folder, create=new_ledger):
+            with _ledger(folder, create=new_ledger, annex=annex):
                 yield folder
         except BaseException:
             _unmake(path, made)
@@ -235,14 +232,15 @@ def reading(path: Path, *, lock: bool = True) -> Iterator[OutputFolder]:
 
 
 @contextmanager
-def _ledger(folder: OutputFolder, *, create: bool) -> Iterator[None]:
+def _ledger(folder: OutputFolder, *, create: bool,
+            annex: Annex | None = None) -> Iterator[None]:
     """The folder checked (its entries, whether its ledger vouches for its invoices), then
     its ledger opened; made if ``create``."""
     folder_entries.check(folder.path)
     if not folder_entries.check_ledger(folder.path) and not create:
         yield
         return
-    folder.ledger = Ledger(folder.path / LEDGER)
+    folder.ledger = Ledger(folder.path / LEDGER, annex=annex)
     try:
         yield
     finally:

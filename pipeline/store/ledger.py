@@ -9,7 +9,7 @@ unconfirmed keeps its row (``withdrawn_at``): its share ID and number stay its o
 it comes back with both if the work order is confirmed again. A row is recorded only after
 its PDF is in place, so a run killed at any moment leaves a ledger that describes files
 that exist; the next run re-renders what the ledger does not vouch for. The same file
-holds what was emailed (the tables :mod:`deliveries` reads and writes).
+holds the tables of an :class:`Annex` (send's: what was emailed), written with the rows.
 
 Rows are committed in batches (:data:`ROWS_PER_COMMIT` rows, or what came within
 :data:`SECONDS_PER_COMMIT`): one commit (an fsync) per row would cap a large cluster's
@@ -21,22 +21,16 @@ withdrawal and :meth:`Ledger.close` commit what is pending first.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
-import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Protocol
 
-from ..core.errors import OutputError
 from ..core.file_names import file_key
-from ..core.models import Rendered
+from ..core.models import Invoice, Rendered
+from .database import Database, Row
 from .ledger_upgrade import upgrade
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 ROWS_PER_COMMIT = 256
 SECONDS_PER_COMMIT = 1.0
@@ -60,81 +54,42 @@ CREATE TABLE IF NOT EXISTS invoices (
     file_key       TEXT
 )
 """
-# What was emailed: deliveries.py reads and writes these tables.
-_DELIVERY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS invoice_mail (
-    service_ticket TEXT PRIMARY KEY,
-    sha256         TEXT NOT NULL,
-    facts          TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    service_ticket TEXT NOT NULL,
-    invoice_number TEXT NOT NULL,
-    recipient      TEXT NOT NULL,
-    sha256         TEXT NOT NULL,
-    message_id     TEXT NOT NULL,
-    status         TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'skipped')),
-    tried_at       TEXT NOT NULL,
-    sent_at        TEXT NOT NULL DEFAULT '',
-    reason         TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_ticket ON deliveries (service_ticket, id);
-"""
 _COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_url", "pdf",
             "sha256", "pages", "total", "currency", "fingerprint", "rendered_at")
 _SELECT = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
            "withdrawn_at IS NOT NULL FROM invoices")
-# Tickets per look-up: well below SQLite's limit of bound parameters (32,766; 999 before
-# SQLite 3.32).
-_PER_QUERY = 500
 _PER_PAGE = 1000
 
 
-def _unusable(path: Path, error: Exception) -> OutputError:
-    return OutputError(f"the ledger cannot be used: {error}. Keep this file (it holds the "
-                       "published share IDs): free disk space or restore it from a backup",
-                       source=path)
+class Annex(Protocol):
+    """Tables another stage keeps in the ledger's file about each invoice (send's: what its
+    email will say). The ledger creates them as it opens the file, and hands them the
+    invoices it records inside the transaction that records them: their rows never
+    describe a PDF the ledger does not vouch for."""
 
+    def create(self, db: Database) -> None:
+        """Its tables, where missing."""
 
-def _reported(method: F) -> F:
-    """SQLite's errors (a full disk, a file that is not a database) as one clear line."""
-    @functools.wraps(method)
-    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.Error, OSError) as error:
-            raise _unusable(self.path, error) from None
+    def recorded(self, db: Database, invoices: Sequence[tuple[Invoice, str]]) -> None:
+        """Its rows for these invoices, each with the sha256 of the PDF just recorded."""
 
-    return wrapper  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def reported(path: Path) -> Iterator[None]:
-    """The same for the statements of another module on the ledger's file (deliveries)."""
-    try:
-        yield
-    except (sqlite3.Error, OSError) as error:
-        raise _unusable(path, error) from None
+    def kept(self, db: Database, invoices: Sequence[tuple[Invoice, str]]) -> None:
+        """The same for invoices a run left as they were: their rows are most likely there
+        already."""
 
 
 class Ledger:
-    @_reported
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, annex: Annex | None = None) -> None:
+        """The ledger at ``path``, made if missing, with ``annex``'s tables if given."""
         self.path = path
-        # Created here, not by SQLite (always 0644): a billing group's umask 002 must let
-        # the whole group run the batch. The -wal and -shm files copy this file's mode.
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        # isolation_level=None: each statement commits at once unless inside `with self.db`.
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db = Database(path)
         self.db.execute(_SCHEMA)
-        self.db.executescript(_DELIVERY_SCHEMA)
+        self.annex = annex
+        if annex is not None:
+            annex.create(self.db)
         upgrade(self.db)
-        # Rows not yet committed, each with its billing facts (JSON, for the email).
-        self.pending: list[tuple[Rendered, str]] = []
+        # Rows not yet committed, each with its invoice (for the annex).
+        self.pending: list[tuple[Rendered, Invoice]] = []
         self.rows_per_commit = ROWS_PER_COMMIT
         self.committed = time.monotonic()
 
@@ -144,35 +99,24 @@ class Ledger:
         finally:
             self.db.close()
 
-    @_reported
-    def snapshot(self, ticket: str | None = None) -> dict[str, Rendered]:
-        """Ticket → its invoice, withdrawn ones included (only ``ticket``'s if given): one
-        query, read once per command."""
-        if ticket is not None:
-            return self.rows([ticket])
-        self.commit()
-        return {row[0]: _rendered(row) for row in self.db.execute(_SELECT)}
-
-    @_reported
     def rows(self, tickets: Collection[str]) -> dict[str, Rendered]:
         """The rows of ``tickets`` that exist, withdrawn ones included: what a run that
         streams its work orders looks up a few hundred at a time, on the primary key."""
         self.commit()
-        rows = _where_in(self.db, f"{_SELECT} WHERE service_ticket IN", list(tickets))
+        rows = self.db.where_in(f"{_SELECT} WHERE service_ticket IN", list(tickets))
         return {row[0]: _rendered(row) for row in rows}
 
-    @_reported
     def owners(self, share_ids: Collection[str], file_keys: Collection[str]
                ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         """Which rows, withdrawn ones too, hold these share IDs (share ID → ticket) and
-        invoice file keys (see :func:`write.file_key`; key → ticket and invoice number):
-        what a run checks a few hundred claims against at a time, on the indexes."""
+        invoice file keys (see :func:`file_names.file_key`; key → ticket and invoice
+        number): what a run checks a few hundred claims against at a time, on the indexes."""
         self.commit()
-        shares = dict(_where_in(self.db, "SELECT share_id, service_ticket FROM invoices "
-                                "WHERE share_id IN", list(share_ids)))
-        files = {key: (ticket, number) for key, ticket, number in _where_in(
-            self.db, "SELECT file_key, service_ticket, invoice_number FROM invoices "
-            "WHERE file_key IN", list(file_keys))}
+        shares: dict[str, str] = dict(self.db.where_in(
+            "SELECT share_id, service_ticket FROM invoices WHERE share_id IN", list(share_ids)))
+        files = {key: (ticket, number) for key, ticket, number in self.db.where_in(
+            "SELECT file_key, service_ticket, invoice_number FROM invoices WHERE file_key IN",
+            list(file_keys))}
         return shares, files
 
     def each(self) -> Iterator[Rendered]:
@@ -182,18 +126,16 @@ class Ledger:
         send records each delivery)."""
         after: tuple[str, ...] = ()
         while True:
-            with reported(self.path):
-                self.commit()
-                rows = self.db.execute(
-                    f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
-                    f"WHERE withdrawn_at IS NULL {'AND service_ticket > ?' if after else ''} "
-                    "ORDER BY service_ticket LIMIT ?", (*after, _PER_PAGE)).fetchall()
+            self.commit()
+            rows = list(self.db.rows(
+                f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
+                f"WHERE withdrawn_at IS NULL {'AND service_ticket > ?' if after else ''} "
+                "ORDER BY service_ticket LIMIT ?", (*after, _PER_PAGE)))
             yield from (_rendered(row) for row in rows)
             if len(rows) < _PER_PAGE:
                 return
             after = (rows[-1][0],)
 
-    @_reported
     def near(self, keys: Collection[str], per_key: int) -> set[str]:
         """Tickets, withdrawn ones too, that sort next to each of ``keys`` (``per_key`` on
         each side): the few a "closest tickets" answer compares, on the primary key."""
@@ -204,39 +146,34 @@ class Ledger:
                           "ORDER BY service_ticket LIMIT ?",
                           "SELECT service_ticket FROM invoices WHERE service_ticket < ? "
                           "ORDER BY service_ticket DESC LIMIT ?"):
-                found.update(row[0] for row in self.db.execute(query, (key, per_key)))
+                found.update(row[0] for row in self.db.rows(query, (key, per_key)))
         return found
 
-    @_reported
     def count(self) -> int:
         """How many invoices :meth:`each` gives."""
         self.commit()
-        row = self.db.execute("SELECT COUNT(*) FROM invoices WHERE withdrawn_at IS NULL")
-        return int(row.fetchone()[0])
+        row = self.db.one("SELECT COUNT(*) FROM invoices WHERE withdrawn_at IS NULL")
+        return int(row[0]) if row else 0
 
-    @_reported
     def withdraw(self, ticket: str, when: str) -> None:
         self.commit()
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self.db.transaction():
             self.db.execute("UPDATE invoices SET withdrawn_at = ? WHERE service_ticket = ?",
                             (when, ticket))
 
-    def record(self, rendered: Rendered, facts: str, *, at_once: bool = False) -> None:
-        """Record an invoice whose PDF is on disk, with the facts its email will carry;
-        committed with its batch, or ``at_once`` (a PDF that replaced an issued one: until
-        its row is in, the ledger would vouch for bytes no longer on disk)."""
-        self.pending.append((rendered, facts))
+    def record(self, rendered: Rendered, invoice: Invoice, *, at_once: bool = False) -> None:
+        """Record an invoice whose PDF is on disk, and give it to the annex; committed with
+        its batch, or ``at_once`` (a PDF that replaced an issued one: until its row is in,
+        the ledger would vouch for bytes no longer on disk)."""
+        self.pending.append((rendered, invoice))
         if at_once or len(self.pending) >= self.rows_per_commit or \
                 time.monotonic() - self.committed >= SECONDS_PER_COMMIT:
             self.commit()
 
-    @_reported
     def commit(self) -> None:
-        """Write the pending rows and their facts, in one transaction."""
+        """Write the pending rows and the annex's, in one transaction."""
         if self.pending:
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
+            with self.db.transaction():
                 self.db.executemany(
                     "INSERT OR REPLACE INTO invoices (service_ticket, invoice_number, "
                     "customer, share_id, share_url, pdf, sha256, pages, total, currency, "
@@ -248,41 +185,22 @@ class Ledger:
                       file_key(row.invoice_number))
                      for row, _ in self.pending],
                 )
-                self._facts([(row.service_ticket, row.sha256, facts)
-                             for row, facts in self.pending])
+                if self.annex is not None:
+                    self.annex.recorded(self.db, [(invoice, row.sha256)
+                                                  for row, invoice in self.pending])
             self.pending.clear()
         self.committed = time.monotonic()
 
-    @_reported
-    def remember_facts(self, rows: list[tuple[str, str, str]], *,
-                       missing_only: bool = False) -> None:
-        """Keep (ticket, sha256, facts) for the emails, in one transaction; ``missing_only``
-        skips what is there already."""
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            if missing_only:
-                # Only these tickets' facts: a run passes a few hundred at a time.
-                known = set(_where_in(self.db, "SELECT service_ticket, sha256 FROM "
-                                      "invoice_mail WHERE service_ticket IN",
-                                      [row[0] for row in rows]))
-                rows = [row for row in rows if (row[0], row[1]) not in known]
-            self._facts(rows)
-
-    def _facts(self, rows: list[tuple[str, str, str]]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO invoice_mail (service_ticket, sha256, "
-                            "facts) VALUES (?, ?, ?)", rows)
+    def keep(self, invoices: Sequence[tuple[Invoice, str]]) -> None:
+        """Give the annex (invoice, sha256 of its PDF) of invoices a run left as they were,
+        in one transaction."""
+        if self.annex is not None:
+            with self.db.transaction():
+                self.annex.kept(self.db, invoices)
 
 
-def _where_in(db: sqlite3.Connection, query: str, keys: list[str]) -> Iterator[Any]:
-    """The rows of ``query``, which ends in ``IN``, for ``keys``: one statement per
-    :data:`_PER_QUERY` of them."""
-    for start in range(0, len(keys), _PER_QUERY):
-        part = keys[start:start + _PER_QUERY]
-        yield from db.execute(f"{query} ({', '.join('?' * len(part))})", part)
-
-
-def _rendered(row: tuple[object, ...]) -> Rendered:
+def _rendered(row: Row) -> Rendered:
     values = dict(zip((*_COLUMNS, "invoice_date", "withdrawn"), row, strict=True))
     values["total"] = Decimal(str(values["total"]))
     values["withdrawn"] = bool(values["withdrawn"])
-    return Rendered(**values)  # type: ignore[arg-type]
+    return Rendered(**values)

@@ -9,9 +9,8 @@ same number asks for, so another ticket could claim that number unseen.
 
 from __future__ import annotations
 
-import sqlite3
-
 from ..core.file_names import file_key
+from .database import Database
 
 _PER_PAGE = 10_000
 _DEVICES = ("con", "prn", "aux", "nul", *(f"{port}{n}" for port in ("com", "lpt")
@@ -23,14 +22,13 @@ _OLD_KEY = "(" + " OR ".join(["file_key = ? OR (file_key >= ? AND file_key < ?)"
 _OLD_KEYS = tuple(value for device in _DEVICES for value in (device, f"{device}.", f"{device}/"))
 
 
-def upgrade(db: sqlite3.Connection) -> None:
+def upgrade(db: Database) -> None:
     """Bring the ledger up to date in one transaction (two commands opening it at once
     must not both alter it); one that is up to date is only read."""
     if _up_to_date(db):
         return
-    with db:
-        db.execute("BEGIN IMMEDIATE")
-        columns = {row[1] for row in db.execute("PRAGMA table_info(invoices)")}
+    with db.transaction():
+        columns = {row[1] for row in db.rows("PRAGMA table_info(invoices)")}
         if "withdrawn_at" not in columns:
             db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
         if "file_key" not in columns:
@@ -38,21 +36,19 @@ def upgrade(db: sqlite3.Connection) -> None:
         db.execute("CREATE INDEX IF NOT EXISTS invoices_by_file_key ON invoices (file_key)")
         # A page at a time (rows that have their key no longer match): a million rows
         # are not all held at once.
-        while rows := db.execute(
+        while rows := list(db.rows(
                 "SELECT service_ticket, invoice_number FROM invoices "  # noqa: S608
-                f"WHERE file_key IS NULL OR {_OLD_KEY} LIMIT ?",
-                (*_OLD_KEYS, _PER_PAGE)).fetchall():
+                f"WHERE file_key IS NULL OR {_OLD_KEY} LIMIT ?", (*_OLD_KEYS, _PER_PAGE))):
             db.executemany("UPDATE invoices SET file_key = ? WHERE service_ticket = ?",
                            [(file_key(number), ticket) for ticket, number in rows])
 
 
-def _up_to_date(db: sqlite3.Connection) -> bool:
-    columns = {row[1] for row in db.execute("PRAGMA table_info(invoices)")}
-    if not {"withdrawn_at", "file_key"} <= columns or db.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'invoices_by_file_key'"
-            ).fetchone() is None:
+def _up_to_date(db: Database) -> bool:
+    columns = {row[1] for row in db.rows("PRAGMA table_info(invoices)")}
+    if not {"withdrawn_at", "file_key"} <= columns or db.one(
+            "SELECT 1 FROM sqlite_master WHERE name = 'invoices_by_file_key'") is None:
         return False
     # A row without its key (written by an older version since the upgrade) or with an
     # old device key.
-    return db.execute(f"SELECT 1 FROM invoices WHERE file_key IS NULL OR {_OLD_KEY} "  # noqa: S608
-                      "LIMIT 1", _OLD_KEYS).fetchone() is None
+    return db.one(f"SELECT 1 FROM invoices WHERE file_key IS NULL OR {_OLD_KEY} "  # noqa: S608
+                  "LIMIT 1", _OLD_KEYS) is None
