@@ -13,14 +13,14 @@ APT_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-
 	fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core poppler-utils zbar-tools chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system run test lint clean nightly regenerate verify help bench
+.PHONY: install system run test lint wheel clean nightly regenerate verify help bench
 
 help:
 	@echo "make run      install, then render the fixtures into $(OUT)/"
 	@echo "make test     install, then run the tests"
 	@echo "make nightly INPUT='exports/*.csv' [OUT=dir] [CONFIG=file]"
 	@echo "make regenerate TICKET=WO-1 INPUT=exports/orders.csv"
-	@echo "make verify [OUT=dir]   make lint   make clean"
+	@echo "make verify [OUT=dir]   make lint   make wheel   make clean"
 	@echo "make bench [N=2000]      speed and memory against the naive loop"
 
 .make/system: Makefile
@@ -52,6 +52,22 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# The wheel as a user installs it: built from this tree, installed (not editable) into a
+# fresh venv, run from outside the tree so nothing is imported from the sources.
+WHEEL_VENV := .make/wheel-venv
+wheel: install
+	rm -rf dist $(WHEEL_VENV)
+	$(BIN)/pip wheel -q --no-deps --wheel-dir dist .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q dist/*.whl
+	out=$$(mktemp -d) && cd "$$out" && \
+	$(CURDIR)/$(WHEEL_VENV)/bin/xoi-invoices run $(addprefix $(CURDIR)/,$(FIXTURES)) \
+		--config $(CURDIR)/$(CONFIG) --out "$$out/output" && \
+	$(CURDIR)/$(WHEEL_VENV)/bin/xoi-invoices verify --out "$$out/output" && \
+	n=$$(ls "$$out/output/invoices" | wc -l) && rm -rf "$$out" && \
+	echo "the wheel rendered $$n invoices" && test "$$n" -gt 0
 
 nightly: install
 	@test -n "$(INPUT)" || { echo "usage: make nightly INPUT='exports/*.csv'"; exit 2; }
