@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..store.typed_tickets import Nearest, listed
-from ..validate.work_order import canonical_ticket
+from ..store import Nearest, listed
+from ..validate import canonical_ticket
 from .stream import Chunk, Linking
 
 

@@ -29,18 +29,16 @@ from ..core.models import (
     WorkOrder,
 )
 from ..core.stop import Stop
-from ..link import claims as links
-from ..plan.changes import Planned, fingerprint, plan
-from ..plan.spool import Spool
+from ..link import issue_date
+from ..plan import Planned, Spool, fingerprint, plan
 from ..render import RenderFailure, executor_for, salt
-from ..send.log import BillingFacts
-from ..store import folder
-from ..store.print_pdf import check_target, merge
+from ..send import BillingFacts
+from ..store import OutputFolder, check_target, merge, writing
 from .named_tickets import NamedTickets
 from .stream import Linking, readable
 
 if TYPE_CHECKING:
-    from ..send.outbox import Outbox
+    from ..send import Outbox
 
 Progress = Callable[[str, dict[str, object]], None]
 
@@ -53,7 +51,7 @@ def check_all(inputs: Iterable[Path], settings: Settings,
               progress: Progress = _quiet) -> Outcome:
     """What ``validate`` reports: every record checked, share links included, nothing written."""
     started = time.monotonic()
-    linking = Linking(list(inputs), settings, links.issue_date())
+    linking = Linking(list(inputs), settings, issue_date())
     unconfirmed = [order.service_ticket for chunk in linking for order in chunk.unconfirmed]
     unconfirmed = [ticket for ticket in unconfirmed if ticket not in linking.dropped]
     outcome = Outcome(read=linking.read, confirmed=linking.confirmed, unconfirmed=unconfirmed,
@@ -83,10 +81,10 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     inputs = list(inputs)
     named = NamedTickets(only)
     outbox = _checked_job(inputs, settings)
-    with folder.writing(settings.out, annex=BillingFacts()) as out, Spool() as todo:
+    with writing(settings.out, annex=BillingFacts()) as out, Spool() as todo:
         # Links are claimed over the whole input, then the selection is taken: a ticket
         # outside it may hold the share ID or invoice number a selected one claims.
-        linking = Linking(inputs, settings, links.issue_date(), folder=out, stop=stop)
+        linking = Linking(inputs, settings, issue_date(), folder=out, stop=stop)
         run_salt = salt(settings)
         sorted_out = _link_and_plan(linking, named, out, todo, run_salt=run_salt, force=force)
         unservable = _unservable(named, linking, stopped=stop.is_set(), progress=progress)
@@ -137,17 +135,17 @@ def _checked_job(inputs: list[Path], settings: Settings) -> Outbox | None:
     ``None`` without ``send``."""
     readable(inputs)
     if settings.merge is not None:  # before the night's work, not after it
-        check_target(folder.OutputFolder(settings.out), settings.merge)
+        check_target(OutputFolder(settings.out), settings.merge)
         writable(settings.merge)
     if not settings.send:
         return None
-    # Imported here: Jinja and Babel load only for a run that sends.
-    from ..send.outbox import Outbox
+    # Imported here: Jinja and the SMTP client load only for a run that sends.
+    from ..send import Outbox
 
     return Outbox(settings)
 
 
-def _link_and_plan(linking: Linking, named: NamedTickets, out: folder.OutputFolder,
+def _link_and_plan(linking: Linking, named: NamedTickets, out: OutputFolder,
                    todo: Spool, *, run_salt: str, force: bool) -> _Sorted:
     """Link and plan the named tickets a chunk at a time, the invoices to render into
     ``todo``: a million work orders are never all in memory."""
@@ -213,12 +211,12 @@ def _tell(progress: Progress, linked: Outcome, inputs: list[Path]) -> None:
                                      "inputs": [str(path) for path in inputs]})
 
 
-def _withdraw(out: folder.OutputFolder, withdrawals: list[tuple[WorkOrder, Rendered]],
+def _withdraw(out: OutputFolder, withdrawals: list[tuple[WorkOrder, Rendered]],
               progress: Progress) -> list[Warning_]:
     """Take back the invoices issued for tickets that are now unconfirmed; a warning each.
 
     The contract puts an unconfirmed ticket's share link in no invoice output; the ledger
-    keeps its share ID and number for its return (folder.withdraw).
+    keeps its share ID and number for its return (OutputFolder.withdraw).
     """
     warnings = []
     for order, issued in withdrawals:
@@ -240,7 +238,7 @@ class _Stored:
     left: int  # not given back by the executor: stopped before their turn
 
 
-def _render_and_store(out: folder.OutputFolder, todo: Spool, *, run_salt: str,
+def _render_and_store(out: OutputFolder, todo: Spool, *, run_salt: str,
                       settings: Settings, stop: Stop, progress: Progress) -> _Stored:
     """Render ``todo`` and store each PDF as it comes."""
     rendered: list[str] = []
@@ -271,7 +269,7 @@ def _render_and_store(out: folder.OutputFolder, todo: Spool, *, run_salt: str,
     return _Stored(rendered, failed, len(todo) - len(rendered) - len(failed))
 
 
-def _send(outbox: Outbox, out: folder.OutputFolder, outcome: Outcome, *,
+def _send(outbox: Outbox, out: OutputFolder, outcome: Outcome, *,
           named: NamedTickets, stop: Stop, progress: Progress) -> Delivered:
     """Email what was not sent yet, of the named tickets."""
     # Not a ticket whose corrected work order this run could not issue: the folder still

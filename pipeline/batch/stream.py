@@ -5,7 +5,7 @@ hundred work orders at a time (:data:`CHUNK`).
 :class:`Linking` gives each chunk's invoices and unconfirmed orders, with the ledger rows
 of just those tickets, and keeps only problems. What it holds per ticket of the input is
 what later orders are checked against: a digest in :class:`inputs.Checking` (one record
-per ticket) and in :class:`links.Claims` (share IDs and invoice numbers). What the
+per ticket) and in :class:`~pipeline.link.Claims` (share IDs and invoice numbers). What the
 folder issued before stays in the ledger: each chunk asks it for the rows of its tickets,
 share IDs and invoice numbers, on the ledger's indexes, so a folder's history of many
 nights costs no memory.
@@ -23,10 +23,10 @@ from typing import TypeVar
 from ..core.config import Settings
 from ..core.models import Invoice, Problem, Rendered, Warning_, WorkOrder
 from ..core.stop import Stop
-from ..link import claims as links
-from ..read.text import lines
-from ..store.folder import OutputFolder
-from ..validate.inputs import Checking, in_file_order
+from ..link import Claims
+from ..read import lines
+from ..store import OutputFolder
+from ..validate import Checking, in_file_order
 
 T = TypeVar("T")
 CHUNK = 256
@@ -52,7 +52,7 @@ class Linking:
         self.inputs = inputs
         self.folder = folder
         self.checking = Checking(inputs, settings, stop=stop)
-        self.claims = links.Claims(settings, today, issued=folder,
+        self.claims = Claims(settings, today, issued=folder,
                                    formats=self.checking.formats)
         self.checked: list[Problem] = []
         self.unlinked: list[Problem] = []

@@ -19,13 +19,11 @@ from typing import Any
 
 import click
 
-from ..batch import orchestrator as batch
+from .. import batch
 from ..core import config, template_files
 from ..core.errors import EXIT_OK, EXIT_PROBLEMS
-from ..store import folder
-from ..store.audit import verify as verify_folder
-from ..store.print_pdf import merge
-from ..store.typed_tickets import not_files
+from ..store import OutputFolder, merge, not_files, reading
+from ..store import verify as verify_folder
 from .console import Console
 from .launch import launch
 from .mapping import mapping as mapping_group
@@ -171,7 +169,7 @@ def merge_command(out: Path | None, target: Path) -> None:
         xoi-invoices merge --out output/ print/2026-11-28.pdf
     """
     # Under the shared lock: not a half-written night's invoices.
-    with folder.reading(out or config.DEFAULTS.out) as out_folder:
+    with reading(out or config.DEFAULTS.out) as out_folder:
         pages = merge(out_folder, target)
     click.echo(f"wrote {target}: {pages} pages")
 
@@ -215,7 +213,7 @@ def verify(out: Path | None) -> None:
     """
     path = out or config.DEFAULTS.out
     problems = 0
-    with folder.OutputFolder(path).lock(shared=True):  # a run rewrites the manifest last
+    with OutputFolder(path).lock(shared=True):  # a run rewrites the manifest last
         for problem in verify_folder(path):
             problems += 1
             click.echo(problem, err=True)

@@ -18,7 +18,7 @@ import click
 
 from ..core.models import Delivered, Outcome
 from ..core.terminal import json_text, shown, unfiltered
-from ..store.manifest import report_data
+from ..store import report_data
 
 _ALWAYS = ("rejected", "failed", "warning", "skipped")
 

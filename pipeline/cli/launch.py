@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import EXIT_OK, EXIT_PROBLEMS
-from ..validate.work_order import command_line_order
+from ..validate import command_line_order
 from .options import config_option, mapping_option, maps_errors, out_option, settings_from
 
 
@@ -49,7 +49,7 @@ def launch(inputs: tuple[Path, ...], ticket: str | None, customer: str | None,
             --location "2744 S Clayton St, Denver, CO" --tag HVAC --tag Repair --curl
     """
     # Imported here: only this command needs Jinja; the others start without it.
-    from ..launch import pages as launch_pages
+    from .. import launch as launch_pages
 
     if inputs and ticket is not None:
         raise click.UsageError("give INPUT files or --ticket, not both")

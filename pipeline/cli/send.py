@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..store.typed_tickets import not_files
+from ..store import not_files
 from .console import Console
 from .options import (
     config_option,
@@ -59,7 +59,7 @@ def send(out: Path | None, only: tuple[str, ...], dry_run: bool, resend: bool,
         xoi-invoices send --out output/ --only WO-10421 --resend
     """
     # Imported here: Jinja, Babel and the address checks load only for a command that sends.
-    from ..send.outbox import send_folder
+    from ..send import send_folder
 
     not_files(only, "--only takes a ticket")
     settings = settings_from(config_file, out=out, templates=templates, quiet=quiet,

@@ -13,11 +13,9 @@ import click
 
 from ..core.errors import ConfigError, TicketError
 from ..core.text import utf8
-from ..link import claims as links
-from ..link.share import share_id_warning
-from ..store import folder
-from ..store.typed_tickets import closest_invoiced, listed, not_files
-from ..validate.work_order import canonical_ticket
+from ..link import published_link, share_id_warning
+from ..store import closest_invoiced, listed, not_files, reading
+from ..validate import canonical_ticket
 from .options import config_option, maps_errors, out_option, settings_from
 
 
@@ -51,7 +49,7 @@ def share_url(ticket: str, share_id: str | None, unpublished: bool, out: Path | 
     given = share_id.strip() if share_id else None
     settings = settings_from(config_file, out=out)
     ticket = canonical_ticket(ticket)
-    with folder.reading(settings.out, lock=False) as out_folder:  # never waits for a run
+    with reading(settings.out, lock=False) as out_folder:  # never waits for a run
         issued = out_folder.published(ticket).get(ticket)
         if issued is None and not unpublished:
             not_files([ticket], "share-url takes one ticket (--out names the folder)")
@@ -61,7 +59,7 @@ def share_url(ticket: str, share_id: str | None, unpublished: bool, out: Path | 
                               "give it)", ticket=ticket)
     if issued is None:
         settings.require_partner_id()
-    identifier, url = links.published_link(settings, ticket, given, issued)
+    identifier, url = published_link(settings, ticket, given, issued)
     warning = share_id_warning(identifier)
     if warning:
         click.echo(f"warning: {warning}", err=True)

@@ -30,11 +30,9 @@ from ..core.file_names import safe_name
 from ..core.models import Problem, Warning_, WorkOrder
 from ..core.sandbox import environment
 from ..core.template_files import BUILT_IN
-from ..link import claims as links
-from ..link.claims import Launch
-from ..link.share import check_url
-from ..store import folder
-from ..validate.inputs import check, in_file_order
+from ..link import Launch, check_url, launches
+from ..store import reading, writing
+from ..validate import check, in_file_order
 
 INDEX = "index.html"
 PAGE_TEMPLATE = "launch.html"
@@ -87,8 +85,8 @@ def page_name(ticket: str) -> str:
 def launch_for(order: WorkOrder, settings: Settings) -> tuple[Launch, list[Warning_]]:
     """The order's launch and its warnings; :class:`ShareLinkError` when it has no share ID
     and none derives, or another than the one its invoice published."""
-    with folder.reading(settings.out, lock=False) as out:
-        linked = links.launches([order], settings, out.published(order.service_ticket))
+    with reading(settings.out, lock=False) as out:
+        linked = launches([order], settings, out.published(order.service_ticket))
     if linked.problems:
         raise ShareLinkError(linked.problems[0].reason)
     return linked.items[0], linked.warnings
@@ -135,7 +133,7 @@ def write_page(launch: Launch, settings: Settings) -> Path:
     """Write one launch page into ``settings.out``; the path written."""
     html = page_html(launch, form_action(settings))
     name = page_name(launch.order.service_ticket)
-    with folder.writing(settings.out, new_ledger=False) as out:
+    with writing(settings.out, new_ledger=False) as out:
         return out.write_pages({name: html}) / name
 
 
@@ -153,9 +151,9 @@ def write_pages(inputs: Iterable[Path], settings: Settings) -> LaunchOutcome:
     # included. Checked against its ledger: a page must name the activity the invoice
     # links to. Confirmed orders claim their share IDs first, so a clash rejects the same
     # ticket here as in the batch, which sees confirmed orders only.
-    with folder.writing(settings.out, new_ledger=False) as out:
+    with writing(settings.out, new_ledger=False) as out:
         orders = [*checked.confirmed, *checked.unconfirmed]
-        linked = links.launches(orders, settings, out.published_of(
+        linked = launches(orders, settings, out.published_of(
             {order.service_ticket for order in orders}), checked.formats, issued=out)
         pages = {page_name(launch.order.service_ticket): page_html(launch, action)
                  for launch in linked.items}

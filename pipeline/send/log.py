@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.models import Invoice
-from ..store.database import Database
-from ..store.ledger import Ledger
-from ..store.manifest import csv_parts, spreadsheet_safe
+from ..store import Database, Ledger, csv_parts, spreadsheet_safe
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invoice_mail (

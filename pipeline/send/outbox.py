@@ -21,15 +21,13 @@ from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from pathlib import Path
 
+from .. import store
 from ..core.addresses import checked, to_address
 from ..core.config import Settings
 from ..core.errors import ConfigError, TicketError
 from ..core.models import Delivered, Failure, Rendered
 from ..core.stop import Stop
-from ..store import entries as folder_entries
-from ..store import folder
-from ..store.typed_tickets import closest_invoiced, listed
-from ..validate.work_order import canonical_ticket
+from ..validate import canonical_ticket
 from .log import Delivery, DeliveryLog, deliveries_csv
 from .message import Envelope, MailTemplates, message_id
 from .smtp import Mailer, Permanent, RateLimit, Temporary, Unreachable, pause
@@ -58,7 +56,7 @@ class _Planned:
 class _Sender:
     """One ``send`` over one open folder: its delivery log, the outbox, the outcome."""
 
-    out: folder.OutputFolder
+    out: store.OutputFolder
     log: DeliveryLog
     outbox: Outbox
     resend: bool
@@ -121,7 +119,7 @@ class _Sender:
     def finish(self, delivery: Delivery) -> None:
         """A delivery decided without the server: recorded (not in a dry run) and counted."""
         if not self.outcome.dry_run:
-            self.log.finished(delivery, folder.timestamp())
+            self.log.finished(delivery, store.timestamp())
         failure = Failure(delivery.service_ticket, delivery.reason)
         (self.outcome.skipped if delivery.status == "skipped" else self.outcome.failed) \
             .append(failure)
@@ -147,7 +145,7 @@ class _Sender:
             try:
                 mailer.connect()  # a refused login stops us before any intent
                 if row is None:
-                    row = self.log.intent(planned.delivery, folder.timestamp())
+                    row = self.log.intent(planned.delivery, store.timestamp())
                 note = mailer.send(planned.message, self.outbox.envelope.sender.addr_spec,
                                    planned.recipients)
             except Permanent as error:
@@ -159,7 +157,7 @@ class _Sender:
                 continue
             assert row is not None
             self.put_off = 0
-            self.log.result(row, "sent", sent_at=folder.timestamp(), reason=note)
+            self.log.result(row, "sent", sent_at=store.timestamp(), reason=note)
             self.outcome.sent.append(planned.delivery.service_ticket)
             self.progress("sent", {"service_ticket": planned.delivery.service_ticket,
                                    "recipient": planned.delivery.recipient,
@@ -195,7 +193,7 @@ class Outbox:
         self.templates = MailTemplates(settings)
         self.max_per_minute = settings.smtp.max_per_minute
 
-    def send(self, out: folder.OutputFolder, *, only: Collection[str] | None = None,
+    def send(self, out: store.OutputFolder, *, only: Collection[str] | None = None,
              dry_run: bool = False, resend: bool = False, progress: Progress = _quiet,
              stop: Stop | None = None, held: Mapping[str, str] | None = None) -> Delivered:
         """Email the folder's issued invoices that need it (``only``: of those tickets).
@@ -273,16 +271,16 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
     outbox = Outbox(settings)
     wanted = {canonical_ticket(ticket) for ticket in only}
     _check_resend(resend, wanted)  # a usage error, before the folder's lock is asked for
-    if not folder_entries.check_ledger(path):
+    if not store.check_ledger(path):
         raise _no_invoices(path)
-    opened = folder.reading(path) if dry_run else folder.writing(path, new_ledger=False)
+    opened = store.reading(path) if dry_run else store.writing(path, new_ledger=False)
     with opened as out:
         issued = out.published_of(wanted)
         missing = sorted(ticket for ticket in wanted
                          if ticket not in issued or issued[ticket].withdrawn)
         if missing:
-            near = listed(closest_invoiced(out.ledger, missing[0]))
-            raise TicketError(f"has no invoice in {path}/{folder.MANIFEST} (not invoiced, or "
+            near = store.listed(store.closest_invoiced(out.ledger, missing[0]))
+            raise TicketError(f"has no invoice in {path}/{store.MANIFEST} (not invoiced, or "
                               f"withdrawn): nothing to send{near}", ticket=missing[0])
         return outbox.send(out, only=wanted or None, dry_run=dry_run, resend=resend,
                            progress=progress, stop=stop)
