@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -120,3 +121,29 @@ def test_without_a_render_timeout_the_hook_is_untouched(
     with deadline(0):
         _DropsTimedOut()
     assert [r.exc_type for r in reported] == [TimedOut]
+
+
+def test_a_hook_that_chains_back_never_loops() -> None:
+    """A host's hook set while a deadline runs, chaining to the one it found (ours): a later
+    unraisable is still reported once, never a RecursionError."""
+    script = '''
+import sys, threading
+from pipeline.render.deadline import deadline
+class Obj:
+    def __del__(self): raise ValueError("boom")
+ready, go = threading.Event(), threading.Event()
+def other():
+    with deadline(5):
+        ready.set(); go.wait()
+thread = threading.Thread(target=other); thread.start(); ready.wait()
+previous = sys.unraisablehook
+def host(unraisable): print("host saw", unraisable.exc_type.__name__); previous(unraisable)
+sys.unraisablehook = host
+go.set(); thread.join()
+with deadline(5):
+    Obj()
+'''
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout == "host saw ValueError\n"
+    assert "RecursionError" not in result.stderr and "ValueError: boom" in result.stderr

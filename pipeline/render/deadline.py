@@ -54,10 +54,21 @@ class _Quiet:
         self.lock = threading.Lock()
         self.running = 0  # deadlines, in every thread: the hook is the process's
         self.hook: Callable[[sys.UnraisableHookArgs], object] = sys.__unraisablehook__
+        self.calling = threading.local()
+        self.calling.active = False
 
     def __call__(self, unraisable: sys.UnraisableHookArgs) -> None:
-        if unraisable.exc_type is not TimedOut:
+        if unraisable.exc_type is TimedOut:
+            return
+        # A hook set over this one that chains back to it would loop: the default speaks.
+        if self.calling.active:
+            sys.__unraisablehook__(unraisable)
+            return
+        self.calling.active = True
+        try:
             self.hook(unraisable)
+        finally:
+            self.calling.active = False
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:

@@ -148,7 +148,15 @@ class _Pool:
 
     def submit(self, invoice: Invoice) -> Future[Result]:
         self.budget -= 1
-        return self.pool.submit(_InWorker.render, invoice)
+        try:
+            return self.pool.submit(_InWorker.render, invoice)
+        except BrokenProcessPool as error:
+            # A worker died while the batch stored a result: this invoice becomes a
+            # suspect, rendered alone like the others the pool had in hand.
+            self.broken = True
+            failed: Future[Result] = Future()
+            failed.set_exception(error)
+            return failed
 
     def finished(self, out: Collection[Future[Result]],
                  timeout: float) -> Collection[Future[Result]]:

@@ -83,8 +83,3 @@ class Pending:
     def give_back(self, invoice: Invoice) -> None:
         """An invoice taken but not rendered: it comes next again."""
         self._back.appendleft(invoice)
-
-    def drop(self) -> None:
-        """Take no more: what is left is for the next run."""
-        self._back.clear()
-        self._rest = iter(())
