@@ -29,8 +29,8 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import Destination
 
-from pipeline.batch import orchestrator as batch
-from pipeline.cli.app import main
+from pipeline import batch
+from pipeline.cli import main
 from pipeline.core.config import Company, Settings
 from pipeline.core.template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
 from pipeline.render.pdf import EMBEDDED_DATA, AssetFetcher

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from pipeline.batch import orchestrator as batch
-from pipeline.cli.app import main
+from pipeline import batch
+from pipeline.cli import main
 from pipeline.core.config import Settings
 
 from .conftest import ENV, PARTNER, SECRET, order, report, write_csv
@@ -236,8 +236,7 @@ def test_closest_over_a_big_ledger_is_quick(tmp_path: Path) -> None:
     from time import monotonic
 
     from pipeline.core.models import Rendered
-    from pipeline.store.ledger import Ledger
-    from pipeline.store.typed_tickets import closest_invoiced
+    from pipeline.store import Ledger, closest_invoiced
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     with ledger.db.transaction():

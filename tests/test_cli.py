@@ -13,8 +13,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from pipeline.cli.app import main
-from pipeline.link.share import derive_share_id
+from pipeline.cli import main
+from pipeline.link import derive_share_id
 
 from .conftest import PARTNER, ROOT, SECRET, manifest, order, report, write_csv
 

@@ -20,7 +20,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from pipeline.batch import orchestrator as batch  # noqa: E402
+from pipeline import batch  # noqa: E402
 from pipeline.core.config import Settings  # noqa: E402
 from pipeline.core.errors import ConfigError  # noqa: E402
 from pipeline.core.template_files import BUILT_IN  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from pipeline.cli.app import main
+from pipeline.cli import main
 
 from .conftest import FIXTURES, ROOT, link_uris, manifest, pdf_text, qr_codes, report
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.batch import orchestrator as batch
+from pipeline import batch
 from pipeline.core.config import Settings
 from pipeline.core.file_names import safe_name
 

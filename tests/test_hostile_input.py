@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli.app import main
+from pipeline.cli import main
 from pipeline.read import csv_rows
 
 from .conftest import ENV, ROOT, order, pdf_text, write_csv, write_json

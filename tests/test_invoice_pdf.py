@@ -8,9 +8,9 @@ from urllib.parse import quote
 import pytest
 from pypdf import PdfReader
 
-from pipeline.batch import orchestrator as batch
+from pipeline import batch
 from pipeline.core.config import Settings
-from pipeline.link.share import derive_share_id
+from pipeline.link import derive_share_id
 
 from .conftest import PARTNER, SECRET, link_uris, manifest, order, pdf_text, qr_codes, write_csv
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.batch import orchestrator as batch
-from pipeline.cli.app import main
+from pipeline import batch
+from pipeline.cli import main
 from pipeline.core.config import Settings
 from pipeline.core.models import Rendered
-from pipeline.launch.pages import page_name
-from pipeline.link.share import derive_share_id
-from pipeline.store.ledger import Ledger
+from pipeline.launch import page_name
+from pipeline.link import derive_share_id
+from pipeline.store import Ledger
 
 from .conftest import PARTNER, SECRET, manifest, order, write_csv, write_json
 

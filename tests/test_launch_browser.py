@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipeline.cli.app import main
-from pipeline.launch.pages import page_name
-from pipeline.link.share import derive_share_id
+from pipeline.cli import main
+from pipeline.launch import page_name
+from pipeline.link import derive_share_id
 
 from .conftest import PARTNER, SECRET, order, write_csv
 

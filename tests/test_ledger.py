@@ -12,8 +12,8 @@ import pytest
 from pipeline.core.errors import OutputError
 from pipeline.core.models import Invoice, Rendered, WorkOrder
 from pipeline.send.log import BillingFacts, DeliveryLog
+from pipeline.store import Ledger
 from pipeline.store import ledger as ledger_module
-from pipeline.store.ledger import Ledger
 
 
 def _row(ticket: str) -> Rendered:

@@ -10,7 +10,7 @@ from pipeline.core import config
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError, InputError
 from pipeline.read import load_mapping
-from pipeline.validate.inputs import check
+from pipeline.validate import check
 
 HEAD = "service_ticket,customer,location,confirmed"
 

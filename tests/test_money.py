@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.batch import orchestrator as batch
+from pipeline import batch
 from pipeline.core import money
 from pipeline.core.config import Settings
 from pipeline.core.models import RawRecord, WorkOrder
-from pipeline.validate import inputs
-from pipeline.validate.work_order import validate
+from pipeline.validate import inputs, validate
 
 from .conftest import order, pdf_text, write_csv
 

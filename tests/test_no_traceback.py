@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from pipeline.cli.app import main
+from pipeline.cli import main
 from pipeline.core.models import Outcome, Problem, Rendered
 from pipeline.store import manifest as record
 

@@ -17,15 +17,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipeline.batch import orchestrator as batch
+from pipeline import batch
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.core.models import Problem, RawRecord, WorkOrder
 from pipeline.read import read_file
+from pipeline.store import spreadsheet_safe
 from pipeline.store.audit import unneutralized
-from pipeline.store.manifest import spreadsheet_safe
-from pipeline.validate import inputs
-from pipeline.validate.work_order import validate
+from pipeline.validate import inputs, validate
 
 from .conftest import PARTNER, SECRET
 

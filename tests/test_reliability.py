@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from pipeline.batch import orchestrator as batch
-from pipeline.cli.app import main
+from pipeline import batch
+from pipeline.cli import main
 from pipeline.core.config import Settings
 from pipeline.core.models import Outcome
 from pipeline.core.template_files import BUILT_IN
 from pipeline.render import identity
-from pipeline.store.folder import OutputFolder
+from pipeline.store import OutputFolder
 
 from .conftest import ENV, SECRET, manifest, order, report, write_csv
 
@@ -423,8 +423,7 @@ def test_a_corrected_pdf_that_cannot_be_written_leaves_the_issued_one_in_place(
         tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk while re-issuing: the current PDF stays where the manifest names it."""
     from pipeline.core.errors import OutputError
-    from pipeline.store import folder
-    from pipeline.store.audit import verify
+    from pipeline.store import folder, verify
 
     _run(write_csv(tmp_path / "in.csv", [order("WO-1")]), settings)
     issued = (settings.out / "invoices/INV-WO-1.pdf").read_bytes()

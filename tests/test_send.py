@@ -27,19 +27,18 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from pipeline.batch import orchestrator as batch
-from pipeline.cli.app import main
+from pipeline import batch
+from pipeline.cli import main
 from pipeline.core.addresses import to_address
 from pipeline.core.config import Company, Settings, Smtp
 from pipeline.core.models import Rendered
+from pipeline.send import send_folder
 from pipeline.send.log import HEADER
 from pipeline.send.message import Envelope, MailTemplates
-from pipeline.send.outbox import send_folder
 from pipeline.send.smtp import RateLimit
+from pipeline.store import DELIVERIES, LEDGER, Ledger, OutputFolder
 from pipeline.store import ledger as ledger_module
 from pipeline.store import manifest as record
-from pipeline.store.folder import DELIVERIES, LEDGER, OutputFolder
-from pipeline.store.ledger import Ledger
 
 from .conftest import PARTNER, ROOT, SECRET, manifest, order, write_csv
 from .smtp_server import PASSWORD, USER, Received, SmtpServer
@@ -468,7 +467,7 @@ def test_a_held_lock_is_exit_75(out: Path, server: SmtpServer, runner: CliRunner
 
 
 def test_the_python_api_finds_a_ticket_however_it_is_typed(out: Path, server: SmtpServer) -> None:
-    from pipeline.send.outbox import Outbox
+    from pipeline.send import Outbox
     from pipeline.store import folder
 
     with folder.writing(out, new_ledger=False) as opened:

@@ -24,16 +24,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from pipeline.batch import orchestrator as batch
+from pipeline import batch
 from pipeline.batch.stream import Linking
-from pipeline.cli.app import main
+from pipeline.cli import main
 from pipeline.core.config import Settings
 from pipeline.core.models import Invoice, Outcome, Rendered
 from pipeline.core.stop import Stop
 from pipeline.render import pool as workers
 from pipeline.render.seam import Result
+from pipeline.store import Ledger
 from pipeline.store import manifest as record
-from pipeline.store.ledger import Ledger
 
 from .conftest import order, write_csv
 from .test_ledger import invoice_of

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from pipeline.batch import orchestrator as batch
-from pipeline.cli.app import main
+from pipeline import batch
+from pipeline.cli import main
 from pipeline.core.compact import Texts, digest
 from pipeline.core.config import Settings
 from pipeline.core.models import Invoice, Problem
 from pipeline.link import claims as links
-from pipeline.validate.inputs import check
+from pipeline.validate import check
 
 from .conftest import order, write_csv
 

@@ -19,10 +19,10 @@ from click.testing import CliRunner, Result
 from PIL import Image
 from pypdf import PdfReader
 
-from pipeline.batch import orchestrator as batch
-from pipeline.cli.app import main
+from pipeline import batch
+from pipeline.cli import main
 from pipeline.core.config import Company, Settings
-from pipeline.send.outbox import send_folder
+from pipeline.send import send_folder
 
 from .conftest import PARTNER, SECRET, order, pdf_text, write_csv
 from .smtp_server import SmtpServer

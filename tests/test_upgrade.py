@@ -13,7 +13,7 @@ import pytest
 import pipeline
 from pipeline.core.config import Company, Settings, Smtp
 from pipeline.render import identity
-from pipeline.send.outbox import send_folder
+from pipeline.send import send_folder
 
 from .conftest import PARTNER, SECRET, order, write_csv
 from .smtp_server import PASSWORD, USER, SmtpServer

@@ -11,8 +11,7 @@ import pytest
 
 from pipeline.core.config import Settings
 from pipeline.core.models import Problem, RawRecord, WorkOrder
-from pipeline.validate import inputs
-from pipeline.validate.work_order import validate
+from pipeline.validate import inputs, validate
 
 from .conftest import order, write_csv, write_json
 

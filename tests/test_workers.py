@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from pipeline.batch import orchestrator as batch
+from pipeline import batch
 from pipeline.batch.stream import Linking
 from pipeline.core.config import Settings
 from pipeline.core.models import Invoice
@@ -306,7 +306,7 @@ def test_an_invoice_rendered_in_the_run_process_has_the_cycle_collector(
     its own process (--workers 1) kept every invoice it rendered (2.4 GB for 1,000)."""
     from click.testing import CliRunner
 
-    from pipeline.cli.app import main
+    from pipeline.cli import main
     from pipeline.render import pdf as render
 
     seen: list[bool] = []

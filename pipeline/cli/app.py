@@ -2,7 +2,7 @@
 
 Exit status: 0 all valid, 1 records rejected or failed, 2 usage or configuration error,
 75 another run holds the output folder's lock, 130/143 a run stopped by SIGINT/SIGTERM
-(see :mod:`stopping`). The commands only parse options and call the library; their
+(see :mod:`pipeline.cli.signals`). The commands only parse options and call the library; their
 shared options live in :mod:`options`, ``launch`` in :mod:`cli_launch`, ``send`` in
 :mod:`cli_send`,
 ``share-url`` in :mod:`cli_share`.

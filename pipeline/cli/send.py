@@ -1,4 +1,4 @@
-"""``xoi-invoices send``: the options, then :func:`deliver.send_folder`."""
+"""``xoi-invoices send``: the options, then :func:`pipeline.send.send_folder`."""
 
 from __future__ import annotations
 

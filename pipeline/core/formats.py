@@ -1,7 +1,7 @@
 """How an export writes its values and names its fields, as the validator needs to know.
 
 Our own format is :data:`OURS`: ISO dates, a decimal point, amounts in currency units, our
-field names. A mapping (:mod:`mapping`) gives another :class:`Formats`; the validator and
+field names. A mapping (:mod:`.mapping_file`) gives another :class:`Formats`; the validator and
 the line items parse every date and number through it, so each rule has one owner.
 """
 

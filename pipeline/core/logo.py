@@ -39,7 +39,7 @@ def check(path: Path) -> None:
 
 def _too_many_pixels(path: Path) -> str | None:
     """The image's size when it has too many pixels, read from its header; else None,
-    also when Pillow cannot read it (:func:`render.data_uri` says why)."""
+    also when Pillow cannot read it (:func:`pipeline.render.pdf.data_uri` says why)."""
     # Imported here: only a configuration with a logo needs Pillow this early.
     from PIL import Image
 

@@ -1,5 +1,5 @@
 """Where invoices are emailed from: the TOML table ``[smtp]`` (:mod:`config` reads it,
-:mod:`mailer` speaks to the server)."""
+:mod:`pipeline.send.smtp` speaks to the server)."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ class _Unfit(Exception):
 
 
 def _opened(path: Path) -> int:
-    """:func:`~input_text.open_regular_file`, what is wrong said as :class:`_Unfit`."""
+    """:func:`~pipeline.core.files.open_regular_file`, what is wrong said as :class:`_Unfit`."""
     try:
         return open_regular_file(path)
     except NotAFile as error:
@@ -78,7 +78,7 @@ def _opened(path: Path) -> int:
 
 def key_lines(text: str) -> dict[str, int]:
     """Where each key is: "table.key" → line, the key as written and as
-    :func:`~input_text.field_name` has it; top-level keys are ".key" (tomllib gives no
+    :func:`~pipeline.core.fields.field_name` has it; top-level keys are ".key" (tomllib gives no
     lines)."""
     found: dict[str, int] = {}
     table = ""

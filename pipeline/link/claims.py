@@ -183,7 +183,7 @@ class _Owners:
     Each share ID and invoice file name claimed is kept as its digest, pointing to the
     number of the claim that owns it; a claim's ticket and invoice number are kept as
     text, for the comparison and the message when another ticket wants the same (see
-    :mod:`compact`). What the folder issued before comes either the same way, seeded
+    :mod:`pipeline.core.compact`). What the folder issued before comes either the same way, seeded
     (:func:`launches`), or a chunk at a time in ``issued_shares`` and ``issued_files``
     (:meth:`ask`); a claim made in this run is checked against both.
     """

@@ -4,7 +4,7 @@ The file's columns (CSV) or paths (JSON) that obviously name one of our fields a
 in; every other field of ours is a comment, and so is every column nothing takes yet.
 Nothing is guessed that a clerk could not see at a glance: a name alike after letter
 case, spaces and punctuation, a handful of common synonyms, an address in parts; and the
-values must agree (:mod:`draft_values`): a yes/no column answers ``confirmed``, a money
+values must agree (:mod:`.value_kinds`): a yes/no column answers ``confirmed``, a money
 column is a price and never part of an address. A column the names leave over is taken
 by its values only when they are unmistakable: the yes/no answers, the one money column,
 the one date column.

@@ -31,7 +31,7 @@ _SHOWN = 30  # of the file's columns or paths, in an error
 
 
 def read_mapped(path: Path, mapping: Mapping) -> Iterator[RawRecord | Problem]:
-    """The records of ``path`` in our field names (see :func:`read.read_file`)."""
+    """The records of ``path`` in our field names (see :func:`.files.read_file`)."""
     if SUFFIXES.get(path.suffix.lower()) == "csv":
         return _csv(path, mapping)
     return _json(path, mapping)

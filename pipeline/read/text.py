@@ -1,5 +1,5 @@
 """What every input format shares: the file as a stream of decoded lines, field names, and
-the shape of a file whose mapping (:mod:`mapping`) says it is written otherwise than ours."""
+the shape of a file whose mapping (:mod:`.mapping_file`) says it is written otherwise than ours."""
 
 from __future__ import annotations
 

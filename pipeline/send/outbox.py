@@ -7,7 +7,7 @@ Exactly once as far as SMTP allows: the intent is recorded before each SMTP tran
 and the result after it (:class:`.log.DeliveryLog`), so a run killed between the server's
 acceptance and the recording sends at most that one message again, with the same
 Message-ID (at least once, with an idempotency key). A stop request (see
-:mod:`stopping`) lets the message in flight finish and be recorded, and sends no more.
+:mod:`pipeline.cli.signals`) lets the message in flight finish and be recorded, and sends no more.
 """
 
 from __future__ import annotations

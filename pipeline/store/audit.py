@@ -19,7 +19,7 @@ from .manifest import MANIFEST_HEADER, spreadsheet_safe
 
 
 def unneutralized(cell: str) -> str:
-    """The value behind a cell that :func:`record.spreadsheet_safe` prefixed with ``'``."""
+    """The value behind a cell that :func:`.manifest.spreadsheet_safe` prefixed with ``'``."""
     if cell[:1] == "'" and spreadsheet_safe(cell[1:]) == cell:
         return cell[1:]
     return cell

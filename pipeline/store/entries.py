@@ -44,7 +44,7 @@ _ANY_ROW = {"invoices": "SELECT EXISTS (SELECT 1 FROM invoices)",
 
 def own(folder: Path, relative: str, *, is_folder: bool = False, alone: bool = False) -> Path:
     """``folder / relative``, each folder on the way and the entry itself checked with
-    :func:`write.own_entry` (refused when it is a link or not what it should be)."""
+    :func:`pipeline.core.files.own_entry` (refused when it is a link or not what it should be)."""
     *parents, name = relative.split("/")
     path = folder
     for part in parents:
@@ -65,7 +65,7 @@ def check(folder: Path) -> None:
 
 def issued_pdf(folder: Path, rendered: Rendered) -> Path:
     """The PDF of a ledger row, checked: the row's ``pdf`` must be the file its invoice
-    number names (:func:`write.file_names`), a regular file or none; otherwise
+    number names (:func:`pipeline.core.file_names.file_names`), a regular file or none; otherwise
     :class:`OutputError` names the row and the path."""
     if not names_pdf(rendered.invoice_number, rendered.pdf):
         raise OutputError(

@@ -16,9 +16,9 @@ A command opens the folder once: :func:`writing` makes it, takes the lock exclus
 sweeps what a killed run left and opens the ledger; :func:`reading` takes the lock
 shared and opens the ledger only if there is one, so a command that only looks never
 leaves a ledger behind. Both first check the folder's own entries and its ledger
-(:mod:`folder_entries`): no link is followed out of it, and a folder whose ledger no
+(:mod:`.entries`): no link is followed out of it, and a folder whose ledger no
 longer vouches for its invoices is refused. A file is written, moved or removed only
-under a path that :func:`folder_entries.own` checked.
+under a path that :func:`.entries.own` checked.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class OutputFolder:
     def owners(self, share_ids: Collection[str], file_keys: Collection[str]
                ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         """The tickets that hold these share IDs and invoice file keys here, withdrawn
-        ones too (see :meth:`Ledger.owners`; :class:`links.Claims` checks against them)."""
+        ones too (see :meth:`Ledger.owners`; :class:`pipeline.link.Claims` checks against them)."""
         return self.ledger.owners(share_ids, file_keys) if self.ledger else ({}, {})
 
     def issued(self) -> Iterator[Rendered]:
@@ -92,7 +92,7 @@ class OutputFolder:
         return path.is_file() and sha256_file(path) == rendered.sha256
 
     def pdf(self, rendered: Rendered) -> Path:
-        """The PDF of a ledger row (see :func:`folder_entries.issued_pdf`): never a path
+        """The PDF of a ledger row (see :func:`.entries.issued_pdf`): never a path
         the ledger merely says."""
         return folder_entries.issued_pdf(self.path, rendered)
 

@@ -3,8 +3,8 @@
 Older ledgers lack ``withdrawn_at`` (from before withdrawals) or ``file_key`` and its
 index (from before claims were looked up in SQL); an older version run since may have
 written rows without a key; and keys written before Windows device names got their hash
-in :func:`write.safe_name` (``con``, ``nul.2024``) no longer match the key a claim of the
-same number asks for, so another ticket could claim that number unseen.
+in :func:`pipeline.core.file_names.safe_name` (``con``, ``nul.2024``) no longer match
+the key a claim of the same number asks for, so another ticket could claim that number unseen.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """All the inputs of a command, read and validated into the contract's buckets.
 
-The first two stages of the data's path (:mod:`read`, :mod:`validate`) over many files:
-confirmed and unconfirmed work orders, and one problem per rejected record. A ticket in
-two records, or two tickets that print alike (:func:`tickets.print_key`), cannot be billed
-whole: every one of their records is rejected, the first too, after it was given.
+The first two stages of the data's path (:mod:`pipeline.read`, :mod:`pipeline.validate`)
+over many files: confirmed and unconfirmed work orders, and one problem per rejected
+record. A ticket in two records, or two tickets that print alike
+(:func:`tickets.print_key`), cannot be billed whole: every one of their records is
+rejected, the first too, after it was given.
 :class:`Checking` gives them one at a time and keeps only a few dozen bytes per ticket, so
 ``validate`` goes through a million records in bounded memory; :func:`check` collects them.
 """

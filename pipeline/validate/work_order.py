@@ -180,7 +180,7 @@ def validate(record: RawRecord, default_currency: str, *, for_launch: bool = Fal
     tags, share ID): it is written before the work, when the technician's answer, the
     dates and the amounts may not exist yet, and their problems are the invoice's.
     ``formats``: how the export writes dates, numbers and yes/no, and names its fields
-    (see :mod:`mapping`).
+    (see :mod:`.mapping_file`).
     """
     check = _Record(record, formats)
     text = check.texts(LAUNCH_TEXT if for_launch else TEXT_FIELDS)
