@@ -35,7 +35,6 @@ def utf8(text: str) -> bool:
     return True
 
 
-
 class TextError(ValueError):
     """Why a value is no text an invoice may carry, worded to follow the field's name."""
 
