@@ -5,6 +5,8 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 CONFIG ?= xoi-invoices.example.toml
 OUT ?= output
+# Seconds `make nightly` waits for a clerk's command on the folder to finish before exit 75.
+LOCK_TIMEOUT ?= 3600
 FIXTURES := fixtures/work_orders.csv fixtures/work_orders.json
 # Debian packages: HarfBuzz's subsetter makes WeasyPrint ~4x faster; Noto covers Latin,
 # Arabic and CJK names and emoji (customers do put them in names); poppler and zbar let tests and people look at what we render;
@@ -71,7 +73,7 @@ wheel: install
 
 nightly: install
 	@test -n "$(INPUT)" || { echo "usage: make nightly INPUT='exports/*.csv'"; exit 2; }
-	$(BIN)/xoi-invoices run $(INPUT) --config $(CONFIG) --out $(OUT) --quiet
+	$(BIN)/xoi-invoices run $(INPUT) --config $(CONFIG) --out $(OUT) --quiet --lock-timeout $(LOCK_TIMEOUT)
 
 regenerate: install
 	@test -n "$(TICKET)" -a -n "$(INPUT)" || { echo "usage: make regenerate TICKET=WO-1 INPUT=file"; exit 2; }

@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +121,27 @@ def session_processes(sid: int) -> list[int]:
         if int(fields[3]) == sid and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from pipeline.store import OutputFolder
+with OutputFolder(Path(sys.argv[1])).lock():
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+@contextmanager
+def held(out: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding ``out``'s lock for ``seconds`` from when this returns."""
+    out.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out), str(seconds)],
+                               stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "held\n"
+        yield process
+    finally:
+        process.wait(timeout=30)

@@ -73,7 +73,9 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     them can be, :class:`TicketError` says why before anything is written. ``stop`` (see
     :mod:`~pipeline.cli.signals`) ends the run early and cleanly. ``settings.send``
     (``run --send``) then emails what was not sent yet, in this run and under its lock
-    (:mod:`~pipeline.send.outbox`), the counts in ``outcome.delivery``.
+    (:mod:`~pipeline.send.outbox`), the counts in ``outcome.delivery``. ``command``
+    (``run``, ``regenerate``) names the report; another command's lock is waited for up
+    to ``settings.lock_timeout`` seconds.
     """
     started = time.monotonic()
     stop = stop or threading.Event()
@@ -81,7 +83,8 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     inputs = list(inputs)
     named = NamedTickets(only)
     outbox = _checked_job(inputs, settings)
-    with writing(settings.out, annex=BillingFacts()) as out, Spool() as todo:
+    with writing(settings.out, annex=BillingFacts(), wait=settings.lock_timeout,
+                 stop=stop) as out, Spool() as todo:
         # Links are claimed over the whole input, then the selection is taken: a ticket
         # outside it may hold the share ID or invoice number a selected one claims.
         linking = Linking(inputs, settings, issue_date(), folder=out, stop=stop)

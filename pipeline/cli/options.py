@@ -120,6 +120,9 @@ def batch_options(command: F) -> F:
         click.option("--render-timeout", type=click.IntRange(min=0), metavar="SECONDS",
                      help="an invoice that takes longer fails, the run goes on; 0: no "
                      "limit [default: 300]"),
+        click.option("--lock-timeout", type=click.IntRange(0, 86400), metavar="SECONDS",
+                     help="wait up to SECONDS for another command's lock before exit 75 "
+                     "[default: 0]"),
         click.option("--quiet", is_flag=True, default=None,
                      help="no progress bar; only problems and the summary line (for cron)"),
         click.option("--log-format", type=click.Choice(["text", "json"]),

@@ -74,6 +74,9 @@ class Settings:
     # Seconds one invoice may take to render before it is reported as failed (0: no
     # limit). Here a one-page invoice takes 0.1 s, one of 1,000 lines (34 pages) 4 s.
     render_timeout: int = 300
+    # Seconds a run waits for another command's lock on the folder before exit 75 (0:
+    # none): a nightly run that meets a clerk's regenerate waits instead of skipping a night.
+    lock_timeout: int = 0
     quiet: bool = False
     log_format: str = "text"
     locale: str = "en_US"
@@ -113,8 +116,8 @@ def _normalize(key: str) -> str:
 _TRUE = ("1", "true", "yes", "on")
 # Ten years of payment terms, a day per invoice: beyond is a typo (and, for the terms, a
 # due date past the calendar).
-_MOST = {"payment_terms_days": 3650, "render_timeout": 86400, "workers": 512,
-         "port": 65535}
+_MOST = {"payment_terms_days": 3650, "render_timeout": 86400, "lock_timeout": 86400,
+         "workers": 512, "port": 65535}
 _FALSE = ("0", "false", "no", "off", "")
 
 

@@ -34,6 +34,7 @@ from ..core.errors import ConfigError, OutputError, RenderError
 from ..core.file_names import safe_name
 from ..core.files import atomic_write, make_folder, sha256_file, sweep
 from ..core.models import Invoice, Outcome, Rendered
+from ..core.stop import Stop
 from . import entries as folder_entries
 from . import history
 from . import manifest as record
@@ -179,22 +180,24 @@ class OutputFolder:
         return self.ledger
 
     @contextmanager
-    def lock(self, *, shared: bool = False) -> Iterator[None]:
+    def lock(self, *, shared: bool = False, wait: float = 0,
+             stop: Stop | None = None) -> Iterator[None]:
         """The folder's lock alone (see :func:`lock.hold`)."""
-        with hold(self.path / LOCK, shared=shared):
+        with hold(self.path / LOCK, shared=shared, wait=wait, stop=stop):
             yield
 
 
 @contextmanager
-def writing(path: Path, *, new_ledger: bool = True,
-            annex: Annex | None = None) -> Iterator[OutputFolder]:
+def writing(path: Path, *, new_ledger: bool = True, annex: Annex | None = None,
+            wait: float = 0, stop: Stop | None = None) -> Iterator[OutputFolder]:
     """The folder made, locked for this command alone and swept; with its ledger (a new
     one unless ``new_ledger`` is false: launch pages publish nothing) and the ledger's
-    ``annex``, if given."""
+    ``annex``, if given. Another command's lock is waited for up to ``wait`` seconds,
+    unless ``stop`` is set first (see :func:`lock.hold`)."""
     made = [folder for folder in (path, *path.parents) if not folder.exists()]
     make_folder(path)
     folder = OutputFolder(path)
-    with folder.lock():
+    with folder.lock(wait=wait, stop=stop):
         sweep(path)
         try:
             with _ledger(folder, create=new_ledger, annex=annex):

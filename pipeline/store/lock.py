@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,12 +13,18 @@ from pathlib import Path
 
 from ..core.errors import LockedError
 from ..core.files import open_regular
+from ..core.stop import Stop
+
+# How often a command that waits for the lock asks again: a run that ends is followed
+# within a fifth of a second, and asking costs one system call.
+POLL_SECONDS = 0.2
 
 
 @contextmanager
-def hold(path: Path, *, shared: bool = False) -> Iterator[None]:
+def hold(path: Path, *, shared: bool = False, wait: float = 0,
+         stop: Stop | None = None) -> Iterator[None]:
     """Hold the lock file at ``path``; :class:`LockedError` names the holder when another
-    run has it.
+    run has it for ``wait`` seconds more (0: not at all), or ``stop`` is set meanwhile.
 
     ``flock`` belongs to the open file: a run killed with SIGKILL releases it with its last
     descriptor, so a stale lock file never blocks the next run. ``shared`` is for commands
@@ -35,18 +42,57 @@ def hold(path: Path, *, shared: bool = False) -> Iterator[None]:
     else:
         descriptor = open_regular(path, os.O_RDWR | os.O_CREAT, alone=True)
     try:
-        try:
-            fcntl.flock(descriptor, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(descriptor, 512, 0).decode(errors="replace").strip() \
-                or "another process"
-            raise LockedError(f"another run holds the output folder's lock ({holder}); "
-                              "try again when it has finished", source=path.parent) from None
+        _take(descriptor, path, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, wait, stop)
         if not shared:
             holder = (f"pid {os.getpid()} on {socket.gethostname()} since "
                       f"{datetime.now(UTC).isoformat(timespec='seconds')}")
             os.ftruncate(descriptor, 0)
             os.pwrite(descriptor, holder.encode(), 0)
         yield
+    finally:
+        os.close(descriptor)
+
+
+def _take(descriptor: int, path: Path, mode: int, wait: float, stop: Stop | None) -> None:
+    """``flock`` without blocking, asked again every :data:`POLL_SECONDS` for ``wait``
+    seconds: a blocking ``flock`` could not be given up when ``stop`` is set."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        stopped = stop is not None and stop.is_set()
+        left = deadline - time.monotonic()
+        if stopped or left <= 0:
+            holder = _holder(descriptor) or "another process"
+            waited = " (stopped while waiting for it)" if stopped else \
+                f" (waited {wait:g} s)" if wait else ""
+            raise LockedError(f"another run holds the output folder's lock ({holder})"
+                              f"{waited}; try again when it has finished", source=path.parent)
+        time.sleep(min(POLL_SECONDS, left))
+
+
+def _holder(descriptor: int) -> str:
+    return os.pread(descriptor, 512, 0).decode(errors="replace").strip()
+
+
+def holder(folder: Path, name: str) -> str | None:
+    """Who holds the lock file ``folder / name`` for writing now, as it wrote itself
+    ("pid N on HOST since T"); ``None`` when no one does. Never waits, creates nothing,
+    and takes no exclusive lock: a shared one, tried and let go at once, tells whether a
+    writer has it."""
+    try:
+        descriptor = open_regular(folder / name, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(descriptor) or "another process"
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
     finally:
         os.close(descriptor)
