@@ -111,7 +111,7 @@ def test_the_ledger_makes_its_own_tables_and_its_annex_adds_send_s_as_before(
         tmp_path: Path) -> None:
     Ledger(tmp_path / "alone.sqlite3").close()
     assert [name for kind, name, _ in _tables(tmp_path / "alone.sqlite3")
-            if kind == "table"] == ["invoices"]
+            if kind == "table"] == ["invoices", "reports"]
     Ledger(tmp_path / "run.sqlite3", annex=BillingFacts()).close()
     # Page for page the file a run made when the ledger created send's tables itself.
     assert _tables(tmp_path / "run.sqlite3") == [
@@ -119,7 +119,8 @@ def test_the_ledger_makes_its_own_tables_and_its_annex_adds_send_s_as_before(
         ("index", "sqlite_autoindex_invoices_2", 4), ("index", "sqlite_autoindex_invoices_3", 5),
         ("table", "invoice_mail", 6), ("index", "sqlite_autoindex_invoice_mail_1", 7),
         ("table", "deliveries", 8), ("table", "sqlite_sequence", 9),
-        ("index", "deliveries_by_ticket", 10), ("index", "invoices_by_file_key", 11)]
+        ("index", "deliveries_by_ticket", 10), ("index", "invoices_by_file_key", 11),
+        ("table", "reports", 12), ("index", "sqlite_autoindex_reports_1", 13)]
 
 
 def test_the_annex_rows_are_committed_with_the_invoice_rows(

@@ -1,5 +1,5 @@
-"""Waiting for the folder's lock (``--lock-timeout``), against a real second process
-that holds it."""
+"""Waiting for the folder's lock (``--lock-timeout``) and asking who holds it without
+waiting (:func:`store.lock_holder`), against a real second process that holds it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import batch
+from pipeline import batch, store
 from pipeline.cli import main
 from pipeline.core.config import Settings, resolve
-from pipeline.core.errors import ConfigError, LockedError
+from pipeline.core.errors import ConfigError, LockedError, OutputError
 
 from .conftest import ENV, ROOT, held, order, write_csv
 
@@ -75,3 +75,21 @@ def test_the_makefile_waits_an_hour_by_default() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "LOCK_TIMEOUT ?= 3600" in makefile
     assert "--lock-timeout $(LOCK_TIMEOUT)" in makefile
+
+
+def test_lock_holder_names_a_writer_and_creates_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    assert store.lock_holder(out) is None and not out.exists()
+    out.mkdir()
+    assert store.lock_holder(out) is None and not (out / ".lock").exists()
+    with held(out, 1.5) as holder:
+        assert store.lock_holder(out).startswith(f"pid {holder.pid} on ")  # type: ignore[union-attr]
+    assert store.lock_holder(out) is None
+    # A reader (verify, merge) is no writer; a lock file that is a link is refused.
+    with store.OutputFolder(out).lock(shared=True):
+        assert store.lock_holder(out) is None
+    (out / ".lock").unlink()
+    (out / ".lock").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OutputError, match="link"):
+        store.lock_holder(out)
+    assert not (tmp_path / "elsewhere").exists()

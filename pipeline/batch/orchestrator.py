@@ -63,7 +63,7 @@ def check_all(inputs: Iterable[Path], settings: Settings,
 
 def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
         only: Iterable[str] = (), progress: Progress = _quiet,
-        stop: Stop | None = None) -> Outcome:
+        stop: Stop | None = None, command: str = "run") -> Outcome:
     """Invoice the confirmed work orders of ``inputs`` into ``settings.out``.
 
     ``only`` limits the run to those tickets, and what it reports to them: problems and
@@ -117,7 +117,7 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
             # Also when the merged file cannot be written: the invoices are, and the
             # report must say so.
             outcome.seconds = time.monotonic() - started
-            out.write_report(outcome)
+            out.write_report(outcome, command=command)
     return outcome
 
 

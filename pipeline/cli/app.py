@@ -114,16 +114,17 @@ def regenerate(tickets: tuple[str, ...], inputs: tuple[Path, ...],
     """
     not_files(tickets, "tickets come first, input files after --input (xoi-invoices "
               "regenerate WO-10421 --input orders.csv)")
-    _batch(inputs, settings_from(config_file, **options), force=True, only=tickets)
+    _batch(inputs, settings_from(config_file, **options), force=True, only=tickets,
+           command="regenerate")
 
 
 def _batch(inputs: tuple[Path, ...], settings: config.Settings, *, force: bool,
-           only: tuple[str, ...]) -> None:
+           only: tuple[str, ...], command: str = "run") -> None:
     console = Console(quiet=settings.quiet, log_format=settings.log_format)
     with errors_shown(as_json=console.json):
         with on_signals() as stop:
             outcome = batch.run(inputs, settings, force=force, only=only, progress=console,
-                                stop=stop)
+                                stop=stop, command=command)
         finish(outcome, console, stop)
 
 

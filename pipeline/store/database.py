@@ -24,11 +24,17 @@ class Database:
     """One connection to the ledger's file; each statement commits at once unless it runs
     inside :meth:`transaction`."""
 
-    def __init__(self, path: Path, *, peek: bool = False) -> None:
+    def __init__(self, path: Path, *, peek: bool = False, read_only: bool = False) -> None:
         """Open ``path``, made if missing; ``peek`` opens a file that exists only to read
-        it, changing nothing (not even its journal mode)."""
+        it, changing nothing (not even its journal mode); ``read_only`` too, and SQLite
+        refuses every write (a process that only looks, beside a run that writes: in WAL
+        mode neither waits for the other)."""
         self.path = path
         with self._ours():
+            if read_only:
+                self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
+                                           timeout=30)
+                return
             if peek:
                 self._db = sqlite3.connect(path)
                 return

@@ -146,8 +146,13 @@ class OutputFolder:
     def write_manifest(self) -> None:
         atomic_write(own(self.path, MANIFEST), record.manifest_csv(self.issued()))
 
-    def write_report(self, outcome: Outcome) -> None:
-        atomic_write(own(self.path, REPORT), record.report_json(outcome))
+    def write_report(self, outcome: Outcome, *, command: str = "run") -> None:
+        """report.json, and the same report in the ledger as ``command``'s last (see
+        :func:`.lookup.last_report`): a ``regenerate`` replaces the file, not the night's."""
+        text = record.report_json(outcome, command=command)
+        atomic_write(own(self.path, REPORT), text)
+        if self.ledger is not None:
+            self.ledger.record_report(command, timestamp(), text.decode())
 
     def write_deliveries(self, text: Iterable[bytes]) -> None:
         """Replace deliveries.csv with ``text`` (send writes what it holds)."""

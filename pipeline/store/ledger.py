@@ -54,6 +54,15 @@ CREATE TABLE IF NOT EXISTS invoices (
     file_key       TEXT
 )
 """
+# The last report of each command (``run``, ``regenerate``): report.json holds only the
+# latest, and a clerk's regenerate must not hide what the night's run did.
+_REPORTS = """
+CREATE TABLE IF NOT EXISTS reports (
+    command    TEXT PRIMARY KEY,
+    written_at TEXT NOT NULL,
+    report     TEXT NOT NULL
+)
+"""
 _COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_url", "pdf",
             "sha256", "pages", "total", "currency", "fingerprint", "rendered_at")
 _SELECT = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
@@ -88,6 +97,7 @@ class Ledger:
         if annex is not None:
             annex.create(self.db)
         upgrade(self.db)
+        self.db.execute(_REPORTS)  # last: the pages before it are laid out as they were
         # Rows not yet committed, each with its invoice (for the annex).
         self.pending: list[tuple[Rendered, Invoice]] = []
         self.rows_per_commit = ROWS_PER_COMMIT
@@ -118,6 +128,18 @@ class Ledger:
             "SELECT file_key, service_ticket, invoice_number FROM invoices WHERE file_key IN",
             list(file_keys))}
         return shares, files
+
+    def by_number(self, invoice_number: str) -> Rendered | None:
+        """The row of invoice ``invoice_number``, withdrawn or not (on its unique index)."""
+        self.commit()
+        row = self.db.one(f"{_SELECT} WHERE invoice_number = ?", (invoice_number,))
+        return _rendered(row) if row else None
+
+    def record_report(self, command: str, written_at: str, report: str) -> None:
+        """Keep ``report`` (report.json's text) as ``command``'s last."""
+        self.commit()
+        self.db.execute("INSERT OR REPLACE INTO reports (command, written_at, report) "
+                        "VALUES (?, ?, ?)", (command, written_at, report))
 
     def each(self) -> Iterator[Rendered]:
         """The invoices currently issued (not withdrawn), by ticket: the manifest's rows,

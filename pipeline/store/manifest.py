@@ -85,5 +85,7 @@ def report_data(outcome: Outcome) -> dict[str, object]:
     }
 
 
-def report_json(outcome: Outcome) -> bytes:
-    return (json_text(report_data(outcome), indent=2) + "\n").encode()
+def report_json(outcome: Outcome, *, command: str = "run") -> bytes:
+    """report.json's text: the outcome of ``command`` (``run`` or ``regenerate``)."""
+    data = {"command": command, **report_data(outcome)}
+    return (json_text(data, indent=2) + "\n").encode()
