@@ -4,7 +4,9 @@
   command already holds (``run --send``), having checked what sending needs first;
 - :class:`BillingFacts` is send's part of a run's ledger: the facts an email needs,
   recorded with each invoice (the store's :class:`~pipeline.store.Annex`); every attempt
-  is recorded before and after its SMTP transaction in send's own tables.
+  is recorded before and after its SMTP transaction in send's own tables;
+- :func:`attempts` (each an :class:`Attempt`) and :func:`next_mail`: what was tried for a
+  ticket, and whether its next message is its first, a correction or already sent.
 
 :class:`Outbox` and :func:`send_folder` load when first used: a run that sends nothing
 never loads Jinja, the address checker or the SMTP client.
@@ -14,12 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .log import BillingFacts
+from .log import Attempt, BillingFacts, attempts, next_mail
 
 if TYPE_CHECKING:
     from .outbox import Outbox, send_folder
 
-__all__ = ["BillingFacts", "Outbox", "send_folder"]
+__all__ = ["Attempt", "BillingFacts", "Outbox", "attempts", "next_mail", "send_folder"]
 
 
 def __getattr__(name: str) -> object:

@@ -107,11 +107,7 @@ class DeliveryLog:
         return json.loads(row[0]) if row else None
 
     def sent_versions(self, ticket: str) -> list[str]:
-        """The sha256 of every version of the ticket's invoice the server accepted, in the
-        order they were sent."""
-        return [row[0] for row in self.db.rows(
-            "SELECT sha256 FROM deliveries WHERE service_ticket = ? AND status = 'sent' "
-            "ORDER BY id", (ticket,))]
+        return _sent_versions(self.db, ticket)
 
     def intent(self, delivery: Delivery, tried_at: str) -> int:
         """Record, before the SMTP transaction, that this message is about to go out."""
@@ -141,6 +137,63 @@ class DeliveryLog:
             "AND service_ticket IN (SELECT service_ticket FROM invoices "
             "WHERE withdrawn_at IS NULL) ORDER BY service_ticket")
         yield from (Delivery(*row) for row in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt of a ticket's invoice, as ``deliveries`` records it:
+    ``status`` is ``sending`` (in flight, or its run died), ``sent``, ``failed`` or
+    ``skipped``; ``sent_at`` is empty unless it was sent."""
+
+    recipient: str
+    sha256: str
+    message_id: str
+    status: str
+    tried_at: str
+    sent_at: str
+    reason: str
+
+
+def attempts(ledger: Ledger, ticket: str) -> list[Attempt]:
+    """Every delivery attempt of ``ticket`` (as the ledger spells it), newest first."""
+    if not _has_deliveries(ledger.db):
+        return []
+    return [Attempt(*row) for row in ledger.db.rows(
+        "SELECT recipient, sha256, message_id, status, tried_at, sent_at, reason "
+        "FROM deliveries WHERE service_ticket = ? ORDER BY id DESC", (ticket,))]
+
+
+def next_mail(ledger: Ledger, ticket: str, sha256: str) -> str:
+    """What the next message of version ``sha256`` of ``ticket``'s invoice is (see
+    :func:`mail_kind`): ``sent``, ``correction`` or ``first``."""
+    sent = _sent_versions(ledger.db, ticket) if _has_deliveries(ledger.db) else []
+    return mail_kind(sent, sha256)
+
+
+def mail_kind(sent: Sequence[str], sha256: str) -> str:
+    """The one rule of what a ticket's message of version ``sha256`` is, given the
+    versions the server accepted, in order: ``sent`` when it accepted this one last,
+    ``correction`` when it accepted another, ``first`` when none. The customer's latest
+    mail decides: a version sent before a correction that was then taken back goes out
+    again, as a correction."""
+    if sent and sent[-1] == sha256:
+        return "sent"
+    return "correction" if sent else "first"
+
+
+def _sent_versions(db: Database, ticket: str) -> list[str]:
+    """The sha256 of every version of the ticket's invoice the server accepted, in the
+    order they were sent."""
+    return [row[0] for row in db.rows(
+        "SELECT sha256 FROM deliveries WHERE service_ticket = ? AND status = 'sent' "
+        "ORDER BY id", (ticket,))]
+
+
+def _has_deliveries(db: Database) -> bool:
+    """Whether send's tables are there: a ledger no send or run of this version opened
+    (see :class:`BillingFacts`) has none, and nothing was sent from it."""
+    return db.one("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                  "AND name = 'deliveries'") is not None
 
 
 def deliveries_csv(deliveries: Iterable[Delivery]) -> Iterator[bytes]:

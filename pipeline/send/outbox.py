@@ -28,8 +28,9 @@ from ..core.errors import ConfigError, TicketError
 from ..core.models import Delivered, Failure, Rendered
 from ..core.stop import Stop
 from ..validate import canonical_ticket
-from .log import Delivery, DeliveryLog, deliveries_csv
+from .log import Delivery, DeliveryLog, deliveries_csv, mail_kind
 from .message import Envelope, MailTemplates, message_id
+from .request import checked_request
 from .smtp import Mailer, Permanent, RateLimit, Temporary, Unreachable, pause
 
 Progress = Callable[[str, dict[str, object]], None]
@@ -63,17 +64,21 @@ class _Sender:
     progress: Progress
     outcome: Delivered
     stop: Stop
+    to: str | None = None  # every message to this address instead of the customer's
     put_off: int = 0  # messages in a row that ended on a temporary refusal
 
     def plan(self, rendered: Rendered) -> _Planned | None:
         """The message for this invoice, or ``None`` when there is none to send now."""
         ticket = rendered.service_ticket
         sent = self.log.sent_versions(ticket)
-        # The customer's latest mail decides: a version sent before a correction that was
-        # then taken back goes out again, as a correction.
-        if sent and sent[-1] == rendered.sha256 and not self.resend:
-            self.outcome.already_sent.append(ticket)
-            return None
+        mail = mail_kind(sent, rendered.sha256)
+        if mail == "sent":
+            if not (self.resend or self.to):
+                self.outcome.already_sent.append(ticket)
+                return None
+            # Sent again as it went: a correction if another version went before it.
+            mail = mail_kind([version for version in sent if version != rendered.sha256],
+                             rendered.sha256)
         delivery = Delivery(ticket, rendered.invoice_number, "", rendered.sha256,
                             message_id(rendered.invoice_number, rendered.sha256,
                                        self.outbox.envelope.sender.domain), "", "", "")
@@ -83,7 +88,7 @@ class _Sender:
                 "the ledger has no billing details for this PDF (rendered before email "
                 "delivery existed): the next `xoi-invoices run` records them")))
             return None
-        email = str(facts["bill_to"]["email"]).strip()
+        email = self.to or str(facts["bill_to"]["email"]).strip()
         delivery = replace(delivery, recipient=email)
         if not email:
             self.outcome.unaddressed.append(ticket)
@@ -91,7 +96,8 @@ class _Sender:
                                 reason="no bill_to_email in the work order"))
             return None
         try:
-            to = to_address(str(facts["bill_to"]["name"]), checked(email))
+            # Not the customer's name on another address (their accountant's, say).
+            to = to_address("" if self.to else str(facts["bill_to"]["name"]), checked(email))
         except ValueError as error:
             self.finish(replace(delivery, status="skipped",
                                 reason=f"bill_to_email is not valid: {error}"))
@@ -103,10 +109,9 @@ class _Sender:
                 f"{rendered.pdf} is missing or differs from the manifest's sha256; "
                 "`xoi-invoices verify` tells more, `xoi-invoices run` renders it again")))
             return None
-        correction = any(version != rendered.sha256 for version in sent)
         message = self.outbox.templates.build(rendered, facts, pdf, to=to,
                                               envelope=self.outbox.envelope,
-                                              correction=correction)
+                                              correction=mail == "correction")
         delivery = replace(delivery, recipient=to.addr_spec)
         if self.outcome.dry_run:
             self.outcome.would_send.append(ticket)
@@ -195,7 +200,8 @@ class Outbox:
 
     def send(self, out: store.OutputFolder, *, only: Collection[str] | None = None,
              dry_run: bool = False, resend: bool = False, progress: Progress = _quiet,
-             stop: Stop | None = None, held: Mapping[str, str] | None = None) -> Delivered:
+             stop: Stop | None = None, held: Mapping[str, str] | None = None,
+             to: str | None = None) -> Delivered:
         """Email the folder's issued invoices that need it (``only``: of those tickets).
 
         ``held`` (ticket → why) are skipped: the run that sends could not issue their
@@ -203,13 +209,14 @@ class Outbox:
 
         ``out`` is open and locked by the caller: exclusively, or shared for a dry run,
         which reports what would be sent and changes nothing. ``resend`` sends the named
-        tickets again even if their current version was sent (same Message-ID).
+        tickets again even if their current version was sent (same Message-ID); ``to``
+        sends the one named ticket to that address instead of its customer's, sent or not.
         Withdrawn and unconfirmed tickets are in no manifest, so they are never sent.
         """
         started = time.monotonic()
         stop = stop or threading.Event()
-        _check_resend(resend, only)
         only = None if only is None else {canonical_ticket(ticket) for ticket in only}
+        to = checked_request(only, resend=resend, to=to)
         if out.ledger is None:
             raise _no_invoices(out.path)
         selected: Iterable[Rendered]
@@ -220,7 +227,8 @@ class Outbox:
                                if not rendered.withdrawn), key=_by_ticket)
             total = len(selected)
         outcome = Delivered(dry_run=dry_run)
-        sender = _Sender(out, DeliveryLog(out.ledger), self, resend, progress, outcome, stop)
+        sender = _Sender(out, DeliveryLog(out.ledger), self, resend, progress, outcome, stop,
+                         to)
         limit = RateLimit(self.max_per_minute, sleep=functools.partial(pause, stop=stop))
         progress("sending", {"total": total, "dry_run": dry_run})
         try:
@@ -261,7 +269,7 @@ class Outbox:
 
 def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
                 dry_run: bool = False, resend: bool = False, progress: Progress = _quiet,
-                stop: Stop | None = None) -> Delivered:
+                stop: Stop | None = None, to: str | None = None) -> Delivered:
     """``xoi-invoices send``: open the folder and :meth:`Outbox.send` over it.
 
     Every ticket in ``only`` must have an invoice there. The lock is exclusive, shared
@@ -270,7 +278,7 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
     """
     outbox = Outbox(settings)
     wanted = {canonical_ticket(ticket) for ticket in only}
-    _check_resend(resend, wanted)  # a usage error, before the folder's lock is asked for
+    checked_request(wanted, resend=resend, to=to)  # before the folder's lock is asked for
     if not store.check_ledger(path):
         raise _no_invoices(path)
     opened = store.reading(path) if dry_run else store.writing(path, new_ledger=False)
@@ -283,13 +291,8 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
             raise TicketError(f"has no invoice in {path}/{store.MANIFEST} (not invoiced, or "
                               f"withdrawn): nothing to send{near}", ticket=missing[0])
         return outbox.send(out, only=wanted or None, dry_run=dry_run, resend=resend,
-                           progress=progress, stop=stop)
+                           progress=progress, stop=stop, to=to)
 
 
 def _by_ticket(rendered: Rendered) -> str:
     return rendered.service_ticket
-
-
-def _check_resend(resend: bool, only: Collection[str] | None) -> None:
-    if resend and not only:
-        raise ConfigError("--resend sends named invoices again: name them with --only TICKET")

@@ -1,0 +1,138 @@
+"""Sending one invoice to another address (``to``), and what a desk shows of a ticket's
+deliveries (:func:`send.attempts`, :func:`send.next_mail`), through the real SMTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import batch, send, store
+from pipeline.core.errors import ConfigError
+from pipeline.send import send_folder
+
+from .conftest import ROOT, manifest, write_csv
+from .smtp_server import SmtpServer
+from .test_send import COMPANY, by_ticket, deliveries, orders, parts, render_settings, smtp_settings
+from .test_send import out as rendered_copy
+from .test_send import rendered as rendered_once
+from .test_send import server as smtp_server
+
+# test_send's fixtures: a copy of a folder rendered once per module, a real SMTP server.
+out, rendered, server = rendered_copy, rendered_once, smtp_server
+
+
+def _row(out: Path, ticket: str) -> dict[str, str]:
+    return {row["service_ticket"]: row for row in manifest(out)}[ticket]
+
+
+def test_one_invoice_goes_to_another_address_with_its_pdf(out: Path,
+                                                         server: SmtpServer) -> None:
+    settings = smtp_settings(out, server)
+    first = send_folder(out, settings, only=["WO-1"])
+    assert first.sent == ["WO-1"]
+    customer = server.received[0].message
+    server.received.clear()
+    # Already sent to the customer: sent again, to the accountant, as the same message.
+    outcome = send_folder(out, settings, only=[" WO-1\t"], to="Accounts@Elsewhere.example")
+    assert outcome.sent == ["WO-1"] and outcome.already_sent == []
+    [item] = server.received
+    assert "Accounts@elsewhere.example" in item.rcpt_tos
+    assert not any("customer1@" in address for address in item.rcpt_tos)
+    assert str(item.message["To"]) == "Accounts@elsewhere.example"
+    assert item.message["Message-ID"] == customer["Message-ID"]
+    assert str(item.message["Subject"]) == str(customer["Subject"])
+    _, _, pdf, _ = parts(item)
+    assert hashlib.sha256(pdf).hexdigest() == _row(out, "WO-1")["sha256"]
+    assert {row["service_ticket"]: row["recipient"] for row in deliveries(out)}["WO-1"] == \
+        "Accounts@elsewhere.example"
+    ledger = store.open_ledger(out)
+    assert ledger is not None
+    try:
+        tried = send.attempts(ledger, "WO-1")
+        assert [(attempt.recipient, attempt.status) for attempt in tried] == [
+            ("Accounts@elsewhere.example", "sent"), ("customer1@example.com", "sent")]
+        assert tried[0].sha256 == _row(out, "WO-1")["sha256"]
+        assert tried[0].message_id == item.message["Message-ID"] and tried[0].sent_at
+        assert send.attempts(ledger, "WO-3") == []
+    finally:
+        ledger.close()
+
+
+def test_a_ticket_never_sent_goes_only_to_the_other_address(out: Path,
+                                                            server: SmtpServer) -> None:
+    settings = smtp_settings(out, server)
+    assert send_folder(out, settings, only=["WO-6"], to="someone@example.org").sent == \
+        ["WO-6"]  # WO-6 has no bill_to_email: the other address is the only one
+    assert list(by_ticket(server.received)) == ["WO-6"]
+    assert "someone@example.org" in server.received[0].rcpt_tos
+    # The customer's own send is still to come.
+    assert send_folder(out, settings, only=["WO-1"]).sent == ["WO-1"]
+
+
+@pytest.mark.parametrize(("only", "to", "message"), [
+    ((), "a@example.com", "to sends one named invoice: name it with only"),
+    (("WO-1", "WO-2"), "a@example.com", "to sends one named invoice: name it with only"),
+    (("WO-1",), "not-an-address", "to: 'not-an-address' is not an address to send to"),
+    (("WO-1",), "a@example.com\nBcc: evil@example.com", "line break"),
+])
+def test_a_to_that_cannot_be_served_is_refused_before_anything_is_sent(
+        out: Path, server: SmtpServer, only: tuple[str, ...], to: str, message: str) -> None:
+    before = (out / "ledger.sqlite3").read_bytes()
+    with pytest.raises(ConfigError, match=message):
+        send_folder(out, smtp_settings(out, server), only=only, to=to)
+    assert server.received == []
+    assert not (out / "deliveries.csv").exists()
+    assert (out / "ledger.sqlite3").read_bytes() == before
+
+
+def test_next_mail_is_the_rule_a_send_follows(out: Path, server: SmtpServer,
+                                              tmp_path: Path) -> None:
+    settings = smtp_settings(out, server)
+    original = _row(out, "WO-2")["sha256"]
+
+    def next_mail(sha256: str) -> str:
+        ledger = store.open_ledger(out)
+        assert ledger is not None
+        try:
+            return send.next_mail(ledger, "WO-2", sha256)
+        finally:
+            ledger.close()
+
+    assert next_mail(original) == "first"
+    send_folder(out, settings)
+    assert next_mail(original) == "sent"
+    rows = orders()
+    rows[1]["item_unit_price"] = "150.00"
+    assert batch.run([write_csv(tmp_path / "changed.csv", rows)],
+                     render_settings(out)).rendered == ["WO-2"]
+    changed = _row(out, "WO-2")["sha256"]
+    assert next_mail(changed) == "correction"
+    server.received.clear()
+    assert send_folder(out, settings).sent == ["WO-2"]
+    assert str(server.received[0].message["Subject"]) == \
+        f"Corrected invoice INV-WO-2 from {COMPANY}"
+    assert next_mail(changed) == "sent" and next_mail(original) == "correction"
+
+
+def test_attempts_and_next_mail_of_a_ledger_no_send_opened(tmp_path: Path) -> None:
+    ledger = store.Ledger(tmp_path / "ledger.sqlite3")  # no send tables at all
+    try:
+        assert send.attempts(ledger, "WO-1") == []
+        assert send.next_mail(ledger, "WO-1", "0" * 64) == "first"
+    finally:
+        ledger.close()
+
+
+def test_what_a_desk_reads_of_deliveries_loads_no_mail_machinery() -> None:
+    code = ("import sys\nfrom pipeline.send import Attempt, attempts, next_mail\n"
+            "print(sorted(m for m in ('jinja2', 'smtplib', 'email_validator', "
+            "'pipeline.send.outbox') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
