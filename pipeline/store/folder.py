@@ -7,6 +7,7 @@
     DIR/manifest.csv              what is issued now         (finish)
     DIR/report.json               what the last run did      (finish)
     DIR/ledger.sqlite3            what was ever published    (store, withdraw)
+                                  each command's last report (finish)
                                   and emailed                (its annex: send)
     DIR/deliveries.csv            each ticket's latest email (write_deliveries)
     DIR/.lock                     one writer at a time
