@@ -1,0 +1,1 @@
+"""The billing desk: a web page for clerks over one output folder."""
