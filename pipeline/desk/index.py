@@ -39,8 +39,7 @@ VERSION = "1"
 RARE = 100_000  # above this many trigram candidates, a search walks newest first...
 WALK = 50_000  # ...over at most this many rows before it sorts the candidates
 _SEP = "char(31)"
-_FILTERS = {None: "1", "withdrawn": "withdrawn = 1",
-            "unsent": "withdrawn = 0 AND sent = 0",
+_FILTERS = {None: "1", "withdrawn": "withdrawn = 1", "unsent": "withdrawn = 0 AND sent = 0",
             "failed": "withdrawn = 0 AND last_status = 'failed'"}
 _TABLES = [
     "CREATE TABLE desk_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -164,7 +163,8 @@ class Index:
 
     def ensure(self) -> None:
         """The tables, indexes and triggers; rebuilt from the ledger (in one transaction)
-        when missing, of another version, or not holding a row per invoice."""
+        when missing, of another version, without all its triggers, or not holding a row
+        per invoice."""
         BillingFacts().create(self.db)  # the triggers read send's tables
         with self.db.transaction():
             if not self._current():
@@ -179,9 +179,10 @@ class Index:
         version = self.db.one("SELECT value FROM desk_meta WHERE name = 'version'")
         if version is None or version[0] != VERSION:
             return False
-        counts = self.db.one("SELECT (SELECT COUNT(*) FROM invoices), "
-                             "(SELECT COUNT(*) FROM desk_rows)")
-        return counts is not None and counts[0] == counts[1]
+        counts = self.db.one("SELECT (SELECT COUNT(*) FROM invoices), (SELECT COUNT(*) FROM "
+                             "desk_rows), (SELECT COUNT(*) FROM sqlite_master WHERE type = "
+                             "'trigger' AND name LIKE 'desk_t%')")  # a trigger dropped: stale
+        return counts is not None and counts[0] == counts[1] and counts[2] == len(_TRIGGERS)
 
     def _rebuild(self) -> None:
         triggers = [row[0] for row in self.db.rows("SELECT name FROM sqlite_master WHERE "
