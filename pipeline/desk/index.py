@@ -36,8 +36,8 @@ from ..send import BillingFacts
 from ..store import Database
 
 VERSION = "1"
-RARE = 100_000  # above this many trigram candidates, a search walks newest first...
-WALK = 50_000  # ...over at most this many rows before it sorts the candidates
+RARE = 30_000  # above this many trigram candidates, a search walks newest first...
+WALK = 30_000  # ...over at most this many rows before it sorts the candidates
 _SEP = "char(31)"
 _FILTERS = {None: "1", "withdrawn": "withdrawn = 1", "unsent": "withdrawn = 0 AND sent = 0",
             "failed": "withdrawn = 0 AND last_status = 'failed'"}
