@@ -60,7 +60,7 @@ _INDEXES = [
 _SEARCH = (f"lower(service_ticket || {_SEP} || invoice_number || {_SEP} || customer || "
            f"{_SEP} || email)")
 # What a ticket's row takes from send's tables ({t} is the ticket), and its search text:
-# each trigger runs the parts its table feeds, each part writes only when a value changed.
+# each trigger runs the parts its table feeds; email and search write only when changed.
 _DELIVERY = """UPDATE desk_rows SET
   sent = EXISTS (SELECT 1 FROM deliveries d WHERE d.service_ticket = desk_rows.service_ticket
                  AND d.status = 'sent' AND d.sha256 = desk_rows.sha256),
