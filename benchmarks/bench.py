@@ -20,7 +20,10 @@ g. ``run --cluster`` on a Dask scheduler and two workers here against ``--worker
 h. ``validate`` of the 100,000 rows of d. exported as another FSM writes them, through a
    mapping, against d. itself (mapped.py);
 i. ``run`` planning 1,000,000 invoices into an empty folder, stopped where rendering
-   would start (planning.py).
+   would start (planning.py);
+j. the billing desk's index over a 1,000,000-invoice ledger: its backfill, each kind of
+   front-page query (<= 200 ms) and what its triggers cost a night's ledger writes
+   (desk_bench.py).
 
 Peak RSS comes from the kernel: every measured command runs under measure.py, which
 waits for its whole process tree (the forkserver and the pool workers included) and
@@ -51,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster_bench import bench_cluster, cluster_rows
+from desk_bench import measure_desk
 from mapped import Compared, measure_mapping
 from planning import measure_planning
 from reading import Figure, measure_reading, report_lines
@@ -235,10 +239,11 @@ def main() -> None:
         at_scale = measure_reading(work, work / "bench.toml")
         at_scale += measure_planning(work, work / "bench.toml")
         mapped = measure_mapping(work, work / "bench.toml", VALIDATE_ROWS)
+        desk = measure_desk(work)
     finally:
         if not arguments.keep:
             shutil.rmtree(work, ignore_errors=True)
-    _print(results, at_scale, mapped, count, naive_count, info, (load_before, load()))
+    _print(results, at_scale, mapped, desk, count, naive_count, info, (load_before, load()))
     print(f"benchmark took {time.perf_counter() - started:.0f} s")
 
 
@@ -283,7 +288,7 @@ def _bench(work: Path, count: int, naive_count: int,
 
 
 def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compared,
-           count: int, naive_count: int, info: dict[str, str],
+           desk: tuple[list[str], list[str]], count: int, naive_count: int, info: dict[str, str],
            loads: tuple[str, str]) -> None:
     fails: list[str] = []
 
@@ -368,6 +373,9 @@ def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compare
     print("\n".join(mapped.lines()))
     if not mapped.ok():
         fails.append("validate through a mapping vs our format")
+    print(line)
+    print("\n".join(desk[0]))
+    fails += desk[1]
     print(line)
     print(f"validate {VALIDATE_ROWS:,} rows: peak RSS {_mb(validate.max_rss_kib):.0f} MB "
           f"(information); re-run peak RSS {_mb(rerun.max_rss_kib):.0f} MB")
