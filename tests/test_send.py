@@ -458,7 +458,8 @@ def test_a_held_lock_is_exit_75(out: Path, server: SmtpServer, runner: CliRunner
                      config_toml(tmp_path / "send.toml", server))
     assert result.exit_code == 75
     assert result.output.startswith(f"Error: {out}: another run holds the output folder's "
-                                    "lock (pid ")
+                                    "lock (")
+    assert f", pid {os.getpid()} on " in result.output
     assert server.received == [] and not (out / DELIVERIES).exists()
     with OutputFolder(out).lock():  # a usage error is one whatever the folder's state
         resend = cli(runner, "send", "--out", out, "--resend", "--config",

@@ -24,6 +24,7 @@ from babel import Locale, UnknownLocaleError
 from tinycss2.color3 import parse_color  # type: ignore[import-untyped]
 
 from . import logo, toml_file
+from .company import Company as Company  # where the invoice and others import it from
 from .errors import ConfigError
 from .money import currencies
 from .smtp_settings import Smtp as Smtp  # where the mailer and others import it from
@@ -41,23 +42,6 @@ ENVIRONMENT = {
     "XOI_CLUSTER": "cluster",
     "XOI_MAPPING": "mapping",
 }
-
-
-@dataclass(frozen=True)
-class Company:
-    """The issuer printed at the top of every invoice (TOML table ``[company]``)."""
-
-    name: str = "Your Company"
-    address: str = ""
-    phone: str = ""
-    email: str = ""
-    website: str = ""
-    tax_id: str = ""
-    logo: Path | None = None
-    accent_color: str = "#0b5cad"
-    payment_terms_days: int = 30
-    payment_instructions: str = ""
-    footer: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +72,14 @@ class Settings:
     company: Company = field(default_factory=Company)
     send: bool = False
     smtp: Smtp = field(default_factory=Smtp)
+    # The billing desk (`serve`): the exports it re-renders from (file names or globs),
+    # where it listens, and the reverse proxy that authenticates clerks in an office.
+    inputs: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8750
+    auth_header: str | None = None
+    trusted_proxy: str | None = None
+    desk_token: str | None = field(default=None, repr=False)  # XOI_DESK_TOKEN only
 
     def require_partner_id(self) -> str:
         if not self.partner_id:
@@ -102,7 +94,8 @@ DEFAULTS = Settings()
 PDF_VARIANTS = ("pdf/a-3b", "pdf/ua-1")
 _PATHS = ("out", "logo", "templates", "merge", "mapping")
 
-_SETTING_NAMES = {f.name for f in fields(Settings)} - {"company", "smtp"}
+# Secrets come from the environment only (like the SMTP password).
+_SETTING_NAMES = {f.name for f in fields(Settings)} - {"company", "smtp", "desk_token"}
 _COMPANY_NAMES = {f.name for f in fields(Company)}
 # TOML spells the sender `from`, a Python keyword.
 _SMTP_KEYS = {"from" if f.name == "sender" else f.name: f.name
@@ -143,6 +136,8 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             except RuntimeError:  # ~name of a user this machine does not have
                 raise ConfigError(f"{name}: {value!r}: no home folder for "
                                   f"{value.split('/')[0]!r} here", source=source) from None
+        if name == "inputs":
+            return _inputs(value)
         if isinstance(default, bool):
             if isinstance(value, bool):
                 return value
@@ -164,6 +159,15 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"{name}: expected text, got {value!r}", source=source)
     return value
+
+
+def _inputs(value: Any) -> tuple[str, ...]:
+    """The desk's exports: a list of file names or globs (one name alone is a list of one)."""
+    items = [value] if isinstance(value, str | Path) else value
+    if not isinstance(items, list | tuple) or not all(
+            isinstance(item, str | Path) and str(item).strip() for item in items):
+        raise TypeError(value)
+    return tuple(str(Path(item).expanduser()) for item in items)
 
 
 Tables = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
@@ -220,6 +224,8 @@ def _from_toml(path: Path) -> Tables:
     for table, name in ((company, "logo"), (settings, "templates"), (settings, "mapping")):
         if table.get(name) is not None and not table[name].is_absolute():
             table[name] = path.parent / table[name]
+    if "inputs" in settings:
+        settings["inputs"] = tuple(str(path.parent / item) for item in settings["inputs"])
     return settings, company, smtp
 
 
@@ -250,6 +256,8 @@ def resolve(
         implicit = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
         if implicit.is_file():
             settings, company, smtp = _from_toml(implicit)
+    if environ.get("XOI_DESK_TOKEN"):
+        settings["desk_token"] = environ["XOI_DESK_TOKEN"]
     if environ.get("XOI_SMTP_PASSWORD"):
         smtp["password"] = environ["XOI_SMTP_PASSWORD"]
     for variable, name in ENVIRONMENT.items():

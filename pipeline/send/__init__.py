@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .log import Attempt, BillingFacts, attempts, next_mail
+from .log import Attempt, BillingFacts, attempts, billing_facts, next_mail
 
 if TYPE_CHECKING:
     from .outbox import Outbox, send_folder
 
-__all__ = ["Attempt", "BillingFacts", "Outbox", "attempts", "next_mail", "send_folder"]
+__all__ = ["Attempt", "BillingFacts", "Outbox", "attempts", "billing_facts", "next_mail",
+           "send_folder"]
 
 
 def __getattr__(name: str) -> object:

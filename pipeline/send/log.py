@@ -101,10 +101,7 @@ class DeliveryLog:
         BillingFacts().create(self.db)
 
     def facts(self, ticket: str, sha256: str) -> dict[str, Any] | None:
-        """The invoice's facts if they describe exactly this PDF, else ``None``."""
-        row = self.db.one("SELECT facts FROM invoice_mail WHERE service_ticket = ? "
-                          "AND sha256 = ?", (ticket, sha256))
-        return json.loads(row[0]) if row else None
+        return billing_facts(self.ledger, ticket, sha256)
 
     def sent_versions(self, ticket: str) -> list[str]:
         return _sent_versions(self.db, ticket)
@@ -152,6 +149,16 @@ class Attempt:
     tried_at: str
     sent_at: str
     reason: str
+
+
+def billing_facts(ledger: Ledger, ticket: str, sha256: str) -> dict[str, Any] | None:
+    """The invoice's facts (its ``as_data``: bill-to, due date...) if they describe
+    exactly this PDF, else ``None``."""
+    if not _has_deliveries(ledger.db):
+        return None
+    row = ledger.db.one("SELECT facts FROM invoice_mail WHERE service_ticket = ? "
+                        "AND sha256 = ?", (ticket, sha256))
+    return json.loads(row[0]) if row else None
 
 
 def attempts(ledger: Ledger, ticket: str) -> list[Attempt]:

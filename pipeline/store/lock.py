@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 from ..core.errors import LockedError
 from ..core.files import open_regular
 from ..core.stop import Stop
+from ..core.terminal import shown
 
 # How often a command that waits for the lock asks again: a run that ends is followed
 # within a fifth of a second, and asking costs one system call.
@@ -44,13 +46,23 @@ def hold(path: Path, *, shared: bool = False, wait: float = 0,
     try:
         _take(descriptor, path, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, wait, stop)
         if not shared:
-            holder = (f"pid {os.getpid()} on {socket.gethostname()} since "
+            holder = (f"{_command()}, pid {os.getpid()} on {socket.gethostname()} since "
                       f"{datetime.now(UTC).isoformat(timespec='seconds')}")
             os.ftruncate(descriptor, 0)
             os.pwrite(descriptor, holder.encode(), 0)
         yield
     finally:
         os.close(descriptor)
+
+
+def _command() -> str:
+    """What holds the lock, as a clerk waiting for it knows it: ``xoi-invoices run`` (the
+    nightly run), ``xoi-invoices serve`` (a desk's job)..."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if name in ("", "__main__.py", "-c", "python", "python3"):
+        name = "xoi-invoices"
+    words = [name, *(word for word in sys.argv[1:2] if word.isalpha())]
+    return shown(" ".join(words))[:60]
 
 
 def _take(descriptor: int, path: Path, mode: int, wait: float, stop: Stop | None) -> None:
