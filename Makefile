@@ -40,7 +40,7 @@ system: .make/system
 $(VENV)/.installed: pyproject.toml .make/system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,cluster]'
+	$(BIN)/pip install -q -e '.[test,cluster,desk]'
 	@touch $@
 
 install: $(VENV)/.installed

@@ -39,6 +39,7 @@ from .options import (
     settings_from,
 )
 from .send import send
+from .serve import serve
 from .share import share_url
 from .signals import on_signals
 
@@ -224,5 +225,6 @@ def verify(out: Path | None) -> None:
 
 main.add_command(launch)
 main.add_command(send)
+main.add_command(serve)
 main.add_command(share_url)
 main.add_command(mapping_group)
