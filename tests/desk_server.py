@@ -65,10 +65,10 @@ class Desk:
         assert reply.status == 303, reply
         return client
 
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM; the exit status and what it wrote on stderr."""
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """``sig``; the exit status and what it wrote on stderr."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
         try:
             _, err = self.process.communicate(timeout=60)
         except subprocess.TimeoutExpired:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import signal
 import sqlite3
 import threading
 import time
@@ -266,6 +267,22 @@ def test_a_job_waits_for_the_lock_and_can_be_cancelled(desk: Desk, folder: Path)
         holder.join()
     state, page = clerk.job(first.header("Location"))
     assert state == "done", page
+
+
+def test_ctrl_c_cancels_a_waiting_job_and_exits_0(folder: Path) -> None:
+    out = folder / "out"
+    served = Desk("--out", out, "--input", folder / "*.csv", env=ENV)
+    clerk = served.signed_in(name="Ann")
+    number = quote(issued(out, "WO-1")["number"], safe="")
+    with OutputFolder(out).lock():
+        reply = clerk.post(f"/invoices/{number}/regenerate",
+                           {"reason": "before the night", "from": "configured"})
+        assert clerk.job(reply.header("Location"), until=("waiting",))[0] == "waiting"
+        status, err = served.stop(signal.SIGINT)
+    assert status == 0 and "Traceback" not in err, err
+    assert ledger_rows(out, "SELECT who, reason, outcome FROM desk_actions") == [
+        ("Ann", "before the night", "failed: cancelled: the desk was stopped before it "
+                                    "started")]
 
 
 @pytest.fixture
