@@ -341,3 +341,102 @@ def test_behind_the_proxy_only_the_proxy_is_answered(folder: Path) -> None:
     finally:
         assert served.stop()[0] == 0
         assert stranger.stop()[0] == 0
+
+
+# What a review found ----------------------------------------------------------------------
+
+def test_forms_refuse_what_cannot_be_done_before_queueing(desk: Desk, folder: Path) -> None:
+    clerk = desk.signed_in()
+    number = quote(issued(folder / "out", "WO-1")["number"], safe="")
+    no_file = clerk.post(f"/invoices/{number}/regenerate", {"reason": "x", "from": "upload"})
+    assert no_file.status == 400 and "choose the corrected export" in no_file.text
+    bad_to = clerk.post(f"/invoices/{number}/send",
+                        {"reason": "x", "to": "ap@example.com\r\nBcc: evil@example.com"})
+    assert bad_to.status == 400 and "not an address to send to" in bad_to.text
+    time.sleep(0.3)
+    assert ledger_rows(folder / "out", "SELECT COUNT(*) FROM desk_actions") == [(0,)]
+    # One form, two different requests: two jobs, not the first one twice.
+    first = clerk.post(f"/invoices/{number}/regenerate",
+                       {"reason": "one", "from": "configured", "nonce": "same"})
+    other = clerk.post(f"/invoices/{number}/regenerate",
+                       {"reason": "two", "from": "configured", "nonce": "same"})
+    assert first.header("Location") != other.header("Location")
+    for reply in (first, other):
+        assert clerk.job(reply.header("Location"))[0] == "done"
+
+
+def test_an_uploaded_export_outlives_a_wait_for_the_lock(desk: Desk, folder: Path) -> None:
+    out = folder / "out"
+    clerk = desk.signed_in()
+    number = quote(issued(out, "WO-2")["number"], safe="")
+    rows = orders()
+    rows[1]["item_unit_price"] = "99.00"
+    corrected = write_csv(folder / "fix.tmp", rows).read_bytes()
+    with OutputFolder(out).lock():
+        reply = clerk.post(f"/invoices/{number}/regenerate", {"reason": "fixed", "from": "upload"},
+                           files={"export": ("fix.csv", corrected)})
+        assert clerk.job(reply.header("Location"), until=("waiting",))[0] == "waiting"
+        time.sleep(1.2)
+    state, page = clerk.job(reply.header("Location"))
+    assert state == "done" and "Rendered from fix.csv" in page and "content changed" in page
+
+
+def test_the_login_page_tells_a_stranger_nothing(desk: Desk, folder: Path) -> None:
+    page = desk.client().get("/login").text
+    assert str(folder) not in page and "token" in page
+    assert desk.client().get("/healthz", Host=desk.host.replace("127.0.0.1", "localhost")
+                             ).status == 200
+
+
+def test_a_restored_ledger_is_served(desk: Desk, folder: Path) -> None:
+    clerk = desk.signed_in()
+    assert clerk.get("/").status == 200
+    out = folder / "out"
+    shutil.move(out, folder / "out.bak")
+    outcome = batch.run([folder / "orders.csv"], Settings(partner_id=PARTNER,
+                                                          share_secret=SECRET, out=out,
+                                                          workers=1))
+    assert outcome.rendered
+    page = clerk.get("/?q=wo-1")
+    assert page.status == 200 and "WO-1</div></td>" in page.text
+
+
+def test_a_damaged_ledger_or_a_short_token_is_one_error_line(folder: Path) -> None:
+    runner = CliRunner()
+    short = runner.invoke(main, ["serve", "--out", str(folder / "out"), "--port", "0"],
+                          env={**ENV, "XOI_DESK_TOKEN": "short"})
+    assert short.exit_code == 2 and short.output.startswith("Error: XOI_DESK_TOKEN: at least 16")
+    (folder / "out" / LEDGER).write_bytes(b"not a database at all" * 100)
+    for name in ("-wal", "-shm"):
+        (folder / "out" / f"{LEDGER}{name}").unlink(missing_ok=True)
+    damaged = runner.invoke(main, ["serve", "--out", str(folder / "out"), "--port", "0"],
+                            env=ENV)
+    assert damaged.exit_code == 2, damaged.output
+    assert damaged.output.startswith("Error: ") and "ledger" in damaged.output
+    assert "Desk:" not in damaged.output
+    assert isinstance(damaged.exception, SystemExit)  # no traceback
+
+
+def test_a_job_that_meets_the_lock_is_tried_again_and_cleaned_up_once(tmp_path: Path) -> None:
+    from pipeline.core.errors import LockedError
+    from pipeline.desk.jobs import Job, Jobs
+
+    tries: list[str] = []
+    cleaned: list[str] = []
+
+    def work(job: Job) -> list[str]:
+        tries.append(job.state)
+        if len(tries) == 1:  # a command took the folder between the look and the take
+            raise LockedError("another run holds the output folder's lock")
+        assert not cleaned  # the upload is still there for the second try
+        return ["done"]
+
+    jobs = Jobs(tmp_path)
+    jobs.start()
+    job = jobs.submit(Job("regenerate", "WO-1", "INV-1", "Ann", "why", work,
+                          cleanup=lambda: cleaned.append("x")), "key")
+    deadline = time.monotonic() + 10
+    while job.state != "done" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs.stop()
+    assert (job.state, tries, cleaned) == ("done", ["running", "running"], ["x"])

@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,11 @@ def test_a_clerk_finds_checks_rerenders_and_resends(office: tuple[Desk, Path, Sm
             page.fill("#to", "ap@builder.example")
             page.fill("#send-reason", "AP needs a copy")
             page.dblclick("form[action$='/send'] button")
-            page.wait_for_url("**/jobs/*")
+            # Two submissions: the browser abandons the first navigation for the second.
+            deadline = time.monotonic() + 30
+            while "/jobs/" not in page.url and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            page.wait_for_load_state()
             page.wait_for_selector("#state:text-matches('done|failed')", timeout=60000)
             assert page.inner_text("#state") == "done", page.inner_text("main")
             page.goto(f"{desk.origin}/runs/last")

@@ -149,10 +149,7 @@ def validate(inputs: tuple[Path, ...], mapping: Path | None, config_file: Path |
     console = Console()
     with _without_cycle_collector():
         outcome = batch.check_all(inputs, settings, progress=console)
-    orders = "work order" if outcome.read == 1 else "work orders"
-    console.finish(outcome, f"checked {outcome.read:,} {orders}: {outcome.confirmed:,} "
-                   f"confirmed, {len(outcome.unconfirmed):,} unconfirmed, "
-                   f"{len(outcome.rejected):,} rejected, {len(outcome.warnings):,} warnings")
+    console.finish(outcome, outcome.checked())
     sys.exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)
 
 

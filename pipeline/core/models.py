@@ -196,6 +196,13 @@ class Outcome:
         return not self.rejected and not self.failed and \
             (self.delivery is None or self.delivery.ok)
 
+    def checked(self) -> str:
+        """What ``validate`` checked, in one line (the command's and the desk's)."""
+        orders = "work order" if self.read == 1 else "work orders"
+        return (f"checked {self.read:,} {orders}: {self.confirmed:,} confirmed, "
+                f"{len(self.unconfirmed):,} unconfirmed, {len(self.rejected):,} rejected, "
+                f"{len(self.warnings):,} warnings")
+
     def summary(self) -> str:
         if self.interrupted:
             sending = f"; {self.delivery.so_far()}" if self.delivery else ""

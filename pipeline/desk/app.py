@@ -8,30 +8,27 @@ import hmac
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Route
 
 from . import forms, pages, views
 from .guard import Clerks, Guard, Proxy
-from .state import Desk
+from .state import UPLOAD_LIMIT, Desk
 
 SESSION_HOURS = 12  # a working day: a clerk signs in again the next morning
 
 
-def application(desk: Desk, *, origin: str, host: str) -> Starlette:
-    """The desk at ``origin`` (``http://HOST:PORT``), ``host`` being the ``HOST:PORT``
-    a request must name."""
+def application(desk: Desk, *, origin: str, hosts: list[str],
+                any_address: int | None = None) -> Starlette:
+    """The desk at ``origin`` (``http://HOST:PORT``); ``hosts``, the ``Host`` values a
+    request may name (see :class:`Guard` for ``any_address``)."""
     settings = desk.settings
     proxy = Proxy(settings.trusted_proxy, settings.auth_header) \
         if settings.trusted_proxy and settings.auth_header else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # The desk's tables made (and its index filled, over a ledger written before the
-        # desk) before the first page is asked for.
-        await run_in_threadpool(desk.prepare)
         desk.jobs.start()
         try:
             yield
@@ -58,8 +55,8 @@ def application(desk: Desk, *, origin: str, host: str) -> Starlette:
             Route("/invoices/{rest:path}", forms.act, methods=["POST"]),
         ],
         middleware=[
-            Middleware(Guard, hosts=[host], origins=[origin], max_body=forms.UPLOAD_LIMIT
-                       + 2**20, proxy=proxy),
+            Middleware(Guard, hosts=hosts, origins=[origin], max_body=UPLOAD_LIMIT + 2**20,
+                       proxy=proxy, any_address=any_address),
             Middleware(SessionMiddleware, secret_key=secret, session_cookie="xoi_desk",
                        max_age=SESSION_HOURS * 3600, same_site="strict", https_only=False),
             Middleware(Clerks),

@@ -5,6 +5,8 @@ to the job's page. Checking and printing only read, so they answer at once.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import secrets
 import tempfile
 from pathlib import Path
@@ -16,17 +18,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .. import batch, store
+from ..core.addresses import checked
 from ..core.errors import XoiError
 from ..core.models import Rendered
 from ..core.text import one_line
 from .exports import Export, discard, save_upload
-from .guard import clerk_name
 from .jobs import Job
-from .state import Desk
+from .state import UPLOAD_LIMIT, Desk, clerk_name
 from .views import page, problem
 from .work import regenerate, resend
 
-UPLOAD_LIMIT = 64 * 2**20  # an export of ~200,000 work orders
 _FIELDS = {"max_files": 1, "max_fields": 8, "max_part_size": 64 * 1024}
 
 
@@ -57,39 +58,44 @@ async def act(request: Request) -> Response:
 
 async def _job(desk: Desk, request: Request, form: FormData, action: str, found: Rendered,
                who: str, reason: str) -> Job:
-    # The form's one-time key; a form without one is never taken for another's click.
+    to = one_line(str(form.get("to") or "")) if action == "send" else ""
+    if to:
+        try:
+            to = checked(to)
+        except ValueError as error:
+            raise XoiError(f"{to!r} is not an address to send to: {error}") from None
+    # The form's one-time key and what it asks: a double click finds the job the first
+    # click made; a form without a key is never taken for another's click.
     nonce = str(form.get("nonce") or "") or secrets.token_urlsafe(16)
-    key = f"{action}:{found.service_ticket}:{nonce}"
+    asked = hashlib.sha256(f"{reason}\0{to}\0{form.get('from')}".encode()).hexdigest()[:16]
+    key = f"{action}:{found.service_ticket}:{nonce}:{asked}"
     if (known := desk.jobs.by_key(key)) is not None:
-        return known  # a double click: before anything is saved again
+        return known  # before anything is saved again
     common: dict[str, Any] = {"ticket": found.service_ticket,
                               "invoice_number": found.invoice_number, "who": who,
                               "reason": reason}
     if action == "send":
-        to = str(form.get("to") or "").strip()
         return desk.jobs.submit(Job("send", **common, source=to and f"to {to}",
                                     work=lambda job: resend(desk, job, to)), key)
-    source: Export | None = None
     upload = form.get("export")
-    uploaded = isinstance(upload, UploadFile) and bool(upload.filename) and \
-        form.get("from") != "configured"
-    if uploaded:
-        assert isinstance(upload, UploadFile)
+    source: Export | None = None
+    if form.get("from") == "upload" or "from" not in form:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise XoiError("choose the corrected export to upload")
         source = await run_in_threadpool(save_upload, upload.file, upload.filename,
                                          desk.uploads)
     elif desk.settings.inputs:
         source = await run_in_threadpool(desk.exports.holding, found.service_ticket)
     if source is None:
-        raise _no_export()
+        raise XoiError("no configured export holds this ticket: upload the corrected export")
     chosen = source
-    return desk.jobs.submit(Job("regenerate", **common,
-                                source=f"{chosen.shown} (modified {chosen.modified})",
-                                work=lambda job: regenerate(desk, job, chosen,
-                                                            uploaded=uploaded)), key)
-
-
-def _no_export() -> XoiError:
-    return XoiError("no export holds this ticket: upload the corrected export")
+    cleanup = functools.partial(discard, chosen) if form.get("from") != "configured" else None
+    job = desk.jobs.submit(Job("regenerate", **common, cleanup=cleanup,
+                               source=f"{chosen.shown} (modified {chosen.modified})",
+                               work=lambda job: regenerate(desk, job, chosen)), key)
+    if job.cleanup is not cleanup and cleanup is not None:  # a double click's second copy
+        cleanup()
+    return job
 
 
 def _issued(desk: Desk, number: str) -> Rendered | None:
@@ -97,7 +103,8 @@ def _issued(desk: Desk, number: str) -> Rendered | None:
         return None if ledger is None else ledger.by_number(number)
 
 
-async def cancel(request: Request) -> Response:
+def cancel(request: Request) -> Response:
+    """A plain function, run in the thread pool: cancelling writes the audit row."""
     desk: Desk = request.app.state.desk
     job_id = request.path_params["job_id"]
     desk.jobs.cancel(job_id)
@@ -140,10 +147,8 @@ def _check(desk: Desk, saved: Export) -> dict[str, object]:
                 "lines": [str(error).replace(shown, saved.shown)]}
     lines = [str(item).replace(shown, saved.shown)
              for item in (*outcome.rejected, *outcome.warnings)]
-    summary = (f"{outcome.read:,} work orders: {outcome.confirmed:,} confirmed, "
-               f"{len(outcome.unconfirmed):,} unconfirmed, {len(outcome.rejected):,} "
-               f"rejected, {len(outcome.warnings):,} warnings")
-    return {"name": saved.shown, "ok": outcome.ok, "summary": summary, "lines": lines}
+    return {"name": saved.shown, "ok": outcome.ok, "summary": outcome.checked(),
+            "lines": lines}
 
 
 async def merge(request: Request) -> Response:

@@ -12,18 +12,19 @@ the login page (a page) or refused (401, anything else).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..core.text import one_line
+from ..core.errors import XoiError
 from . import views
-from .state import Clerk
+from .state import Clerk, clerk_name
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; "
@@ -52,16 +53,15 @@ class Proxy:
     header: str
 
 
-def clerk_name(value: str) -> str:
-    """A name a clerk typed or a proxy sent, as the audit trail keeps it: one line, short."""
-    return one_line("".join(ch for ch in value if ch.isprintable()))[:80]
-
-
 class Guard:
     def __init__(self, app: ASGIApp, *, hosts: Iterable[str], origins: Iterable[str],
-                 max_body: int, proxy: Proxy | None) -> None:
+                 max_body: int, proxy: Proxy | None, any_address: int | None = None) -> None:
+        """``hosts``: the ``Host`` values a request may name; ``any_address``: the port of
+        a desk listening on every address (behind a proxy), which also answers any IP
+        address with that port: DNS rebinding needs a name, never a bare address."""
         self.app = app
         self.hosts = frozenset(hosts)
+        self.any_address = any_address
         self.origins = frozenset(origins)
         self.max_body = max_body
         self.proxy = proxy
@@ -90,6 +90,14 @@ class Guard:
         except TooLarge:
             if not started:
                 await _plain(413, "the upload is too large")(scope, receive, send_secured)
+        except ClientDisconnect:  # the browser went away mid-upload: nobody to answer
+            return
+        except XoiError as error:  # the folder itself (a damaged ledger): say what it is
+            _log.warning("%s %s: %s", scope["method"], scope["path"], error)
+            if not started:
+                page = views.problem(Request(scope), 503, "The folder cannot be read",
+                                     str(error))
+                await page(scope, receive, send_secured)
         except Exception:
             _log.exception("%s %s failed", scope["method"], scope["path"])
             if not started:
@@ -99,7 +107,8 @@ class Guard:
                 await page(scope, receive, send_secured)
 
     def _refusal(self, scope: Scope, headers: Headers) -> Response | None:
-        if headers.get("host") not in self.hosts:
+        named = headers.getlist("host")
+        if len(named) != 1 or not self._served(named[0]):
             return _plain(400, "this desk does not serve that host name")
         if self.proxy is not None:
             client = scope.get("client")
@@ -117,6 +126,18 @@ class Guard:
         if not length.isdigit() or int(length) > self.max_body:
             return _plain(413, "the upload is too large")
         return None
+
+    def _served(self, host: str) -> bool:
+        if host in self.hosts:
+            return True
+        if self.any_address is None:
+            return False
+        address, _, port = host.rpartition(":")
+        try:
+            ipaddress.ip_address(address.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            return False
+        return port == str(self.any_address)
 
     def _same_origin(self, headers: Headers) -> bool:
         site = headers.get("sec-fetch-site")

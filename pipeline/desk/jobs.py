@@ -40,6 +40,8 @@ class Job:
     reason: str
     work: Callable[[Job], list[str]]  # does it; its lines say what changed
     source: str = ""  # what it works from (an export), as shown
+    cleanup: Callable[[], None] | None = None  # once it has ended (an uploaded export)
+    trail_row: int = 0  # its row in the audit trail, once it started
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     state: str = "waiting"  # waiting | running | done | failed
     waiting_for: str = ""
@@ -59,7 +61,9 @@ class Job:
 class Jobs:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        # Told of every job that ends (the audit trail); set by whoever serves the desk.
+        # Told of every job as it starts and as it ends (the audit trail: a desk killed
+        # mid-send still says who asked and why); set by whoever serves the desk.
+        self.started: Callable[[Job], None] = lambda job: None
         self.finished: Callable[[Job], None] = lambda job: None
         self.stopping = threading.Event()
         self._queue: deque[Job] = deque()
@@ -144,6 +148,8 @@ class Jobs:
             while True:
                 self._wait_for_lock(job)
                 job.state, job.started_at = "running", store.timestamp()
+                if not job.trail_row:
+                    self.started(job)
                 try:
                     job.lines = job.work(job)
                 except LockedError:  # a command took the folder between our look and ours
@@ -168,6 +174,8 @@ class Jobs:
         except Exception:
             _log.exception("desk job %s: its audit row could not be written", job.id)
         job.state = "failed" if error else "done"
+        if job.cleanup is not None:
+            job.cleanup()
 
     def _wait_for_lock(self, job: Job) -> None:
         """Until no command holds the folder's lock; :class:`Cancelled` if cancelled first."""

@@ -24,17 +24,12 @@ from ..core.models import Rendered
 from ..core.money import format_money
 from .exports import Export
 from .index import Index
-from .state import Desk
+from .state import UPLOAD_LIMIT, Desk, clerk_name
 from .trail import Trail
-from .views import delivery_words, page, problem
+from .views import NEXT_MAIL, delivery_words, page, problem
 
 FILTERS = ((None, "All"), ("unsent", "Not sent"), ("failed", "Delivery failed"),
            ("withdrawn", "Withdrawn"))
-NEXT_MAIL = {
-    "first": "mails it to the customer: it was never sent",
-    "correction": "mails it as a correction: the customer has an earlier version",
-    "sent": "mails nothing: the mail server accepted this version already",
-}
 _VERSION = re.compile(r"(.+)/versions/([0-9]{1,6})\.pdf")
 
 
@@ -55,8 +50,6 @@ def login(request: Request) -> Response:
         return page(request, "login.html", wrong=False)
     if not secrets.compare_digest(token.encode(), desk.token.encode()):
         return page(request, "login.html", code=403, wrong=True)
-    from .guard import clerk_name
-
     request.session.clear()
     request.session.update(signed_in=True,
                            name=clerk_name(request.query_params.get("name", "")))
@@ -219,8 +212,6 @@ def last_run(request: Request) -> Response:
 
 
 def check_form(request: Request) -> Response:
-    from .forms import UPLOAD_LIMIT
-
     return page(request, "check.html", here="check", checked=None,
                 limit=f"{UPLOAD_LIMIT // 2**20} MB")
 

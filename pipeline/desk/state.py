@@ -16,10 +16,18 @@ from pathlib import Path
 
 from .. import store
 from ..core.config import Settings
+from ..core.text import one_line
 from .exports import Exports
 from .index import Index
 from .jobs import Jobs
 from .trail import Trail
+
+UPLOAD_LIMIT = 64 * 2**20  # an export of ~200,000 work orders
+
+
+def clerk_name(value: str) -> str:
+    """A name a clerk typed or a proxy sent, as the audit trail keeps it: one line, short."""
+    return one_line("".join(ch for ch in value if ch.isprintable()))[:80]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +50,9 @@ class Desk:
     exports: Exports
     jobs: Jobs
     uploads: Path  # a private temporary folder for the exports clerks upload
-    _ready: bool = False
+    # The ledger file whose desk tables are made: a ledger restored from a backup, or a
+    # folder started anew, is another file and gets its own.
+    _ready: tuple[int, int] | None = None
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -50,6 +60,8 @@ class Desk:
         return self.settings.out
 
     def prepare(self) -> None:
+        """The desk's tables made (and its index filled, over a ledger written before the
+        desk) before the first page: at start, where a damaged ledger is one error line."""
         with self.ledger():
             pass
 
@@ -62,12 +74,13 @@ class Desk:
             yield None
             return
         try:
-            if not self._ready:
+            stat = (self.folder / store.LEDGER).stat()
+            if self._ready != (file := (stat.st_dev, stat.st_ino)):
                 with self._guard:
-                    if not self._ready:
+                    if self._ready != file:
                         Index(ledger.db).ensure()
                         Trail(ledger.db).create()
-                        self._ready = True
+                        self._ready = file
             yield ledger
         finally:
             ledger.close()

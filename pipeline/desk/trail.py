@@ -39,13 +39,17 @@ class Trail:
         self.db.script(_SCHEMA)
 
     def record(self, ticket: str, invoice_number: str, *, at: str, who: str, action: str,
-               reason: str, outcome: str) -> None:
-        """A clerk's request (``at``: when it was asked) and what came of it: done and
-        what changed, or failed and why (cancelled too)."""
-        self.db.execute(
+               reason: str, outcome: str) -> int:
+        """A clerk's request (``at``: when it was asked) and what has come of it so far:
+        ``running``, done and what changed, or failed and why (cancelled too)."""
+        return self.db.execute(
             "INSERT INTO desk_actions (service_ticket, invoice_number, at, who, action, "
             "reason, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (ticket, invoice_number, at, who, action, reason, outcome))
+
+    def came(self, row: int, outcome: str) -> None:
+        """What came of the request of ``row`` in the end."""
+        self.db.execute("UPDATE desk_actions SET outcome = ? WHERE id = ?", (outcome, row))
 
     def of(self, ticket: str) -> list[Action]:
         """The ticket's actions, newest first."""

@@ -2,8 +2,8 @@
 invoice's, escaped, so a customer named ``<script>`` is shown as that text.
 
 What every page shows besides its own content (the company, the clerk, the folder and
-who holds its lock) is added here, once; the words for a delivery's status are decided
-here too, the only place they are said.
+who holds its lock) is added here, once; the words for a delivery's status and for what
+the next send does are decided here too, the only place they are said.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ from .. import store
 from ..core.sandbox import environment
 from .state import Desk
 
+# What the next `send` does with an invoice's current version (send.next_mail's answer).
+NEXT_MAIL = {
+    "first": "mails it to the customer: it was never sent",
+    "correction": "mails it as a correction: the customer has an earlier version",
+    "sent": "mails nothing: the mail server accepted this version already",
+}
 TEMPLATES = Path(str(resources.files("pipeline.desk") / "templates"))
 _ENV = environment([TEMPLATES])
 

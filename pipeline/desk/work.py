@@ -9,39 +9,28 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from .. import batch, send
+from .. import batch, send, store
 from ..core.errors import XoiError
 from ..core.models import Rendered
-from .exports import Export, discard
+from .exports import Export
 from .jobs import Job
 from .state import Desk
 from .trail import Trail
+from .views import NEXT_MAIL
 
 # Seconds a job's command waits for the folder's lock: the job looked and found it free,
 # so only a command that started in between holds it; longer, and the job waits again.
 GRACE = 2
-NEXT_SEND = {
-    "first": "The next send mails it to the customer (it was never sent).",
-    "correction": "The next send mails it as a correction: the customer has an earlier "
-                  "version.",
-    "sent": "The customer already has this version: the next send mails nothing.",
-}
-
-
 class JobFailed(XoiError):
     """What the command reported for the job's ticket, as the job's reason to fail."""
 
 
-def regenerate(desk: Desk, job: Job, source: Export, *, uploaded: bool) -> list[str]:
+def regenerate(desk: Desk, job: Job, source: Export) -> list[str]:
     settings = replace(desk.settings, lock_timeout=GRACE, quiet=True, send=False,
                        merge=None, workers=1)
-    try:
-        before = _issued(desk, job.ticket)
-        outcome = batch.run([source.path], settings, force=True, only=(job.ticket,),
-                            stop=threading.Event(), command="regenerate")
-    finally:
-        if uploaded:
-            discard(source)
+    before = _issued(desk, job.ticket)
+    outcome = batch.run([source.path], settings, force=True, only=(job.ticket,),
+                        stop=threading.Event(), command="regenerate")
     shown = str(source.path)
     for problem in outcome.rejected:
         raise JobFailed(str(problem).replace(shown, source.shown))
@@ -60,7 +49,8 @@ def regenerate(desk: Desk, job: Job, source: Export, *, uploaded: bool) -> list[
         lines.append("The content changed: the previous PDF is kept as an earlier version.")
     with desk.ledger() as ledger:
         assert ledger is not None
-        lines.append(NEXT_SEND[send.next_mail(ledger, job.ticket, after.sha256)])
+        kind = send.next_mail(ledger, job.ticket, after.sha256)
+        lines.append(f"The next send {NEXT_MAIL[kind]}.")
     return lines
 
 
@@ -80,16 +70,32 @@ def resend(desk: Desk, job: Job, to: str) -> list[str]:
             "does not say."]
 
 
-def finished(desk: Desk, job: Job) -> None:
-    """The job, once it has ended, into the invoice's audit trail: who, why, what came."""
-    outcome = f"failed: {job.error}" if job.error else \
-        f"done: {' '.join(job.lines[1:] or job.lines)}"
-    action = f"{job.kind} ({job.source})" if job.source else job.kind
+def started(desk: Desk, job: Job) -> None:
+    """The job into the invoice's audit trail as it starts: who asked, why, ``running``."""
     with desk.ledger() as ledger:
         if ledger is not None:
-            Trail(ledger.db).record(job.ticket, job.invoice_number, at=job.queued_at,
-                                    who=job.who, action=action, reason=job.reason,
-                                    outcome=outcome)
+            job.trail_row = _trail(ledger, job, "running")
+
+
+def finished(desk: Desk, job: Job) -> None:
+    """What came of the job into its row of the audit trail (a job cancelled before it
+    started gets its row now)."""
+    outcome = f"failed: {job.error}" if job.error else \
+        f"done: {' '.join(job.lines[1:] or job.lines)}"
+    with desk.ledger() as ledger:
+        if ledger is None:
+            return
+        if job.trail_row:
+            Trail(ledger.db).came(job.trail_row, outcome)
+        else:
+            job.trail_row = _trail(ledger, job, outcome)
+
+
+def _trail(ledger: store.Ledger, job: Job, outcome: str) -> int:
+    action = f"{job.kind} ({job.source})" if job.source else job.kind
+    return Trail(ledger.db).record(job.ticket, job.invoice_number, at=job.queued_at,
+                                   who=job.who, action=action, reason=job.reason,
+                                   outcome=outcome)
 
 
 def _issued(desk: Desk, ticket: str) -> Rendered | None:
