@@ -81,7 +81,8 @@ class _Sender:
                              rendered.sha256)
         delivery = Delivery(ticket, rendered.invoice_number, "", rendered.sha256,
                             message_id(rendered.invoice_number, rendered.sha256,
-                                       self.outbox.envelope.sender.domain), "", "", "")
+                                       self.outbox.envelope.sender.domain), "", "", "",
+                            copy=self.to is not None)
         facts = self.log.facts(ticket, rendered.sha256)
         if facts is None:
             self.finish(replace(delivery, status="skipped", reason=(
