@@ -7,16 +7,19 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pipeline import batch, send, store
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, LockedError
 from pipeline.desk.index import Index
 from pipeline.send import send_folder
 
-from .conftest import ROOT, manifest, write_csv
+from .conftest import ROOT, held, manifest, write_csv
 from .smtp_server import SmtpServer
 from .test_send import COMPANY, by_ticket, deliveries, orders, parts, render_settings, smtp_settings
 from .test_send import out as rendered_copy
@@ -199,3 +202,23 @@ def test_what_a_desk_reads_of_deliveries_loads_no_mail_machinery() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
+
+def test_send_waits_for_the_lock_as_run_does(out: Path, server: SmtpServer) -> None:
+    settings = replace(smtp_settings(out, server), lock_timeout=5)
+    with held(out, 1):
+        started = time.monotonic()
+        outcome = send_folder(out, settings, only=["WO-1"])
+        waited = time.monotonic() - started
+    assert outcome.sent == ["WO-1"] and waited >= 0.5
+    # No wait asked for: the holder is named at once; a stop ends a wait.
+    with held(out, 3) as holder:
+        with pytest.raises(LockedError, match=f"pid {holder.pid} on "):
+            send_folder(out, replace(settings, lock_timeout=0), only=["WO-2"])
+        stop = threading.Event()
+        threading.Timer(0.5, stop.set).start()
+        started = time.monotonic()
+        with pytest.raises(LockedError, match="stopped while waiting"):
+            send_folder(out, settings, only=["WO-2"], stop=stop)
+        assert time.monotonic() - started < 2
+    assert [item for item in server.received if "INV-WO-2" in str(item.message["Subject"])] \
+        == []
