@@ -37,9 +37,10 @@ def bill(ticket: str, n: int, *, sha: str = "", at: str = "", email: str = "") -
                              date(2026, 12, 31))
 
 
-def deliver(log: DeliveryLog, ticket: str, sha: str, status: str, when: str = "t1") -> None:
+def deliver(log: DeliveryLog, ticket: str, sha: str, status: str, when: str = "t1", *,
+            copy: bool = False) -> None:
     delivery = Delivery(ticket, "n", f"to-{ticket}@example.com", sha, f"<{ticket}>", status,
-                        "", "why" if status != "sent" else "")
+                        "", "why" if status != "sent" else "", copy=copy)
     row = log.intent(delivery, when)
     if status != "sending":
         log.result(row, status, sent_at=f"s-{when}" if status == "sent" else "",
@@ -67,6 +68,9 @@ def fill(path: Path, count: int = 60) -> Ledger:
         elif kind == 5:
             deliver(log, ticket, "old" + sha[3:], "sent")  # an older version was sent
             deliver(log, ticket, sha, "skipped", "t2")
+        elif kind == 6 and n % 2:  # a copy to another address (accounts payable): not sent
+            deliver(log, ticket, sha, "sent", copy=True)
+            deliver(log, ticket, sha, "failed", "t2", copy=True)
     for n in range(0, count, 11):
         ledger.withdraw(f"WO-{n:04d}", "2026-12-20T00:00:00+00:00")
     return ledger
@@ -81,7 +85,8 @@ def expected(path: Path, status: str | None = None, q: str = "") -> list[tuple[s
             "withdrawn_at IS NOT NULL, json_extract(m.facts, '$.bill_to.email') "
             "FROM invoices i LEFT JOIN invoice_mail m USING (service_ticket)"):
         history = db.execute("SELECT status, sha256, recipient, sent_at, tried_at, reason "
-                             "FROM deliveries WHERE service_ticket = ? ORDER BY id",
+                             "FROM deliveries WHERE service_ticket = ? AND copy = 0 "
+                             "ORDER BY id",
                              (ticket,)).fetchall()
         finished = [h for h in history if h[0] != "sending"]
         last = finished[-1] if finished else None
@@ -142,6 +147,8 @@ def test_a_row_shows_the_invoice_and_its_last_finished_delivery(ledger: Ledger) 
     assert rows["WO-0001"].last_at == "s-t1" and rows["WO-0001"].state == "sent"
     assert rows["WO-0005"].state == "unsent" and rows["WO-0005"].last_status == "skipped"
     assert rows["WO-0006"].last_status == "" and rows["WO-0006"].state == "unsent"
+    copied = rows["WO-0013"]  # only copies to another address: the customer has nothing
+    assert (copied.state, copied.last_status, copied.last_recipient) == ("unsent", "", "")
     assert rows["WO-0000"].withdrawn and rows["WO-0000"].state == "withdrawn"
     assert rows["WO-0002"].total == Decimal("10.00") and rows["WO-0002"].currency == "USD"
     assert rows["WO-0002"].customer == "100% Plumbing"
@@ -249,3 +256,22 @@ def test_ensure_on_a_ledger_without_sends_tables(tmp_path: Path) -> None:
     assert [(row.service_ticket, row.state, row.email) for row in index.page().rows] == \
         [("WO-0001", "unsent", "")]
     assert index.count("unsent") == 1 and index.count("nonsense") == 1
+
+
+def test_a_desk_index_of_the_version_before_copies_is_rebuilt_without_them(
+        tmp_path: Path) -> None:
+    """An index built when a copy to another address counted as the customer's delivery
+    (version 1): ensure() rebuilds it."""
+    ledger = fill(tmp_path / "ledger.sqlite3", 14)
+    index = Index(ledger.db)
+    index.ensure()
+    assert ("WO-0013", "unsent", "", "", "AP.whitfield13@Example.com") in listed(index, "unsent")
+    ledger.db.execute("UPDATE desk_meta SET value = '1' WHERE name = 'version'")
+    ledger.db.execute("UPDATE desk_rows SET sent = 1, last_status = 'failed' "
+                      "WHERE service_ticket = 'WO-0013'")  # as version 1 counted its copies
+    index.ensure()
+    assert index.db.one("SELECT value FROM desk_meta WHERE name = 'version'") == \
+        (index_module.VERSION,)
+    assert listed(index) == expected(ledger.path)
+    assert "WO-0013" in [row[0] for row in listed(index, "unsent")]
+    ledger.close()

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pipeline import store
 from pipeline.cli import main
 from pipeline.core.errors import OutputError
+from pipeline.store import lookup
 
 from .conftest import held, order, write_csv
 
@@ -73,12 +74,14 @@ def test_one_invoice_by_number_and_its_versions(tmp_path: Path, runner: CliRunne
         assert ledger.by_number("no such number") is None
         kept = store.versions(out, found)
         assert [version.number for version in kept] == [1, 2]
+        assert store.version_count(out, found) == 2
         assert all(version.path.parent == out / "invoices/history" for version in kept)
         first, second = (version.path.read_bytes() for version in kept)
         assert first != second
         assert len({version.sha256 for version in kept} | {found.sha256}) == 3
         assert kept[0].written_at.endswith("+00:00")
         assert store.versions(out, rows["WO-2"]) == []
+        assert store.version_count(out, rows["WO-2"]) == 0
     finally:
         ledger.close()
     # A withdrawn invoice is still found by its number.
@@ -90,6 +93,7 @@ def test_one_invoice_by_number_and_its_versions(tmp_path: Path, runner: CliRunne
         withdrawn = ledger.by_number(rows["WO-1"].invoice_number)
         assert withdrawn is not None and withdrawn.withdrawn
         assert len(store.versions(out, withdrawn)) == 3
+        assert store.version_count(out, withdrawn) == 3
     finally:
         ledger.close()
 
@@ -101,3 +105,27 @@ def test_open_ledger_refuses_a_link(tmp_path: Path) -> None:
     (out / "ledger.sqlite3").symlink_to(tmp_path / "other.sqlite3")
     with pytest.raises(OutputError, match="link"):
         store.open_ledger(out)
+
+
+def test_version_count_reads_no_pdf(tmp_path: Path, runner: CliRunner,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "output"
+    for price in ("100.00", "200.00"):
+        source = write_csv(tmp_path / "in.csv", [order("WO-1", item_unit_price=price)])
+        assert runner.invoke(main, ["run", str(source), "--workers", "1"]).exit_code == 0
+    ledger = store.open_ledger(out)
+    assert ledger is not None
+    try:
+        [row] = ledger.each()
+    finally:
+        ledger.close()
+    assert store.version_count(out, row) == 1
+    (out / "invoices" / "history").rename(tmp_path / "away")  # no history/ at all
+    assert store.version_count(out, row) == 0
+    (tmp_path / "away").rename(out / "invoices" / "history")
+
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"hashed {path}")
+
+    monkeypatch.setattr(lookup, "sha256_file", no_hashing)
+    assert store.version_count(out, row) == 1

@@ -93,3 +93,44 @@ def test_lock_holder_names_a_writer_and_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="link"):
         store.lock_holder(out)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_the_desks_probe_never_makes_a_writer_that_does_not_wait_fail(tmp_path: Path) -> None:
+    """A desk asks who holds the lock with a shared lock let go at once; a writer asking
+    for it in that instant, with no wait at all, must still get it."""
+    out = tmp_path / "output"
+    out.mkdir()
+    folder = store.OutputFolder(out)
+    done = threading.Event()
+    probes = 0
+
+    def probe() -> None:
+        nonlocal probes
+        while not done.is_set():
+            store.lock_holder(out)
+            probes += 1
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    failures = 0
+    try:
+        for _ in range(500):
+            try:
+                with folder.lock(wait=0):
+                    pass
+            except LockedError:
+                failures += 1
+    finally:
+        done.set()
+        prober.join()
+    assert failures == 0 and probes > 500
+
+
+def test_a_real_holder_still_refuses_a_writer_that_does_not_wait(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    with held(out, 2):
+        started = time.monotonic()
+        with pytest.raises(LockedError, match="another run holds"), \
+                store.OutputFolder(out).lock(wait=0):
+            pass
+        assert time.monotonic() - started < 1

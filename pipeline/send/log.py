@@ -12,7 +12,10 @@ a ``send`` does (a ledger written before email delivery existed has neither):
 - ``deliveries``: one row per attempt. The row is written as ``sending`` *before* the SMTP
   transaction and updated to ``sent`` or ``failed`` after it, each in its own commit: a
   ``sending`` row left behind means a run died with that message in flight, and the next
-  ``send`` sends it again with the same Message-ID.
+  ``send`` sends it again with the same Message-ID. ``copy`` is 1 for a message sent to
+  another address than the customer's (``send --to``): a copy is no delivery to the
+  customer, so it never counts as the customer having a version, nor as a ticket's
+  latest delivery (``deliveries.csv``, the desk's index).
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     status         TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'skipped')),
     tried_at       TEXT NOT NULL,
     sent_at        TEXT NOT NULL DEFAULT '',
-    reason         TEXT NOT NULL DEFAULT ''
+    reason         TEXT NOT NULL DEFAULT '',
+    copy           INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_ticket ON deliveries (service_ticket, id);
 """
@@ -61,6 +65,7 @@ class Delivery:
     status: str
     sent_at: str
     reason: str
+    copy: bool = False  # to another address than the customer's: not in deliveries.csv
 
 
 def _facts(invoice: Invoice) -> str:
@@ -75,6 +80,9 @@ class BillingFacts:
 
     def create(self, db: Database) -> None:
         db.script(_SCHEMA)
+        # A ledger whose deliveries predate copies: every row there was the customer's.
+        if "copy" not in {row[1] for row in db.rows("PRAGMA table_info(deliveries)")}:
+            db.execute("ALTER TABLE deliveries ADD COLUMN copy INTEGER NOT NULL DEFAULT 0")
 
     def recorded(self, db: Database, invoices: Sequence[tuple[Invoice, str]]) -> None:
         db.executemany("INSERT OR REPLACE INTO invoice_mail (service_ticket, sha256, facts) "
@@ -110,9 +118,9 @@ class DeliveryLog:
         """Record, before the SMTP transaction, that this message is about to go out."""
         return self.db.execute(
             "INSERT INTO deliveries (service_ticket, invoice_number, recipient, sha256, "
-            "message_id, status, tried_at) VALUES (?, ?, ?, ?, ?, 'sending', ?)",
+            "message_id, status, tried_at, copy) VALUES (?, ?, ?, ?, ?, 'sending', ?, ?)",
             (delivery.service_ticket, delivery.invoice_number, delivery.recipient,
-             delivery.sha256, delivery.message_id, tried_at))
+             delivery.sha256, delivery.message_id, tried_at, int(delivery.copy)))
 
     def result(self, row: int, status: str, *, sent_at: str = "", reason: str = "") -> None:
         self.db.execute("UPDATE deliveries SET status = ?, sent_at = ?, reason = ? "
@@ -124,13 +132,13 @@ class DeliveryLog:
         self.result(row, delivery.status, reason=delivery.reason)
 
     def latest(self) -> Iterator[Delivery]:
-        """The latest finished delivery of each ticket now issued (in the manifest), by
-        ticket."""
+        """The latest finished delivery to the customer (copies to another address left
+        out) of each ticket now issued (in the manifest), by ticket."""
         self.ledger.commit()
         rows = self.db.rows(
             "SELECT service_ticket, invoice_number, recipient, sha256, message_id, "
             "status, sent_at, reason FROM deliveries WHERE id IN (SELECT MAX(id) FROM "
-            "deliveries WHERE status != 'sending' GROUP BY service_ticket) "
+            "deliveries WHERE status != 'sending' AND copy = 0 GROUP BY service_ticket) "
             "AND service_ticket IN (SELECT service_ticket FROM invoices "
             "WHERE withdrawn_at IS NULL) ORDER BY service_ticket")
         yield from (Delivery(*row) for row in rows)
@@ -140,7 +148,8 @@ class DeliveryLog:
 class Attempt:
     """One delivery attempt of a ticket's invoice, as ``deliveries`` records it:
     ``status`` is ``sending`` (in flight, or its run died), ``sent``, ``failed`` or
-    ``skipped``; ``sent_at`` is empty unless it was sent."""
+    ``skipped``; ``sent_at`` is empty unless it was sent; ``copy``: to another address
+    than the customer's (``to``), which is no delivery to the customer."""
 
     recipient: str
     sha256: str
@@ -149,6 +158,7 @@ class Attempt:
     tried_at: str
     sent_at: str
     reason: str
+    copy: bool
 
 
 def billing_facts(ledger: Ledger, ticket: str, sha256: str) -> dict[str, Any] | None:
@@ -165,9 +175,11 @@ def attempts(ledger: Ledger, ticket: str) -> list[Attempt]:
     """Every delivery attempt of ``ticket`` (as the ledger spells it), newest first."""
     if not _has_deliveries(ledger.db):
         return []
-    return [Attempt(*row) for row in ledger.db.rows(
-        "SELECT recipient, sha256, message_id, status, tried_at, sent_at, reason "
-        "FROM deliveries WHERE service_ticket = ? ORDER BY id DESC", (ticket,))]
+    rows = ledger.db.rows(
+        "SELECT recipient, sha256, message_id, status, tried_at, sent_at, reason, copy "
+        "FROM deliveries WHERE service_ticket = ? ORDER BY id DESC", (ticket,))
+    return [Attempt(recipient, sha256, message_id, status, tried, sent_at, reason, bool(copy))
+            for recipient, sha256, message_id, status, tried, sent_at, reason, copy in rows]
 
 
 def next_mail(ledger: Ledger, ticket: str, sha256: str) -> str:
@@ -189,11 +201,11 @@ def mail_kind(sent: Sequence[str], sha256: str) -> str:
 
 
 def _sent_versions(db: Database, ticket: str) -> list[str]:
-    """The sha256 of every version of the ticket's invoice the server accepted, in the
-    order they were sent."""
+    """The sha256 of every version of the ticket's invoice the server accepted for the
+    customer (copies to another address are not theirs), in the order they were sent."""
     return [row[0] for row in db.rows(
         "SELECT sha256 FROM deliveries WHERE service_ticket = ? AND status = 'sent' "
-        "ORDER BY id", (ticket,))]
+        "AND copy = 0 ORDER BY id", (ticket,))]
 
 
 def _has_deliveries(db: Database) -> bool:

@@ -81,7 +81,8 @@ class _Sender:
                              rendered.sha256)
         delivery = Delivery(ticket, rendered.invoice_number, "", rendered.sha256,
                             message_id(rendered.invoice_number, rendered.sha256,
-                                       self.outbox.envelope.sender.domain), "", "", "")
+                                       self.outbox.envelope.sender.domain), "", "", "",
+                            copy=self.to is not None)
         facts = self.log.facts(ticket, rendered.sha256)
         if facts is None:
             self.finish(replace(delivery, status="skipped", reason=(
@@ -227,8 +228,7 @@ class Outbox:
                                if not rendered.withdrawn), key=_by_ticket)
             total = len(selected)
         outcome = Delivered(dry_run=dry_run)
-        sender = _Sender(out, DeliveryLog(out.ledger), self, resend, progress, outcome, stop,
-                         to)
+        sender = _Sender(out, DeliveryLog(out.ledger), self, resend, progress, outcome, stop, to)
         limit = RateLimit(self.max_per_minute, sleep=functools.partial(pause, stop=stop))
         progress("sending", {"total": total, "dry_run": dry_run})
         try:
@@ -273,15 +273,17 @@ def send_folder(path: Path, settings: Settings, *, only: Iterable[str] = (),
     """``xoi-invoices send``: open the folder and :meth:`Outbox.send` over it.
 
     Every ticket in ``only`` must have an invoice there. The lock is exclusive, shared
-    for a dry run: two sends at once would both send what neither had recorded. A folder
-    no run has written to is an error, and is left as it was (no ledger is created).
+    for a dry run: two sends at once would both send what neither had recorded; another
+    command's is waited for as ``run`` does (``settings.lock_timeout``, unless ``stop``).
+    A folder no run has written to is an error, and is left as it was (no ledger made).
     """
     outbox = Outbox(settings)
     wanted = {canonical_ticket(ticket) for ticket in only}
     checked_request(wanted, resend=resend, to=to)  # before the folder's lock is asked for
     if not store.check_ledger(path):
         raise _no_invoices(path)
-    opened = store.reading(path) if dry_run else store.writing(path, new_ledger=False)
+    opened = store.reading(path) if dry_run else store.writing(
+        path, new_ledger=False, wait=settings.lock_timeout, stop=stop)
     with opened as out:
         issued = out.published_of(wanted)
         missing = sorted(ticket for ticket in wanted

@@ -12,8 +12,8 @@
   CSV file says, and how a cell is kept from being a formula;
 - :func:`check_ledger` whether a folder holds a ledger at all;
 - :func:`lock_holder`, :func:`last_report`, :func:`open_ledger`, :func:`versions` (each
-  :class:`Version` of an invoice in history/): what a process that stays up reads of a
-  folder without its lock;
+  :class:`Version` of an invoice in history/) and :func:`version_count`: what a process
+  that stays up reads of a folder without its lock;
 - :func:`not_files`, :func:`closest_invoiced`, :func:`listed`, :class:`Nearest`: tickets a
   clerk typed, and the closest ones that are there.
 
@@ -25,7 +25,7 @@ from .database import Database
 from .entries import DELIVERIES, LEDGER, MANIFEST, REPORT, check_ledger
 from .folder import OutputFolder, reading, timestamp, writing
 from .ledger import Annex, Ledger
-from .lookup import Version, last_report, lock_holder, open_ledger, versions
+from .lookup import Version, last_report, lock_holder, open_ledger, version_count, versions
 from .manifest import csv_parts, report_data, spreadsheet_safe
 from .print_pdf import check_target, merge
 from .typed_tickets import Nearest, closest_invoiced, listed, not_files
@@ -35,5 +35,5 @@ __all__ = [
     "OutputFolder", "Version", "check_ledger", "check_target", "closest_invoiced",
     "csv_parts", "last_report", "listed", "lock_holder", "merge", "not_files",
     "open_ledger", "reading", "report_data", "spreadsheet_safe", "timestamp", "verify",
-    "versions", "writing",
+    "version_count", "versions", "writing",
 ]

@@ -20,6 +20,12 @@ from ..core.terminal import shown
 # How often a command that waits for the lock asks again: a run that ends is followed
 # within a fifth of a second, and asking costs one system call.
 POLL_SECONDS = 0.2
+# How long even a command that does not wait (``wait`` 0) asks again, every
+# GRACE_POLL_SECONDS, before it says the lock is held: :func:`holder` (the desk's probe)
+# takes a shared lock for a few microseconds, and a writer asking just then must not be
+# refused (exit 75 naming a holder that is gone). A real holder costs it a quarter second.
+GRACE_SECONDS = 0.25
+GRACE_POLL_SECONDS = 0.02
 
 
 @contextmanager
@@ -67,8 +73,10 @@ def _command() -> str:
 
 def _take(descriptor: int, path: Path, mode: int, wait: float, stop: Stop | None) -> None:
     """``flock`` without blocking, asked again every :data:`POLL_SECONDS` for ``wait``
-    seconds: a blocking ``flock`` could not be given up when ``stop`` is set."""
-    deadline = time.monotonic() + wait
+    seconds (a blocking ``flock`` could not be given up when ``stop`` is set), and at
+    least for :data:`GRACE_SECONDS`, more often, so that a probe never refuses a writer."""
+    started = time.monotonic()
+    deadline = started + max(wait, GRACE_SECONDS)
     while True:
         try:
             fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
@@ -76,14 +84,16 @@ def _take(descriptor: int, path: Path, mode: int, wait: float, stop: Stop | None
         except BlockingIOError:
             pass
         stopped = stop is not None and stop.is_set()
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if stopped or left <= 0:
             holder = _holder(descriptor) or "another process"
             waited = " (stopped while waiting for it)" if stopped else \
                 f" (waited {wait:g} s)" if wait else ""
             raise LockedError(f"another run holds the output folder's lock ({holder})"
                               f"{waited}; try again when it has finished", source=path.parent)
-        time.sleep(min(POLL_SECONDS, left))
+        time.sleep(min(GRACE_POLL_SECONDS if now - started < GRACE_SECONDS else POLL_SECONDS,
+                       left))
 
 
 def _holder(descriptor: int) -> str:
@@ -94,7 +104,7 @@ def holder(folder: Path, name: str) -> str | None:
     """Who holds the lock file ``folder / name`` for writing now, as it wrote itself
     ("pid N on HOST since T"); ``None`` when no one does. Never waits, creates nothing,
     and takes no exclusive lock: a shared one, tried and let go at once, tells whether a
-    writer has it."""
+    writer has it (a writer asking in that instant asks again: see :func:`_take`)."""
     try:
         descriptor = open_regular(folder / name, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):

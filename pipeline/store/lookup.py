@@ -1,11 +1,14 @@
 """What a process that stays up (the billing desk) reads of an output folder while runs
-come and go: never the folder's lock, never a file created.
+come and go: never the folder's lock, and no file created where there is none.
 
 - :func:`lock_holder`: who writes the folder now, if anyone;
 - :func:`last_report`: the last report of ``run`` or ``regenerate``, from the ledger
   (WAL: a reader neither waits for a writer nor blocks it), else from report.json;
-- :func:`open_ledger`: the ledger, open for reading as long as the caller likes;
-- :func:`versions`: the earlier PDFs of one invoice kept in invoices/history/.
+- :func:`open_ledger`: the ledger, opened read-write as a command opens it (the only one
+  here that may write: its missing tables are made and an older one upgraded, and the
+  caller may keep tables of its own there, as the desk does), for as long as it likes;
+- :func:`versions`: the earlier PDFs of one invoice kept in invoices/history/;
+  :func:`version_count`: how many, without reading them.
 
 Like every command, each checks the folder's own entries first (:func:`.entries.check`):
 a link planted there is refused, not followed.
@@ -47,8 +50,11 @@ def lock_holder(folder: Path) -> str | None:
 
 
 def open_ledger(folder: Path) -> Ledger | None:
-    """The folder's ledger, for a process that reads it while runs write it: no lock is
-    taken, and ``None`` when the folder has no ledger (none is made). The caller closes it."""
+    """The folder's ledger for a process that stays up beside the runs that write it: no
+    lock is taken, and ``None`` when the folder has no ledger (none is made). It is a
+    read-write :class:`Ledger`, as a command's: opening it makes the tables it lacks and
+    upgrades an older one (in WAL mode, as every command opens it: neither waits for the
+    other), and its caller may write its own tables. The caller closes it."""
     entries.check(folder)
     if not entries.check_ledger(folder):
         return None
@@ -99,15 +105,26 @@ def _report_row(ledger: Path, command: str) -> tuple[str, str] | None:
 def versions(folder: Path, rendered: Rendered) -> list[Version]:
     """The PDFs of ``rendered``'s invoice kept in invoices/history/, oldest first: the
     versions its current PDF replaced (or, withdrawn, the one taken out)."""
-    stem = entries.issued_pdf(folder, rendered).stem
-    kept = own(folder, HISTORY, is_folder=True)
-    if not kept.is_dir():
-        return []
     found = []
-    for number, path in enumerate(history.versions(kept, stem), start=1):
+    for number, path in enumerate(_kept(folder, rendered), start=1):
         own(folder, f"{HISTORY}/{path.name}")  # a link planted there is not followed
         found.append(Version(number, path, sha256_file(path), _utc(path.stat().st_mtime)))
     return found
+
+
+def version_count(folder: Path, rendered: Rendered) -> int:
+    """How many PDFs of ``rendered``'s invoice invoices/history/ keeps (those
+    :func:`versions` lists), by their names alone: nothing is opened or hashed, for a
+    page that lists many invoices."""
+    return sum(1 for _ in _kept(folder, rendered))
+
+
+def _kept(folder: Path, rendered: Rendered) -> list[Path]:
+    """The paths in invoices/history/ of ``rendered``'s earlier PDFs, oldest first."""
+    kept = own(folder, HISTORY, is_folder=True)
+    if not kept.is_dir():
+        return []
+    return list(history.versions(kept, entries.issued_pdf(folder, rendered).stem))
 
 
 def _utc(mtime: float) -> str:
