@@ -311,8 +311,12 @@ def test_resend_to_accounts_payable_sends_one_message_on_a_double_click(
         assert state == "done" and "Accepted by the mail server for ap@builder.example" in page
         assert [message.rcpt_tos[0] for message in smtp.received] == ["ap@builder.example"]
         invoice = clerk.get(f"/invoices/{number}").text
-        assert "accepted by the mail server" in invoice and "Lee" in invoice
+        assert "copy: accepted by the mail server" in invoice and "Lee" in invoice
         assert "delivered" not in invoice.lower()
+        # A copy to accounts payable is no delivery to the customer: still "not sent".
+        assert "mails it to the customer: it was never sent" in invoice
+        assert f">{issued(folder / 'out', 'WO-1')['number']}</a>" in \
+            clerk.get("/?status=unsent").text
     finally:
         status, err = served.stop()
     assert status == 0, err

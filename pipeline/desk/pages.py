@@ -124,6 +124,8 @@ def _invoice_page(request: Request, desk: Desk, ledger: store.Ledger,
     attempts = []
     for attempt in send.attempts(ledger, found.service_ticket):
         words, css = delivery_words(attempt.status, attempt.recipient, attempt.reason)
+        if attempt.copy:  # to accounts payable, say: no delivery to the customer
+            words = f"copy: {words}"
         attempts.append({**asdict(attempt), "words": words, "css": css})
     export: Export | None = None
     note = "No export among the desk's configured inputs holds this ticket: upload one."
@@ -228,7 +230,7 @@ def _version_count(desk: Desk, rendered: Rendered | None) -> int:
     if rendered is None:
         return 0
     try:
-        return len(store.versions(desk.folder, rendered)) + 1
+        return store.version_count(desk.folder, rendered) + 1
     except OutputError:
         return 1
 

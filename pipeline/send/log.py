@@ -13,9 +13,9 @@ a ``send`` does (a ledger written before email delivery existed has neither):
   transaction and updated to ``sent`` or ``failed`` after it, each in its own commit: a
   ``sending`` row left behind means a run died with that message in flight, and the next
   ``send`` sends it again with the same Message-ID. ``copy`` is 1 for a message sent to
-  another address than the customer's (``send --to``): a copy is no delivery to the
-  customer, so it never counts as the customer having a version, nor as a ticket's
-  latest delivery (``deliveries.csv``, the desk's index).
+  another address than the customer's (``send_folder(to=...)``, the desk's send): a copy
+  is no delivery to the customer, so it never counts as the customer having a version,
+  nor as a ticket's latest delivery (``deliveries.csv``, the desk's index).
 """
 
 from __future__ import annotations
