@@ -195,7 +195,7 @@ def test_a_worker_with_other_fonts_is_refused_before_anything_renders(
             batch.run([source], replace(settings, cluster=cluster.address))
         assert f"worker {odd_address} would render different bytes: font Noto Sans: " \
             "/usr/share/fonts/truetype/dejavu/" in str(refused.value)
-        assert not list(settings.out.glob("invoices/*.pdf"))
+        assert not settings.out.exists()  # refused before the folder is taken
     finally:
         cluster.stop(odd)
     cluster.wait_for(2)
@@ -312,3 +312,41 @@ def test_without_the_cluster_extra_cluster_is_one_clear_error(tmp_path: Path) ->
     assert done.returncode == 2
     assert done.stderr == "Error: tcp://127.0.0.1:8786: --cluster needs Dask: pip install " \
         "'xoi-invoices[cluster]'\n"
+
+
+def test_the_scheduler_is_checked_before_any_input_is_read(tmp_path: Path) -> None:
+    """A named pipe as the input: reading it would block, and the subprocess time out."""
+    from pipeline.render.cluster import CONNECT_TIMEOUT
+
+    fifo = tmp_path / "orders.csv"
+    os.mkfifo(fifo)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    done = _cli(["run", str(fifo), "--out", str(tmp_path / "out"), "--cluster", address],
+                tmp_path)
+    assert time.monotonic() - started < CONNECT_TIMEOUT + 5
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"Error: {address}: cannot reach the Dask scheduler")
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_scheduler_hides_no_error_under_rejected_records(tmp_path: Path) -> None:
+    rows = [order(f"WO-{n}", item_unit_price="x") for n in range(20)]
+    source = write_csv(tmp_path / "in.csv", rows)
+    done = _cli(["run", str(source), "--out", str(tmp_path / "out"), "--cluster",
+                 f"tcp://127.0.0.1:{_free_port()}"], tmp_path)
+    assert done.returncode == 2 and "rejected" not in done.stderr + done.stdout
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_an_oserror_of_the_run_itself_is_not_a_lost_scheduler(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "rendered":
+            raise PermissionError("the output folder said no")
+
+    with pytest.raises(PermissionError, match="the output folder said no"):
+        batch.run([source], replace(settings, cluster=cluster.address), progress=progress)

@@ -31,7 +31,7 @@ from ..core.models import (
 from ..core.stop import Stop
 from ..link import issue_date
 from ..plan import Planned, Spool, fingerprint, plan
-from ..render import RenderFailure, executor_for, salt
+from ..render import ExecutorFor, RenderFailure, renderers, salt
 from ..send import BillingFacts
 from ..store import OutputFolder, check_target, merge, writing
 from .named_tickets import NamedTickets
@@ -82,42 +82,43 @@ def run(inputs: Iterable[Path], settings: Settings, *, force: bool = False,
     settings.require_partner_id()
     inputs = list(inputs)
     named = NamedTickets(only)
-    outbox = _checked_job(inputs, settings)
-    with writing(settings.out, annex=BillingFacts(), wait=settings.lock_timeout,
-                 stop=stop) as out, Spool() as todo:
-        # Links are claimed over the whole input, then the selection is taken: a ticket
-        # outside it may hold the share ID or invoice number a selected one claims.
-        linking = Linking(inputs, settings, issue_date(), folder=out, stop=stop)
-        run_salt = salt(settings)
-        sorted_out = _link_and_plan(linking, named, out, todo, run_salt=run_salt, force=force)
-        unservable = _unservable(named, linking, stopped=stop.is_set(), progress=progress)
-        linked = _linked(linking, sorted_out, named)
-        _tell(progress, linked, inputs)
-        withdrawn = _withdraw(out, sorted_out.withdrawals, progress)
-        rejected = {problem.service_ticket for problem in linked.rejected}
-        refused = [_failed(progress, ticket, unservable[ticket])
-                   for ticket in sorted(unservable.keys() - rejected)]
-        progress("start", {"total": len(todo), "unchanged": len(linked.unchanged)})
-        stored = _render_and_store(out, todo, run_salt=run_salt, settings=settings, stop=stop,
-                                   progress=progress)
-        outcome = replace(linked, rendered=stored.rendered, failed=[*refused, *stored.failed],
-                          withdrawn=[warning.service_ticket for warning in withdrawn],
-                          warnings=[*linked.warnings, *withdrawn],
-                          interrupted=stop.is_set(), left=stored.left)
-        out.write_manifest()
-        try:
-            tickets = [*outcome.rendered, *outcome.unchanged]
-            if settings.merge is not None and tickets:
-                merge(out, settings.merge, tickets)
-            if outbox is not None and not stop.is_set():
-                outcome.delivery = _send(outbox, out, outcome, named=named, stop=stop,
-                                         progress=progress)
-                outcome.interrupted = outcome.delivery.interrupted  # stopped while sending
-        finally:
-            # Also when the merged file cannot be written: the invoices are, and the
-            # report must say so.
-            outcome.seconds = time.monotonic() - started
-            out.write_report(outcome, command=command)
+    with renderers(settings) as executor_for:  # Dask's scheduler before any input is read
+        outbox = _checked_job(inputs, settings)
+        with writing(settings.out, annex=BillingFacts(), wait=settings.lock_timeout,
+                     stop=stop) as out, Spool() as todo:
+            # Links are claimed over the whole input, then the selection is taken: a ticket
+            # outside it may hold the share ID or invoice number a selected one claims.
+            linking = Linking(inputs, settings, issue_date(), folder=out, stop=stop)
+            run_salt = salt(settings)
+            sorted_out = _link_and_plan(linking, named, out, todo, run_salt=run_salt, force=force)
+            unservable = _unservable(named, linking, stopped=stop.is_set(), progress=progress)
+            linked = _linked(linking, sorted_out, named)
+            _tell(progress, linked, inputs)
+            withdrawn = _withdraw(out, sorted_out.withdrawals, progress)
+            rejected = {problem.service_ticket for problem in linked.rejected}
+            refused = [_failed(progress, ticket, unservable[ticket])
+                       for ticket in sorted(unservable.keys() - rejected)]
+            progress("start", {"total": len(todo), "unchanged": len(linked.unchanged)})
+            stored = _render_and_store(out, todo, run_salt=run_salt, executor_for=executor_for,
+                                       stop=stop, progress=progress)
+            outcome = replace(linked, rendered=stored.rendered, failed=[*refused, *stored.failed],
+                              withdrawn=[warning.service_ticket for warning in withdrawn],
+                              warnings=[*linked.warnings, *withdrawn],
+                              interrupted=stop.is_set(), left=stored.left)
+            out.write_manifest()
+            try:
+                tickets = [*outcome.rendered, *outcome.unchanged]
+                if settings.merge is not None and tickets:
+                    merge(out, settings.merge, tickets)
+                if outbox is not None and not stop.is_set():
+                    outcome.delivery = _send(outbox, out, outcome, named=named, stop=stop,
+                                             progress=progress)
+                    outcome.interrupted = outcome.delivery.interrupted  # stopped while sending
+            finally:
+                # Also when the merged file cannot be written: the invoices are, and the
+                # report must say so.
+                outcome.seconds = time.monotonic() - started
+                out.write_report(outcome, command=command)
     return outcome
 
 
@@ -242,7 +243,7 @@ class _Stored:
 
 
 def _render_and_store(out: OutputFolder, todo: Spool, *, run_salt: str,
-                      settings: Settings, stop: Stop, progress: Progress) -> _Stored:
+                      executor_for: ExecutorFor, stop: Stop, progress: Progress) -> _Stored:
     """Render ``todo`` and store each PDF as it comes."""
     rendered: list[str] = []
     failed: list[Failure] = []
@@ -256,7 +257,7 @@ def _render_and_store(out: OutputFolder, todo: Spool, *, run_salt: str,
             taken[item.invoice.ticket] = item
             yield item.invoice
 
-    for result in executor_for(settings, len(todo)).render(invoices(), stop):
+    for result in executor_for(len(todo)).render(invoices(), stop):
         item = taken.pop(result.invoice.ticket)
         if isinstance(result, RenderFailure):
             failed.append(_failed(progress, item.invoice.ticket, result.reason))

@@ -2,24 +2,24 @@
 
 The machine that runs the batch stays the only writer: Dask workers only turn an invoice
 into PDF bytes, and the results come back here to be stored as they complete. What a
-worker needs travels with each task as a :class:`Bundle`: the settings, the bytes of
-the override templates and of the logo (a few KB), and this machine's render
-fingerprint. A worker needs no configuration file; it writes the bundle's files once
-into a temporary folder named by its digest and keeps one Renderer per thread and
-bundle, built on its first task.
+worker needs travels with each task as a :class:`.bundle.Bundle`; a worker keeps one
+Renderer per thread and bundle, built on its first task.
 
-Before anything renders, every worker's fingerprint (:mod:`.identity`) must
-equal this machine's; a worker that joins later checks itself on its first task. A
-difference is :class:`ConfigError` naming the worker and the item (exit 2).
+The scheduler comes first: :func:`connected`, which the batch enters before it reads any
+input, reaches the scheduler, waits for a worker and compares every worker's fingerprint
+(:mod:`.identity`) with this machine's; a worker that joins later checks itself on its
+first task. A difference is :class:`ConfigError` naming the worker and the item (exit 2);
+so is a scheduler that cannot be reached, told within :data:`CONNECT_TIMEOUT`.
 
 Faults, as in a local run (the loop is :func:`.tasks.hand_out`): Dask gives the tasks of
 a worker that died to another one; an invoice that kills every worker it lands on comes
 back as ``KilledWorker`` after the scheduler's ``distributed.scheduler.allowed-failures``,
 is rendered once more alone on the cluster (the scheduler also blames the innocent tasks
 a dying worker held), and then fails alone with :data:`.tasks.CRASHED`; ``render_timeout``
-is held in the worker's thread (:mod:`.deadline`). A scheduler that cannot be reached, or
-goes away, ends the run with one line (exit 2); what was stored until then stays
-recorded. Dask's errors become ours in one place, :func:`_scheduler`.
+is held in the worker's thread (:mod:`.deadline`). A scheduler that goes away mid-run ends
+the run with one line (exit 2); what was stored until then stays recorded. Dask's errors
+become ours in two places: :func:`connected` before the run, :func:`_mid_run` while it
+renders.
 
 At most :data:`IN_FLIGHT_PER_THREAD` tasks per worker thread are out at once, so this
 machine's memory stays flat whatever the batch's size.
@@ -30,14 +30,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import hashlib
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
 from queue import Empty, SimpleQueue
 
 import distributed
@@ -46,15 +42,14 @@ from distributed.comm.addressing import parse_address, parse_host_port
 from distributed.comm.core import CommClosedError
 from distributed.comm.registry import get_backend
 
-from ..core.config import DEFAULTS, Settings, Smtp
+from ..core.config import Settings
 from ..core.errors import ConfigError
-from ..core.files import atomic_write
 from ..core.models import Invoice
 from ..core.stop import Stop
-from ..core.template_files import contained
-from .identity import differences, families, fingerprint
+from .bundle import Bundle, bundle, materialise
+from .identity import differences, fingerprint
 from .pdf import Renderer
-from .seam import GRACE, Result
+from .seam import GRACE, ExecutorFor, Result
 from .tasks import Rendering, hand_out
 
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to join
@@ -62,37 +57,6 @@ IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory
 _RESIZE = 5.0  # seconds between looks at how many worker threads the cluster has
 _RENDERERS_KEPT = 4  # per worker thread: the runs (tenants) of a night take turns
 _LOST = (OSError, CommClosedError, distributed.TimeoutError)
-
-
-@dataclass(frozen=True)
-class Bundle:
-    """What a worker needs to render the run's invoices."""
-
-    settings: Settings
-    templates: tuple[tuple[str, bytes], ...]  # relative path → bytes, of the override folder
-    logo: bytes | None
-    fingerprint: tuple[tuple[str, str], ...]
-    families: tuple[str, ...]
-    digest: str
-
-
-def bundle(settings: Settings) -> Bundle:
-    folder, logo = settings.templates, settings.company.logo
-    templates = tuple((path.relative_to(folder).as_posix(), path.read_bytes())
-                      for path in contained(folder)) if folder else ()
-    logo_bytes = logo.read_bytes() if logo is not None else None
-    used = tuple(families(settings))
-    # Only what shapes a PDF travels: the secrets stay here (links are made here, mail is
-    # sent from here), and what only the coordinator uses does not split the Renderers.
-    settings = replace(settings, share_secret=None, smtp=Smtp(), send=False, merge=None,
-                       out=DEFAULTS.out, quiet=False, log_format=DEFAULTS.log_format,
-                       cluster=None, mapping=None)
-    digest = hashlib.sha256(repr((settings, used)).encode())
-    for name, data in templates:
-        digest.update(name.encode() + b"\0" + data)
-    digest.update(logo_bytes or b"")
-    return Bundle(settings, templates, logo_bytes, tuple(fingerprint(used).items()), used,
-                  digest.hexdigest())
 
 
 # ---- on a worker ----
@@ -118,7 +82,7 @@ def render_task(package: Bundle, invoice: Invoice) -> Result:
         if len(renderings) >= _RENDERERS_KEPT:  # a long-lived worker serves many runs
             del renderings[next(iter(renderings))]
         gc.unfreeze()  # what was frozen before may be garbage now (an evicted Renderer)
-        rendering = renderings[package.digest] = Rendering(_materialise(package))
+        rendering = renderings[package.digest] = Rendering(materialise(package))
         # A Dask worker's own heap (distributed, tornado, the Renderer's caches) is large and
         # long-lived; WeasyPrint's cycles make the collector scan it again and again:
         # measured, freezing it saves ~12% of a worker's CPU per invoice.
@@ -127,70 +91,76 @@ def render_task(package: Bundle, invoice: Invoice) -> Result:
     return rendering(invoice)
 
 
-def _materialise(package: Bundle) -> Settings:
-    """The settings with the bundle's files written here, where this worker can read them."""
-    settings = package.settings
-    if not package.templates and package.logo is None:
-        return settings
-    folder = Path(tempfile.gettempdir()) / f"xoi-invoices-{package.digest[:16]}"
-    for name, data in package.templates:
-        atomic_write(folder / "templates" / name, data)  # whole files for concurrent threads
-    templates = folder / "templates" if package.templates else None
-    company = settings.company
-    if package.logo is not None and company.logo is not None:
-        logo = folder / "logo" / company.logo.name  # the name tells the image type
-        atomic_write(logo, package.logo)
-        company = replace(company, logo=logo)
-    return replace(settings, templates=templates, company=company)
-
-
 # ---- on this machine ----
 
-class Cluster:
-    """Renders on the Dask scheduler at ``settings.cluster``."""
+@contextlib.contextmanager
+def connected(settings: Settings) -> Iterator[ExecutorFor]:
+    """Executors over one client of the scheduler at ``settings.cluster``, made before the
+    run reads its inputs: the scheduler answers, a worker has joined it, the templates
+    and logo hold, and every worker would render this machine's bytes. The client closes
+    when the block ends.
 
-    def __init__(self, settings: Settings) -> None:
-        Renderer(settings)  # a broken template or logo fails here, before any task is sent
-        self.settings = settings
-        self.address = settings.cluster or ""
-        self.bundle = bundle(settings)
+    What Dask raises on the way becomes one ConfigError (exit 2), worded for where it went
+    wrong; what it raises while rendering is :func:`_mid_run`'s. distributed's own log
+    lines would come on top of that line (and break --log-format json), so they are kept
+    quiet while the client is open.
+    """
+    address = settings.cluster or ""
+    _check_address(address)
+    with _quiet_distributed():
+        try:
+            client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except Exception as error:  # refused, timed out, or not a Dask scheduler at all
+            raise ConfigError(f"cannot reach the Dask scheduler: {error}",
+                              source=address) from None
+        try:
+            with _checking(address):
+                try:
+                    client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+                except distributed.TimeoutError:
+                    raise ConfigError(f"no Dask worker joined the scheduler in "
+                                      f"{CONNECT_TIMEOUT} s", source=address) from None
+            # After the connection: an unreachable scheduler is told first.
+            Renderer(settings)  # a broken template or logo fails here, before any task is sent
+            package = bundle(settings)
+            with _checking(address):
+                _check(client, package, address)
+            yield lambda count: Cluster(client, package, address)
+        finally:
+            with contextlib.suppress(*_LOST):
+                client.close(timeout=GRACE)
+
+
+class Cluster:
+    """Renders on the scheduler a :func:`connected` client reaches."""
+
+    def __init__(self, client: Client, package: Bundle, address: str) -> None:
+        self.client, self.bundle, self.address = client, package, address
 
     def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
-        with _scheduler(self.address) as client:
-            self._check(client)
+        with _mid_run(self.address):
             yield from hand_out(lambda queue: contextlib.nullcontext(
-                _OnCluster(client, self.bundle)), invoices, stop)
-
-    def _check(self, client: Client) -> None:
-        """Refuse the run when a worker would render different bytes, before any does."""
-        here = dict(self.bundle.fingerprint)
-        found: Mapping[str, object] = client.run(worker_fingerprint, self.bundle.families,
-                                                 on_error="return")
-        for address, theirs in sorted(found.items()):
-            if isinstance(theirs, BaseException):
-                raise ConfigError(f"worker {address} cannot report its render fingerprint "
-                                  f"({type(theirs).__name__}: {theirs}); install "
-                                  "xoi-invoices[cluster] there", source=self.address)
-            mismatch = differences(here, theirs)  # type: ignore[arg-type]
-            if mismatch:
-                raise _refused(address, mismatch)
+                _OnCluster(self.client, self.bundle)), invoices, stop)
 
 
-class _TaskRaised(Exception):
-    """What a render task raised on its worker (the one argument): :func:`_scheduler`
-    words it."""
+def _check(client: Client, package: Bundle, address: str) -> None:
+    """Refuse the run when a worker would render different bytes, before any does."""
+    here = dict(package.fingerprint)
+    found: Mapping[str, object] = client.run(worker_fingerprint, package.families,
+                                             on_error="return")
+    for worker, theirs in sorted(found.items()):
+        if isinstance(theirs, BaseException):
+            raise ConfigError(f"worker {worker} cannot report its render fingerprint "
+                              f"({type(theirs).__name__}: {theirs}); install "
+                              "xoi-invoices[cluster] there", source=address)
+        mismatch = differences(here, theirs)  # type: ignore[arg-type]
+        if mismatch:
+            raise _refused(worker, mismatch)
 
 
-@contextlib.contextmanager
-def _scheduler(address: str) -> Iterator[Client]:
-    """A client of the scheduler at ``address``, once a worker has joined it.
-
-    The boundary with Dask: what it raises becomes one ConfigError here (exit 2), worded
-    for where it went wrong. distributed's own log lines would come on top of that line
-    (and break --log-format json), so they are kept quiet while the client is open.
-    """
-    # A bad address is told before a Client exists: a failed one's clean-up prints a
-    # traceback and waits for its own timeout.
+def _check_address(address: str) -> None:
+    """A bad address is told before a Client exists: a failed one's clean-up prints a
+    traceback and waits for its own timeout."""
     try:
         scheme, location = parse_address(address)
         get_backend(scheme)
@@ -199,30 +169,37 @@ def _scheduler(address: str) -> Iterator[Client]:
     except ValueError:
         raise ConfigError("not a Dask scheduler's address; write it like tcp://10.0.0.5:8786",
                           source=address) from None
-    with _quiet_distributed():
-        try:
-            client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except Exception as error:  # refused, timed out, or not a Dask scheduler at all
-            raise ConfigError(f"cannot reach the Dask scheduler: {error}",
-                              source=address) from None
-        try:
-            try:
-                client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
-            except distributed.TimeoutError:
-                raise ConfigError(f"no Dask worker joined the scheduler in {CONNECT_TIMEOUT} s",
-                                  source=address) from None
-            yield client
-        except _TaskRaised as raised:
-            failed = raised.args[0]
-            raise ConfigError(f"a Dask worker could not run the render task: "
-                              f"{type(failed).__name__}: {failed}") from None
-        except _LOST as error:
-            raise ConfigError(f"lost the Dask scheduler mid-run: {error}; the invoices "
-                              "stored so far are recorded, the next run renders the rest",
-                              source=address) from None
-        finally:
-            with contextlib.suppress(*_LOST):
-                client.close(timeout=GRACE)
+
+
+@contextlib.contextmanager
+def _checking(address: str) -> Iterator[None]:
+    """Before the run: the scheduler stops answering while its workers are looked at."""
+    try:
+        yield
+    except _LOST as error:
+        raise ConfigError(f"lost the Dask scheduler before rendering: {error}",
+                          source=address) from None
+
+
+class _TaskRaised(Exception):
+    """What a render task raised on its worker (the one argument): :func:`_mid_run`
+    words it."""
+
+
+@contextlib.contextmanager
+def _mid_run(address: str) -> Iterator[None]:
+    """While the invoices render, and only then: what comes from the run's own folder or
+    inputs is never a lost scheduler."""
+    try:
+        yield
+    except _TaskRaised as raised:
+        failed = raised.args[0]
+        raise ConfigError(f"a Dask worker could not run the render task: "
+                          f"{type(failed).__name__}: {failed}") from None
+    except _LOST as error:
+        raise ConfigError(f"lost the Dask scheduler mid-run: {error}; the invoices "
+                          "stored so far are recorded, the next run renders the rest",
+                          source=address) from None
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ not in the results (the next run renders them).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,6 +53,9 @@ class Executor(Protocol):
         """One result per invoice that was rendered or failed, as they finish; ``invoices``
         is read once, as far as the executor gets (not past a stop)."""
         ...
+
+
+ExecutorFor = Callable[[int], Executor]  # the run's executor, told how many invoices it gets
 
 
 class Pending:
