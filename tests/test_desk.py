@@ -269,7 +269,7 @@ def test_a_job_waits_for_the_lock_and_can_be_cancelled(desk: Desk, folder: Path)
     assert state == "done", page
 
 
-def test_ctrl_c_cancels_a_waiting_job_and_exits_0(folder: Path) -> None:
+def test_ctrl_c_twice_cancels_a_waiting_job_and_exits_0(folder: Path) -> None:
     out = folder / "out"
     served = Desk("--out", out, "--input", folder / "*.csv", env=ENV)
     clerk = served.signed_in(name="Ann")
@@ -278,6 +278,7 @@ def test_ctrl_c_cancels_a_waiting_job_and_exits_0(folder: Path) -> None:
         reply = clerk.post(f"/invoices/{number}/regenerate",
                            {"reason": "before the night", "from": "configured"})
         assert clerk.job(reply.header("Location"), until=("waiting",))[0] == "waiting"
+        served.process.send_signal(signal.SIGINT)  # Ctrl-C twice, as an impatient clerk does
         status, err = served.stop(signal.SIGINT)
     assert status == 0 and "Traceback" not in err, err
     assert ledger_rows(out, "SELECT who, reason, outcome FROM desk_actions") == [
