@@ -20,10 +20,9 @@ from typing import BinaryIO
 from ..core.config import Settings
 from ..core.errors import ConfigError, InputError
 from ..core.models import RawRecord
-from ..read import load_mapping, read_file, read_mapped
+from ..read import SUFFIXES, load_mapping, read_file, read_mapped
 from ..validate import canonical_ticket
 
-SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")  # what `run` reads
 # Tickets remembered across the exports (a month of nightly files, each read once per
 # version): ~60 bytes each, as 64-bit digests in sets; past this the oldest file goes.
 TICKETS_KEPT = 2_000_000
@@ -111,7 +110,8 @@ def save_upload(stream: BinaryIO, filename: str | None, folder: Path) -> Export:
     name = Path((filename or "").replace("\\", "/")).name
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
-        raise InputError("is not an export: upload a .csv, .json, .jsonl or .ndjson file",
+        *most, last = SUFFIXES
+        raise InputError(f"is not an export: upload a {', '.join(most)} or {last} file",
                          source=name[:80] or "the upload")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:60].strip("._") or "export"
     place = folder / secrets.token_hex(8)

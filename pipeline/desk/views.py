@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 
 from .. import store
 from ..core.sandbox import environment
+from ..read import SUFFIXES
 from .state import Desk
 
 # What the next `send` does with an invoice's current version (send.next_mail's answer).
@@ -35,6 +36,7 @@ def page(request: Request, name: str, *, code: int = 200, refresh: int | None = 
     desk: Desk = request.app.state.desk
     clerk = request.scope.get("clerk")
     context.setdefault("here", "")
+    context.setdefault("accept", ",".join(SUFFIXES))  # the exports `run` reads
     text = _ENV.get_template(name).render(
         company=desk.settings.company.name, clerk=clerk.name if clerk else None,
         clerk_name=clerk.given if clerk else "", proxied=bool(clerk and clerk.proxied),

@@ -8,13 +8,15 @@ any size stream in bounded memory.
 - :func:`load_mapping` and :func:`read_mapped` an export written otherwise, through a
   mapping file (:class:`Mapping`);
 - :func:`draft` a starting mapping for a clerk to edit (``mapping draft``);
-- :func:`lines` a file as decoded lines, for whatever counts them.
+- :func:`lines` a file as decoded lines, for whatever counts them;
+- :data:`SUFFIXES` the file names it reads (suffix → kind).
 """
 
 from .draft import draft
-from .files import read_file
+from .files import SUFFIXES, read_file
 from .mapping_file import Mapping, load_mapping
 from .remap import read_mapped
 from .text import lines
 
-__all__ = ["Mapping", "draft", "lines", "load_mapping", "read_file", "read_mapped"]
+__all__ = ["SUFFIXES", "Mapping", "draft", "lines", "load_mapping", "read_file",
+           "read_mapped"]
