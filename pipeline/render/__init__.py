@@ -5,7 +5,7 @@ the orchestrator calls:
 
 - :func:`renderers` what makes a run's executor (local pool, one process, or Dask), entered
   before the run reads its inputs: with Dask, the scheduler is reached and its workers
-  checked there; :func:`executor_for` one executor (an :data:`ExecutorFor`);
+  checked there; what it yields makes one executor (an :data:`ExecutorFor`);
 - :class:`Executor` the seam every engine implements, with its results
   :class:`RenderedPdf` and :class:`RenderFailure`;
 - :func:`salt` the render identity: code, libraries, templates, logo and settings, which
@@ -15,9 +15,9 @@ Importing this package loads neither WeasyPrint nor Dask; an executor loads its 
 when it is chosen.
 """
 
-from .backend import executor_for, renderers
+from .backend import renderers
 from .identity import salt
 from .seam import Executor, ExecutorFor, RenderedPdf, RenderFailure, Result
 
-__all__ = ["Executor", "ExecutorFor", "RenderFailure", "RenderedPdf", "Result", "executor_for",
-           "renderers", "salt"]
+__all__ = ["Executor", "ExecutorFor", "RenderFailure", "RenderedPdf", "Result", "renderers",
+           "salt"]

@@ -9,55 +9,38 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from ..core.config import Settings
 from ..core.errors import ConfigError
-from ..core.models import Invoice
-from ..core.stop import Stop
-from .seam import Executor, ExecutorFor, Result
+from .seam import Executor, ExecutorFor
 
 
 @contextlib.contextmanager
 def renderers(settings: Settings) -> Iterator[ExecutorFor]:
     """What makes the run's executor, entered before the run reads any input.
 
-    On this machine, :func:`executor_for` with these settings: nothing loads until it is
+    On this machine, :func:`_local` with these settings: nothing loads until it is
     called. With ``settings.cluster``, executors over one client of that scheduler,
     connected and its workers checked here, so a scheduler that cannot be reached (or a
     worker that would render other bytes) is one :class:`ConfigError` before the night's
     work; the client closes when the block ends.
     """
     if not settings.cluster:
-        yield functools.partial(executor_for, settings)
+        yield functools.partial(_local, settings)
         return
     with _connected(settings)(settings) as executors:
         yield executors
 
 
-def executor_for(settings: Settings, count: int) -> Executor:
-    """The executor for rendering ``count`` invoices with these settings (with
-    ``settings.cluster``, one that connects for its one ``render``; a run connects first,
-    through :func:`renderers`)."""
-    if settings.cluster:
-        return _OneRender(settings, count)
+def _local(settings: Settings, count: int) -> Executor:
+    """The executor on this machine for rendering ``count`` invoices."""
     from .pool import InProcess, ProcessPool  # WeasyPrint loads only when rendering
 
     if settings.workers <= 1 or count <= 1:
         return InProcess(settings)
     return ProcessPool(settings)
-
-
-class _OneRender:
-    """A cluster executor that connects when it renders, and closes after."""
-
-    def __init__(self, settings: Settings, count: int) -> None:
-        self.settings, self.count = settings, count
-
-    def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
-        with renderers(self.settings) as executors:
-            yield from executors(self.count).render(invoices, stop)
 
 
 def _connected(settings: Settings) -> Callable[[Settings], AbstractContextManager[ExecutorFor]]:

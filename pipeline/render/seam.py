@@ -7,11 +7,11 @@ executor renders. Results come in the order invoices finish; each is a
 
 Three implementations: in :mod:`.pool`, ``InProcess`` (one worker, or one invoice) and
 ``ProcessPool``; in :mod:`.cluster`, ``Cluster`` (a Dask scheduler, ``settings.cluster``).
-:func:`.backend.executor_for` picks one from the settings; another engine plugs in there
+:func:`.backend.renderers` picks one from the settings; another engine plugs in there
 and nowhere else. This module imports none of them: they depend on it.
 
 Invoices come as an iterable, pulled as the executor hands them out (a run of a million
-reads them from a spool on disk, see :mod:`pipeline.plan.spool`); ``executor_for`` is told
+reads them from a spool on disk, see :mod:`pipeline.plan.spool`); the executor is told
 how many. An executor keeps a bounded number taken and not yet finished (:class:`Pending`).
 
 An executor watches ``stop`` (see :mod:`pipeline.cli.signals`): once it is set, no invoice starts;
