@@ -17,8 +17,9 @@ cancels, and shows a worker that died:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from ..core.config import Settings
@@ -31,6 +32,15 @@ from .seam import GRACE, Pending, RenderedPdf, RenderFailure, Result
 
 CRASHED = "its render process died while rendering it (killed, out of memory or crashed)"
 POLL = 0.2  # seconds between looks at ``stop`` while waiting for results
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What one task returns: a result per invoice of its batch, in the batch's order, and
+    the seconds the worker spent on them (what sizes the next batches)."""
+
+    results: tuple[Result, ...]
+    seconds: float
 
 
 class Rendering:
@@ -57,6 +67,12 @@ class Rendering:
         except Exception as error:
             return RenderFailure(invoice, f"cannot render: {type(error).__name__}: {error}")
         return RenderedPdf(invoice, pdf, pages)
+
+    def batch(self, invoices: Sequence[Invoice]) -> Done:
+        """A task's batch, each invoice under its own deadline."""
+        started = time.perf_counter()
+        results = tuple(self(invoice) for invoice in invoices)
+        return Done(results, time.perf_counter() - started)
 
 
 Task = TypeVar("Task")  # how an executor holds a task it handed out: its future
