@@ -1,21 +1,25 @@
 """Rendering on a Dask cluster (``run --cluster ADDRESS``): the third executor.
 
-The machine that runs the batch stays the only writer: Dask workers only turn an invoice
-into PDF bytes, and the results come back here to be stored as they complete. What a
-worker needs travels with each task as a :class:`.bundle.Bundle`; a worker keeps one
-Renderer per thread and bundle, built on its first task.
+The machine that runs the batch stays the only writer: Dask workers only turn invoices
+into PDF bytes, and the results come back here to be stored as each batch completes.
+What a worker needs, a :class:`.bundle.Bundle`, travels once per worker: :func:`connected`
+registers it as a worker plugin (:mod:`.cluster_worker`), whose setup checks the worker
+and builds one Renderer per worker thread before the run reads any input, so the first
+invoice costs what the others cost. A task carries the bundle's digest and a batch of
+invoices sized to about :data:`TASK_SECONDS` of work (:func:`.tasks.hand_out`).
 
 The scheduler comes first: :func:`connected`, which the batch enters before it reads any
 input, reaches the scheduler, waits for a worker and compares every worker's fingerprint
-(:mod:`.identity`) with this machine's; a worker that joins later checks itself on its
-first task. A difference is :class:`ConfigError` naming the worker and the item (exit 2);
-so is a scheduler that cannot be reached, told within :data:`CONNECT_TIMEOUT`.
+(:mod:`.identity`) with this machine's. A worker that joins later is prepared (checked
+and warmed) before it takes a task; if its check failed, its first task raises the
+refusal. A difference is :class:`ConfigError` naming the worker and the item (exit 2); so
+is a scheduler that cannot be reached, told within :data:`CONNECT_TIMEOUT`.
 
-Faults, as in a local run (the loop is :func:`.tasks.hand_out`): Dask gives the tasks of
-a worker that died to another one; an invoice that kills every worker it lands on comes
-back as ``KilledWorker`` after the scheduler's ``distributed.scheduler.allowed-failures``,
-is rendered once more alone on the cluster (the scheduler also blames the innocent tasks
-a dying worker held), and then fails alone with :data:`.tasks.CRASHED`; ``render_timeout``
+Faults, as in a local run: Dask gives the tasks of a worker that died to another one; a
+batch that kills every worker it lands on comes back as ``KilledWorker`` after the
+scheduler's ``distributed.scheduler.allowed-failures``; its invoices are rendered again
+in batches of one, then alone (the scheduler also blames the innocent tasks a dying
+worker held), and the culprit fails alone with :data:`.tasks.CRASHED`; ``render_timeout``
 is held in the worker's thread (:mod:`.deadline`). A scheduler that goes away mid-run ends
 the run with one line (exit 2); what was stored until then stays recorded. Dask's errors
 become ours in two places: :func:`connected` before the run, :func:`_mid_run` while it
@@ -28,13 +32,12 @@ machine's memory stays flat whatever the batch's size.
 from __future__ import annotations
 
 import contextlib
-import functools
-import gc
 import logging
-import threading
+import pickle
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from queue import Empty, SimpleQueue
+from uuid import uuid4
 
 import distributed
 from distributed import Client, Future, KilledWorker
@@ -46,52 +49,21 @@ from ..core.config import Settings
 from ..core.errors import ConfigError
 from ..core.models import Invoice
 from ..core.stop import Stop
-from .bundle import Bundle, bundle, materialise
-from .identity import differences, fingerprint
+from .bundle import Bundle, bundle
+from .cluster_worker import Prepare, refused, render_batch, worker_fingerprint
+from .identity import differences
 from .pdf import Renderer
 from .seam import GRACE, ExecutorFor, Result
-from .tasks import Rendering, hand_out
+from .tasks import Done, hand_out
+
+__all__ = ["CONNECT_TIMEOUT", "Cluster", "bundle", "connected"]  # bundle: for the tests
 
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to join
 IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory stays flat
+TASK_SECONDS = 1.0  # a task's work: the scheduler's cost per task, then a second of rendering
 _RESIZE = 5.0  # seconds between looks at how many worker threads the cluster has
-_RENDERERS_KEPT = 4  # per worker thread: the runs (tenants) of a night take turns
 _LOST = (OSError, CommClosedError, distributed.TimeoutError)
 
-
-# ---- on a worker ----
-
-_local = threading.local()  # per thread: bundle digest → Rendering (Renderers are not shared)
-
-
-@functools.cache
-def worker_fingerprint(font_families: tuple[str, ...]) -> dict[str, str]:
-    """This worker's fingerprint, once per process (asked before the run, and by each
-    thread's first task): a worker whose fonts or libraries change is restarted anyway."""
-    return fingerprint(font_families)
-
-
-def render_task(package: Bundle, invoice: Invoice) -> Result:
-    """One invoice on a worker: the Dask task."""
-    renderings: dict[str, Rendering] = _local.__dict__.setdefault("renderings", {})
-    rendering = renderings.get(package.digest)
-    if rendering is None:
-        mismatch = differences(dict(package.fingerprint), worker_fingerprint(package.families))
-        if mismatch:
-            raise _refused(distributed.get_worker().address, mismatch)
-        if len(renderings) >= _RENDERERS_KEPT:  # a long-lived worker serves many runs
-            del renderings[next(iter(renderings))]
-        gc.unfreeze()  # what was frozen before may be garbage now (an evicted Renderer)
-        rendering = renderings[package.digest] = Rendering(materialise(package))
-        # A Dask worker's own heap (distributed, tornado, the Renderer's caches) is large and
-        # long-lived; WeasyPrint's cycles make the collector scan it again and again:
-        # measured, freezing it saves ~12% of a worker's CPU per invoice.
-        gc.collect()
-        gc.freeze()
-    return rendering(invoice)
-
-
-# ---- on this machine ----
 
 @contextlib.contextmanager
 def connected(settings: Settings) -> Iterator[ExecutorFor]:
@@ -123,9 +95,19 @@ def connected(settings: Settings) -> Iterator[ExecutorFor]:
             # After the connection: an unreachable scheduler is told first.
             Renderer(settings)  # a broken template or logo fails here, before any task is sent
             package = bundle(settings)
-            with _checking(address):
-                _check(client, package, address)
-            yield lambda count: Cluster(client, package, address)
+            plugin = f"xoi-invoices-{package.digest[:16]}-{uuid4().hex[:8]}"  # this run's
+            try:
+                with _checking(address):
+                    _check(client, package, address)
+                    # Returns once every worker has checked itself and built its Renderers:
+                    # the warm-up is done before the night's clock starts.
+                    client.register_plugin(Prepare(package), name=plugin)
+                yield lambda count: Cluster(client, package, address)
+            finally:  # refused by one worker, the plugin is registered on the others
+                # A scheduler gone took the plugin with it: asking would wait for a reconnect.
+                with contextlib.suppress(Exception):
+                    if client.status == "running":
+                        client.unregister_worker_plugin(plugin)
         finally:
             with contextlib.suppress(*_LOST):
                 client.close(timeout=GRACE)
@@ -140,7 +122,7 @@ class Cluster:
     def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
         with _mid_run(self.address):
             yield from hand_out(lambda queue: contextlib.nullcontext(
-                _OnCluster(self.client, self.bundle)), invoices, stop)
+                _OnCluster(self.client, self.bundle)), invoices, stop, seconds=TASK_SECONDS)
 
 
 def _check(client: Client, package: Bundle, address: str) -> None:
@@ -155,7 +137,7 @@ def _check(client: Client, package: Bundle, address: str) -> None:
                               "xoi-invoices[cluster] there", source=address)
         mismatch = differences(here, theirs)  # type: ignore[arg-type]
         if mismatch:
-            raise _refused(worker, mismatch)
+            raise refused(worker, mismatch)
 
 
 def _check_address(address: str) -> None:
@@ -218,9 +200,9 @@ class _OnCluster:
     gives the tasks of a worker that died to another one."""
 
     def __init__(self, client: Client, package: Bundle) -> None:
-        self.client, self.bundle = client, package
+        self.client, self.digest = client, package.digest
         # What as_completed does, with a timeout: the loop must look at ``stop`` meanwhile.
-        self.done: SimpleQueue[Future[Result]] = SimpleQueue()
+        self.done: SimpleQueue[Future[Done]] = SimpleQueue()
         self.window, self.resized, self.stopping = 0, float("-inf"), False
 
     def room(self) -> int:
@@ -230,25 +212,27 @@ class _OnCluster:
             self.window, self.resized = max(2, IN_FLIGHT_PER_THREAD * threads), time.monotonic()
         return self.window
 
-    def submit(self, invoice: Invoice) -> Future[Result]:
-        task: Future[Result] = self.client.submit(render_task, self.bundle, invoice, pure=False)
+    def submit(self, batch: Sequence[Invoice]) -> Future[Done]:
+        # The invoices as bytes: the scheduler passes them on without unpickling them.
+        task: Future[Done] = self.client.submit(render_batch, self.digest,
+                                                pickle.dumps(list(batch)), pure=False)
         task.add_done_callback(self.done.put)
         return task
 
-    def finished(self, out: Collection[Future[Result]],
-                 timeout: float) -> Collection[Future[Result]]:
+    def finished(self, out: Collection[Future[Done]],
+                 timeout: float) -> Collection[Future[Done]]:
         try:
             return [self.done.get(timeout=timeout)]
         except Empty:
             return []
 
-    def result(self, task: Future[Result]) -> Result | None:
+    def result(self, task: Future[Done]) -> Done | None:
         if task.status == "cancelled":  # not by us, who no longer count it as out
             if self.stopping:
                 return None  # dropped, as everything still out at a stop may be
             raise CommClosedError("the client was closed")  # it gave up on the scheduler
         try:
-            result: Result = task.result()
+            result: Done = task.result()
         except KilledWorker:  # the scheduler gave up on it: its workers died with it
             return None
         except (ConfigError, *_LOST):
@@ -257,18 +241,12 @@ class _OnCluster:
             raise _TaskRaised(error) from error
         return result
 
-    def cancel_waiting(self, out: Collection[Future[Result]]) -> list[Future[Result]]:
+    def cancel_waiting(self, out: Collection[Future[Done]]) -> list[Future[Done]]:
         self.stopping = True
         running = {key for keys in self.client.processing().values() for key in keys}
         waiting = [task for task in out if task.key not in running]
         self.client.cancel(waiting)
         return waiting
 
-    def end(self, out: Collection[Future[Result]]) -> None:
+    def end(self, out: Collection[Future[Done]]) -> None:
         self.client.cancel(list(out))  # dropped: the next run renders them
-
-
-def _refused(address: str, mismatch: list[str]) -> ConfigError:
-    return ConfigError(f"worker {address} would render different bytes: "
-                       f"{'; '.join(mismatch)}. Install the same xoi-invoices, libraries "
-                       "and fonts on every worker (`make install`)")
