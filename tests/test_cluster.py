@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,9 @@ from pipeline import batch  # noqa: E402
 from pipeline.core.config import Settings  # noqa: E402
 from pipeline.core.errors import ConfigError  # noqa: E402
 from pipeline.core.template_files import BUILT_IN  # noqa: E402
+from pipeline.render import cluster as on_cluster  # noqa: E402
+from pipeline.render import cluster_worker  # noqa: E402
+from pipeline.render.bundle import bundle  # noqa: E402
 from pipeline.render.tasks import CRASHED  # noqa: E402
 
 from .conftest import ENV, order, write_csv  # noqa: E402
@@ -70,6 +75,17 @@ class Cluster:
             pids: dict[str, int] = client.run(os.getpid)
             return pids
 
+    def worker_of(self, process: subprocess.Popen[bytes]) -> str:
+        """The address of the worker a ``dask worker`` process started."""
+        return next(address for address, pid in self.worker_pids().items()
+                    if pid in _children(process.pid))
+
+    def stats(self) -> dict[str, dict[str, dict[str, int]]]:
+        """:func:`cluster_worker.stats` of each worker, by address."""
+        with distributed.Client(self.address, timeout=READY) as client:
+            found: dict[str, dict[str, dict[str, int]]] = client.run(cluster_worker.stats)
+            return found
+
     def stop(self, process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -103,6 +119,46 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield started
 
 
+@dataclass
+class Sent:
+    """The render tasks a run submitted: each one's digest and pickled batch, as sent."""
+
+    tasks: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def batches(self) -> list[list[Any]]:
+        return [pickle.loads(payload) for _, payload in self.tasks]  # noqa: S301 (our own)
+
+    def sizes(self) -> list[int]:
+        return [len(invoices) for invoices in self.batches()]
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
+    """Records what the run hands to ``Client.submit``, which still sends it."""
+    found = Sent()
+    submit = distributed.Client.submit
+
+    def recording(client: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        if function is cluster_worker.render_batch:
+            found.tasks.append(args)
+        return submit(client, function, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "submit", recording)
+    return found
+
+
+def _custom(settings: Settings, folder: Path) -> Settings:
+    """Settings with override templates (a marked stylesheet) and a logo."""
+    templates = folder / "templates"
+    templates.mkdir()
+    css = (BUILT_IN / "invoice.css").read_text()
+    (templates / "invoice.css").write_text(css + "\nh1 { letter-spacing: 1px; } /* MARK */\n")
+    logo = folder / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4">'
+                    '<rect width="4" height="4"/></svg>')
+    return replace(settings, templates=templates, company=replace(settings.company, logo=logo))
+
+
 def _output(out: Path) -> dict[str, bytes]:
     files = {p.name: p.read_bytes() for p in (out / "invoices").glob("*.pdf")}
     files["manifest.csv"] = (out / "manifest.csv").read_bytes()
@@ -120,21 +176,97 @@ def test_a_cluster_run_writes_the_bytes_of_a_local_run(tmp_path: Path, settings:
     assert _output(tmp_path / "remote") == _output(tmp_path / "local")
 
 
-def test_override_templates_and_logo_travel_with_the_tasks(tmp_path: Path, settings: Settings,
-                                                           cluster: Cluster) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    css = (BUILT_IN / "invoice.css").read_text()
-    (templates / "invoice.css").write_text(css + "\nh1 { letter-spacing: 1px; }\n")
-    logo = tmp_path / "logo.svg"
-    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4">'
-                    '<rect width="4" height="4"/></svg>')
-    custom = replace(settings, templates=templates,
-                     company=replace(settings.company, logo=logo))
+def test_override_templates_and_logo_reach_the_workers(tmp_path: Path, settings: Settings,
+                                                       cluster: Cluster) -> None:
+    custom = _custom(settings, tmp_path)
     source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
     batch.run([source], replace(custom, out=tmp_path / "local", workers=2))
     batch.run([source], replace(custom, out=tmp_path / "remote", cluster=cluster.address))
     assert _output(tmp_path / "remote") == _output(tmp_path / "local")
+
+
+def test_a_task_renders_a_batch_of_invoices(tmp_path: Path, settings: Settings,
+                                            cluster: Cluster, sent: Sent,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(on_cluster, "TASK_SECONDS", 60.0)  # as large as the loop allows
+    tickets = [f"WO-{n}" for n in range(40)]
+    source = write_csv(tmp_path / "in.csv", [order(ticket) for ticket in tickets])
+    outcome = batch.run([source], replace(settings, cluster=cluster.address))
+    assert not outcome.failed and sorted(outcome.rendered) == sorted(tickets)
+    assert len(sent.tasks) < 40 and sum(sent.sizes()) == 40, sent.sizes()
+    batch.run([source], replace(settings, out=tmp_path / "local"))
+    assert _output(settings.out) == _output(tmp_path / "local")
+
+
+def test_a_poison_invoice_in_a_batch_fails_alone(tmp_path: Path, settings: Settings,
+                                                 cluster: Cluster, sent: Sent,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(on_cluster, "TASK_SECONDS", 60.0)
+    tickets = [f"WO-{n}" for n in range(20)]
+    rows = [*map(order, tickets[:10]), order("POISON-1"), *map(order, tickets[10:])]
+    outcome = batch.run([write_csv(tmp_path / "in.csv", rows)],
+                        replace(settings, cluster=cluster.address))
+    assert [(f.service_ticket, f.reason) for f in outcome.failed] == [("POISON-1", CRASHED)]
+    assert sorted(outcome.rendered) == sorted(tickets)
+    first = next(invoices for invoices in sent.batches()
+                 if "POISON-1" in [invoice.ticket for invoice in invoices])
+    assert len(first) > 1, "the poison invoice was not sent in a batch"
+    cluster.wait_for(2)
+
+
+def test_the_bundle_travels_once_per_worker_and_warms_it_before_the_run(
+        tmp_path: Path, settings: Settings, cluster: Cluster, sent: Sent) -> None:
+    custom = replace(_custom(settings, tmp_path), cluster=cluster.address)
+    digest = bundle(custom).digest
+    before: dict[str, dict[str, dict[str, int]]] = {}
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "start":  # planned, nothing rendered yet
+            before.update(cluster.stats())
+
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(6)])
+    assert len(batch.run([source], custom, progress=progress).rendered) == 6
+    assert len(before) == 2
+    for address, held in before.items():
+        assert (held["renderings"].get(digest), held["setups"].get(digest),
+                held["batches"].get(digest)) == (1, 1, 0), (address, held)
+    assert sent.tasks and {task_digest for task_digest, _ in sent.tasks} == {digest}
+    for (_, payload), size in zip(sent.tasks, sent.sizes(), strict=True):
+        assert len(payload) < 2000 * size, (len(payload), size)
+        assert b"MARK" not in payload and b"<svg" not in payload and b"Bundle" not in payload
+    again = batch.run([source], replace(custom, out=tmp_path / "again"))
+    assert len(again.rendered) == 6
+    after = cluster.stats()
+    assert all(held["setups"].get(digest) == 1 for held in after.values()), after
+    assert sum(held["batches"].get(digest, 0) for held in after.values()) == len(sent.tasks)
+
+
+def test_a_worker_that_joins_mid_run_is_prepared_before_it_renders(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    custom = _custom(settings, tmp_path)
+    tickets = [f"WO-{n}" for n in range(40)]
+    source = write_csv(tmp_path / "in.csv", [order(ticket) for ticket in tickets])
+    joined: list[subprocess.Popen[bytes]] = []
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "rendered" and not joined:
+            joined.append(cluster.start_worker())
+            cluster.wait_for(3)
+
+    remote = replace(custom, cluster=cluster.address)
+    try:
+        outcome = batch.run([source], remote, progress=progress)
+        newcomer = cluster.stats()[cluster.worker_of(joined[0])]
+    finally:
+        for process in joined:
+            cluster.stop(process)
+    cluster.wait_for(2)
+    digest = bundle(remote).digest
+    assert newcomer["setups"] == {digest: 1} and newcomer["renderings"] == {digest: 1}
+    assert newcomer["batches"].get(digest, 0) >= 1, newcomer
+    assert not outcome.failed and sorted(outcome.rendered) == sorted(tickets)
+    batch.run([source], replace(custom, out=tmp_path / "local"))
+    assert _output(settings.out) == _output(tmp_path / "local")
 
 
 def test_a_worker_killed_mid_run_costs_no_invoice(tmp_path: Path, settings: Settings,
@@ -188,8 +320,7 @@ def test_a_worker_with_other_fonts_is_refused_before_anything_renders(
     odd = cluster.start_worker(FONTCONFIG_FILE=str(fonts))
     try:
         cluster.wait_for(3)
-        odd_address = next(address for address, pid in cluster.worker_pids().items()
-                           if pid in _children(odd.pid))
+        odd_address = cluster.worker_of(odd)
         source = write_csv(tmp_path / "in.csv", [order("WO-1"), order("WO-2")])
         with pytest.raises(ConfigError) as refused:
             batch.run([source], replace(settings, cluster=cluster.address))
