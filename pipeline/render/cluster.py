@@ -33,7 +33,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from queue import Empty, SimpleQueue
 
 import distributed
@@ -50,10 +50,11 @@ from .bundle import Bundle, bundle, materialise
 from .identity import differences, fingerprint
 from .pdf import Renderer
 from .seam import GRACE, ExecutorFor, Result
-from .tasks import Rendering, hand_out
+from .tasks import Done, Rendering, hand_out
 
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to join
 IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory stays flat
+TASK_SECONDS = 1.0  # of a worker's time per task: the scheduler pays a task once a second
 _RESIZE = 5.0  # seconds between looks at how many worker threads the cluster has
 _RENDERERS_KEPT = 4  # per worker thread: the runs (tenants) of a night take turns
 _LOST = (OSError, CommClosedError, distributed.TimeoutError)
@@ -71,8 +72,8 @@ def worker_fingerprint(font_families: tuple[str, ...]) -> dict[str, str]:
     return fingerprint(font_families)
 
 
-def render_task(package: Bundle, invoice: Invoice) -> Result:
-    """One invoice on a worker: the Dask task."""
+def render_task(package: Bundle, batch: Sequence[Invoice]) -> Done:
+    """A batch of invoices on a worker: the Dask task."""
     renderings: dict[str, Rendering] = _local.__dict__.setdefault("renderings", {})
     rendering = renderings.get(package.digest)
     if rendering is None:
@@ -88,7 +89,7 @@ def render_task(package: Bundle, invoice: Invoice) -> Result:
         # measured, freezing it saves ~12% of a worker's CPU per invoice.
         gc.collect()
         gc.freeze()
-    return rendering(invoice)
+    return rendering.batch(batch)
 
 
 # ---- on this machine ----
@@ -140,7 +141,8 @@ class Cluster:
     def render(self, invoices: Iterable[Invoice], stop: Stop) -> Iterator[Result]:
         with _mid_run(self.address):
             yield from hand_out(lambda queue: contextlib.nullcontext(
-                _OnCluster(self.client, self.bundle)), invoices, stop)
+                _OnCluster(self.client, self.bundle)), invoices, stop,
+                                 seconds=TASK_SECONDS)
 
 
 def _check(client: Client, package: Bundle, address: str) -> None:
@@ -220,7 +222,7 @@ class _OnCluster:
     def __init__(self, client: Client, package: Bundle) -> None:
         self.client, self.bundle = client, package
         # What as_completed does, with a timeout: the loop must look at ``stop`` meanwhile.
-        self.done: SimpleQueue[Future[Result]] = SimpleQueue()
+        self.done: SimpleQueue[Future[Done]] = SimpleQueue()
         self.window, self.resized, self.stopping = 0, float("-inf"), False
 
     def room(self) -> int:
@@ -230,25 +232,26 @@ class _OnCluster:
             self.window, self.resized = max(2, IN_FLIGHT_PER_THREAD * threads), time.monotonic()
         return self.window
 
-    def submit(self, invoice: Invoice) -> Future[Result]:
-        task: Future[Result] = self.client.submit(render_task, self.bundle, invoice, pure=False)
+    def submit(self, batch: Sequence[Invoice]) -> Future[Done]:
+        task: Future[Done] = self.client.submit(render_task, self.bundle, list(batch),
+                                                pure=False)
         task.add_done_callback(self.done.put)
         return task
 
-    def finished(self, out: Collection[Future[Result]],
-                 timeout: float) -> Collection[Future[Result]]:
+    def finished(self, out: Collection[Future[Done]],
+                 timeout: float) -> Collection[Future[Done]]:
         try:
             return [self.done.get(timeout=timeout)]
         except Empty:
             return []
 
-    def result(self, task: Future[Result]) -> Result | None:
+    def result(self, task: Future[Done]) -> Done | None:
         if task.status == "cancelled":  # not by us, who no longer count it as out
             if self.stopping:
                 return None  # dropped, as everything still out at a stop may be
             raise CommClosedError("the client was closed")  # it gave up on the scheduler
         try:
-            result: Result = task.result()
+            result: Done = task.result()
         except KilledWorker:  # the scheduler gave up on it: its workers died with it
             return None
         except (ConfigError, *_LOST):
@@ -257,14 +260,14 @@ class _OnCluster:
             raise _TaskRaised(error) from error
         return result
 
-    def cancel_waiting(self, out: Collection[Future[Result]]) -> list[Future[Result]]:
+    def cancel_waiting(self, out: Collection[Future[Done]]) -> list[Future[Done]]:
         self.stopping = True
         running = {key for keys in self.client.processing().values() for key in keys}
         waiting = [task for task in out if task.key not in running]
         self.client.cancel(waiting)
         return waiting
 
-    def end(self, out: Collection[Future[Result]]) -> None:
+    def end(self, out: Collection[Future[Done]]) -> None:
         self.client.cancel(list(out))  # dropped: the next run renders them
 
 
