@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -28,8 +27,8 @@ from pipeline.core.config import Settings
 from pipeline.core.models import Invoice
 from pipeline.render import pool as workers
 from pipeline.render.layout import column_widths
-from pipeline.render.seam import RenderedPdf, RenderFailure, Result
-from pipeline.render.tasks import CRASHED, hand_out
+from pipeline.render.seam import Pending, RenderedPdf, RenderFailure, Result
+from pipeline.render.tasks import CRASHED, MOST_PER_TASK, Done, Sizer, _round, hand_out
 from pipeline.validate import inputs
 from tests.conftest import order, session_processes, write_csv
 
@@ -142,39 +141,54 @@ def test_an_invoice_that_kills_its_worker_every_time_fails_alone(
 
 class _Workers:
     """Stand-in workers for the shared loop: tasks finish in the order handed out, one per
-    look; a ticket in ``dies`` kills its worker, and, as in a broken pool, the other tasks
-    out die with it."""
+    look, each invoice taking a worker ``each`` seconds; a ticket in ``dies`` kills its
+    worker, and, as in a broken pool, the other tasks out die with it."""
 
-    def __init__(self, dies: set[str], window: int) -> None:
-        self.dies, self.window, self.broken = dies, window, False
-        self.tickets: dict[object, str] = {}
+    def __init__(self, dies: set[str], window: int, each: float = 0.25) -> None:
+        self.dies, self.window, self.each, self.broken = dies, window, each, False
+        self.batches: dict[object, list[str]] = {}
+        self.running: set[object] = set()
 
     def room(self) -> int:
         return 0 if self.broken else self.window
 
-    def submit(self, ticket: str) -> object:
+    def submit(self, batch: list[str]) -> object:
         task = object()
-        self.tickets[task] = ticket
+        self.batches[task] = list(batch)
         return task
 
     def finished(self, out: list[object], timeout: float) -> list[object]:
         return [next(iter(out))]
 
-    def result(self, task: object) -> Result | None:
-        ticket = self.tickets[task]
-        self.broken = self.broken or ticket in self.dies
-        return None if self.broken else RenderedPdf(ticket, b"", 1)  # type: ignore[arg-type]
+    def result(self, task: object) -> Done | None:
+        batch = self.batches[task]
+        self.broken = self.broken or bool(self.dies.intersection(batch))
+        if self.broken:
+            return None
+        return Done(tuple(RenderedPdf(ticket, b"", 1) for ticket in batch),  # type: ignore[arg-type]
+                    self.each * len(batch))
 
     def cancel_waiting(self, out: list[object]) -> list[object]:
-        return []  # all running
+        return [task for task in out if task not in self.running]
 
     def end(self, out: list[object]) -> None:
         raise AssertionError("every task finished within the grace period")
 
 
-def _fresh_workers(dies: set[str]) -> Callable[[object], contextlib.nullcontext[_Workers]]:
-    """Each round on workers of its own, as the pool starts a new one."""
-    return lambda queue: contextlib.nullcontext(_Workers(dies, window=3))
+class _Rounds:
+    """Each round on workers of its own, as the pool starts a new one; keeps every batch
+    handed out."""
+
+    def __init__(self, dies: set[str], window: int = 3) -> None:
+        self.dies, self.window, self.handed_out = dies, window, []
+
+    def __call__(self, queue: object) -> contextlib.nullcontext[_Workers]:
+        workers = _Workers(self.dies, self.window)
+        self.handed_out.append(workers.batches)
+        return contextlib.nullcontext(workers)
+
+    def sizes(self) -> list[int]:
+        return [len(batch) for batches in self.handed_out for batch in batches.values()]
 
 
 def _outcomes(results: list[Result]) -> list[tuple[str, str]]:
@@ -183,19 +197,66 @@ def _outcomes(results: list[Result]) -> list[tuple[str, str]]:
 
 
 def test_the_tasks_out_with_a_dead_worker_are_rendered_alone_before_the_rest() -> None:
-    results = list(hand_out(_fresh_workers({"X"}), ["A", "X", "B", "C", "D"],
-                            threading.Event()))
+    results = list(hand_out(_Rounds({"X"}), ["A", "X", "B", "C", "D"], threading.Event(),
+                            seconds=0))
     assert _outcomes(results) == [("A", "rendered"), ("X", CRASHED), ("B", "rendered"),
                                   ("C", "rendered"), ("D", "rendered")]
+
+
+def test_a_poison_invoice_in_a_batch_fails_alone() -> None:
+    tickets = [f"T{n}" for n in range(12)]
+    tickets[3] = "X"
+    rounds = _Rounds({"X"}, window=2)
+    results = list(hand_out(rounds, tickets, threading.Event(), seconds=1.0))
+    assert sorted(_outcomes(results)) == sorted(
+        (ticket, CRASHED if ticket == "X" else "rendered") for ticket in tickets)
+    # One invoice a task until a batch came back (0.25 s an invoice: 4 make a second),
+    # then the dead batches' invoices one a task, and the tail shared out.
+    assert rounds.sizes()[:4] == [1, 1, 4, 3]  # 6 left for 2 tasks
+    isolating = rounds.handed_out[1:-1]
+    assert isolating and all(len(batch) == 1 for batches in isolating
+                             for batch in batches.values())
 
 
 def test_at_a_stop_a_task_whose_worker_dies_is_dropped_not_failed() -> None:
     stop = threading.Event()
     results = []
-    for result in hand_out(_fresh_workers({"X"}), ["A", "X", "B", "C"], stop):
+    for result in hand_out(_Rounds({"X"}), ["A", "X", "B", "C"], stop, seconds=0):
         results.append(result)
         stop.set()
     assert _outcomes(results) == [("A", "rendered")]  # X and B died with it; C never began
+
+
+def test_at_a_stop_the_waiting_batches_are_given_back_whole_and_in_order() -> None:
+    workers, stop = _Workers(set(), window=3), threading.Event()
+    queue, sizer = Pending([f"T{n}" for n in range(20)]), Sizer(1.0)
+    sizer.saw(Done((None,) * 4, 1.0))  # type: ignore[arg-type]  # 4 invoices a task
+    rendered = []
+    loop = _round(workers, queue, stop, sizer)  # type: ignore[arg-type]
+    with contextlib.suppress(StopIteration):
+        while True:
+            result = next(loop)
+            if not rendered:  # the first batch is done, the next is running, one waits
+                workers.running.add(list(workers.batches)[1])
+                stop.set()
+            rendered.append(str(result.invoice))
+    # The running batch finished; the waiting one and the untouched rest come next.
+    assert rendered == [f"T{n}" for n in range(8)]
+    assert queue.take(100) == [f"T{n}" for n in range(8, 20)]
+
+
+def test_a_task_carries_a_second_of_work_and_the_tail_is_shared_out() -> None:
+    sizer, plenty = Sizer(1.0), Pending([f"T{n}" for n in range(1000)])
+    assert sizer.size(4, plenty) == 1  # nothing known yet
+    sizer.saw(Done((None,) * 10, 1.0))  # type: ignore[arg-type]
+    assert sizer.size(4, plenty) == 10
+    assert sizer.size(4, Pending([f"T{n}" for n in range(7)])) == 2
+    sizer.saw(Done((None,) * 10, 0.01))  # type: ignore[arg-type]
+    assert sizer.each == pytest.approx(0.1 * 0.8 + 0.001 * 0.2)
+    assert Sizer(0).size(4, plenty) == 1
+    fast = Sizer(60.0)
+    fast.saw(Done((None,), 0.1))  # type: ignore[arg-type]
+    assert fast.size(4, plenty) == MOST_PER_TASK
 
 
 # The alarm may land in a gc callback (hypothesis installs one in this process), where

@@ -60,7 +60,7 @@ __all__ = ["CONNECT_TIMEOUT", "Cluster", "bundle", "connected"]  # bundle: for t
 
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to join
 IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory stays flat
-TASK_SECONDS = 1.0  # a task's work: the scheduler's cost per task, then a second of rendering
+TASK_SECONDS = 1.0  # of a worker's time per task: the scheduler pays a task once a second
 _RESIZE = 5.0  # seconds between looks at how many worker threads the cluster has
 _LOST = (OSError, CommClosedError, distributed.TimeoutError)
 

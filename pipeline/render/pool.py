@@ -10,9 +10,10 @@ A nightly run must end, whatever one invoice does:
   worker (:mod:`.deadline`) and reported as failed; the worker builds a fresh Renderer
   and goes on;
 - a worker that dies (killed, out of memory, a crash in a C library) breaks its pool. The
-  invoices it had in flight are rendered again, each alone in a pool of its own: the
-  innocent ones succeed, the one that kills its worker again is reported as failed, and
-  the rest of the run goes on in a new pool (the loop is :func:`.tasks.hand_out`);
+  invoices the pool had in flight are rendered again in a new pool, one invoice a task,
+  and those that break it again each alone in a pool of its own: the innocent ones
+  succeed, the one that kills its worker again is reported as failed, and the rest of the
+  run goes on in a new pool (the loop is :func:`.tasks.hand_out`);
 - a run that is killed takes its workers with it (:func:`_exit_with_run`);
 - a run that is asked to stop (``stop``) starts no more invoices, lets those in flight
   finish for :data:`.seam.GRACE` seconds, then ends the workers. Workers ignore
@@ -37,7 +38,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
@@ -49,9 +50,10 @@ from ..core.models import Invoice
 from ..core.stop import Stop
 from .pdf import Renderer
 from .seam import Pending, Result
-from .tasks import Rendering, hand_out
+from .tasks import Done, Rendering, hand_out
 
-TASKS_PER_WORKER = 1000
+TASKS_PER_WORKER = 1000  # invoices, in however many tasks
+POOL_TASK_SECONDS = 0.25  # of a worker's time per task; see docs/performance.md
 
 
 class InProcess:
@@ -83,8 +85,8 @@ class _InWorker:
         cls.rendering = Rendering(settings)
 
     @classmethod
-    def render(cls, invoice: Invoice) -> Result:
-        return cls.rendering(invoice)
+    def render(cls, batch: Sequence[Invoice]) -> Done:
+        return cls.rendering.batch(batch)
 
 
 def _exit_with_run(lifeline: Connection) -> None:
@@ -114,7 +116,7 @@ class ProcessPool:
         try:
             yield from hand_out(functools.partial(_pool, settings=self.settings,
                                                   context=context, lifeline=lifeline),
-                                invoices, stop)
+                                invoices, stop, seconds=POOL_TASK_SECONDS)
         finally:
             lifeline.close()
             held.close()
@@ -139,40 +141,40 @@ class _Pool:
 
     def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
         self.pool = pool
-        self.window = workers * 4  # pending tasks: a bounded window keeps memory flat here too
+        self.window = workers * 2  # tasks out: one rendering, one waiting, per worker
         self.budget = workers * TASKS_PER_WORKER
         self.broken = False
 
     def room(self) -> int:
-        return self.window if self.budget and not self.broken else 0
+        return self.window if self.budget > 0 and not self.broken else 0
 
-    def submit(self, invoice: Invoice) -> Future[Result]:
-        self.budget -= 1
+    def submit(self, batch: Sequence[Invoice]) -> Future[Done]:
+        self.budget -= len(batch)
         try:
-            return self.pool.submit(_InWorker.render, invoice)
+            return self.pool.submit(_InWorker.render, batch)
         except BrokenProcessPool as error:
-            # A worker died while the batch stored a result: this invoice becomes a
-            # suspect, rendered alone like the others the pool had in hand.
+            # A worker died while the run stored a result: this batch's invoices become
+            # suspects, rendered again like the others the pool had in hand.
             self.broken = True
-            failed: Future[Result] = Future()
+            failed: Future[Done] = Future()
             failed.set_exception(error)
             return failed
 
-    def finished(self, out: Collection[Future[Result]],
-                 timeout: float) -> Collection[Future[Result]]:
+    def finished(self, out: Collection[Future[Done]],
+                 timeout: float) -> Collection[Future[Done]]:
         return wait(out, timeout=timeout, return_when=FIRST_COMPLETED).done
 
-    def result(self, task: Future[Result]) -> Result | None:
+    def result(self, task: Future[Done]) -> Done | None:
         try:
             return task.result()
         except BrokenProcessPool:
             self.broken = True
             return None
 
-    def cancel_waiting(self, out: Collection[Future[Result]]) -> list[Future[Result]]:
+    def cancel_waiting(self, out: Collection[Future[Done]]) -> list[Future[Done]]:
         return [task for task in out if task.cancel()]
 
-    def end(self, out: Collection[Future[Result]]) -> None:
+    def end(self, out: Collection[Future[Done]]) -> None:
         """Kill the pool's workers: the invoices they hold past the grace time are dropped.
 
         ``concurrent.futures`` has no public way before Python 3.14 (``terminate_workers``).

@@ -14,22 +14,22 @@ Invoices come as an iterable, pulled as the executor hands them out (a run of a 
 reads them from a spool on disk, see :mod:`pipeline.plan.spool`); the executor is told
 how many. An executor keeps a bounded number taken and not yet finished (:class:`Pending`).
 
-An executor watches ``stop`` (see :mod:`pipeline.cli.signals`): once it is set, no invoice starts;
-those in flight finish within :data:`GRACE` seconds or are dropped, and are then simply
-not in the results (the next run renders them).
+An executor watches ``stop`` (see :mod:`pipeline.cli.signals`): once it is set, no task starts;
+those in flight (a task is a batch of about a second's work) finish within :data:`GRACE`
+seconds or are dropped, and are then simply not in the results (the next run renders them).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.models import Invoice
 from ..core.stop import Stop
 
-GRACE = 3.0  # seconds an invoice in flight may still take once a stop is asked for
+GRACE = 3.0  # seconds a task in flight may still take once a stop is asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +78,11 @@ class Pending:
             self._back.append(invoice)
         return min(len(self._back), wanted)
 
-    def take(self) -> Invoice:
-        """The next invoice; only after ``bool(self)`` said there is one."""
-        self.ahead(1)
-        return self._back.popleft()
+    def take(self, wanted: int) -> list[Invoice]:
+        """The next ``wanted`` invoices, or as many as are left."""
+        self.ahead(wanted)
+        return [self._back.popleft() for _ in range(min(wanted, len(self._back)))]
 
-    def give_back(self, invoice: Invoice) -> None:
-        """An invoice taken but not rendered: it comes next again."""
-        self._back.appendleft(invoice)
+    def give_back(self, invoices: Sequence[Invoice]) -> None:
+        """Invoices taken but not rendered: they come next again, in the same order."""
+        self._back.extendleft(reversed(invoices))
