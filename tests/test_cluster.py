@@ -313,11 +313,7 @@ def test_the_render_timeout_holds_on_workers(tmp_path: Path, settings: Settings,
 
 def test_a_worker_with_other_fonts_is_refused_before_anything_renders(
         tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
-    fonts = tmp_path / "fonts.conf"  # a fontconfig that knows only DejaVu
-    fonts.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
-                     "<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir>"
-                     f"<cachedir>{tmp_path}/cache</cachedir></fontconfig>")
-    odd = cluster.start_worker(FONTCONFIG_FILE=str(fonts))
+    odd = cluster.start_worker(FONTCONFIG_FILE=_only_dejavu(tmp_path))
     try:
         cluster.wait_for(3)
         odd_address = cluster.worker_of(odd)
@@ -330,6 +326,39 @@ def test_a_worker_with_other_fonts_is_refused_before_anything_renders(
     finally:
         cluster.stop(odd)
     cluster.wait_for(2)
+
+
+def test_a_worker_with_other_fonts_that_joins_mid_run_ends_it_on_its_first_task(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(40)])
+    joined: list[subprocess.Popen[bytes]] = []
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "rendered" and not joined:
+            joined.append(cluster.start_worker(FONTCONFIG_FILE=_only_dejavu(tmp_path)))
+            cluster.wait_for(3)
+
+    try:
+        with pytest.raises(ConfigError) as refused:
+            batch.run([source], replace(settings, cluster=cluster.address), progress=progress)
+        odd_address = cluster.worker_of(joined[0])
+    finally:
+        for process in joined:
+            cluster.stop(process)
+    cluster.wait_for(2)
+    assert str(refused.value).startswith(f"worker {odd_address} would render different "
+                                         "bytes: font Noto Sans: /usr/share/fonts/truetype/dejavu/")
+    rerun = batch.run([source], settings)  # what was stored before stays recorded
+    assert rerun.unchanged and len(rerun.rendered) + len(rerun.unchanged) == 40
+
+
+def _only_dejavu(folder: Path) -> str:
+    """A fontconfig file that knows only DejaVu: a worker with other fonts."""
+    fonts = folder / "fonts.conf"
+    fonts.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
+                     "<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir>"
+                     f"<cachedir>{folder}/cache</cachedir></fontconfig>")
+    return str(fonts)
 
 
 def test_a_stop_request_ends_a_cluster_run_and_the_next_run_completes_it(
