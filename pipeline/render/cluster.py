@@ -56,8 +56,6 @@ from .pdf import Renderer
 from .seam import GRACE, ExecutorFor, Result
 from .tasks import Done, hand_out
 
-__all__ = ["CONNECT_TIMEOUT", "Cluster", "bundle", "connected"]  # bundle: for the tests
-
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to join
 IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory stays flat
 TASK_SECONDS = 1.0  # of a worker's time per task: the scheduler pays a task once a second

@@ -130,7 +130,8 @@ def render_batch(digest: str, payload: bytes) -> Done:
 def stats() -> dict[str, dict[str, int]]:
     """What this worker holds, per digest: Renderings warm, setups that built them,
     batches rendered."""
-    warm = {digest: state for digest, state in _STATE.items() if isinstance(state, _Warm)}
+    # A copy in one step: a setup may change the cache meanwhile, in another thread.
+    warm = {digest: state for digest, state in list(_STATE.items()) if isinstance(state, _Warm)}
     return {"renderings": {digest: state.renderings for digest, state in warm.items()},
             "setups": dict(_SETUPS),
             "batches": {digest: state.batches for digest, state in warm.items()}}
