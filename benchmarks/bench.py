@@ -86,6 +86,7 @@ class Measured:
     status: int
     max_rss_kib: int
     cpu_seconds: float
+    main_cpu_seconds: float
     main_hwm_kib: int
     other_hwm_kib: int
     log: Path
@@ -109,7 +110,20 @@ class Measured:
     def cpu_ms(self) -> float:
         """CPU time per invoice, all processes of the command together."""
         cpu = float(self.extra.get("loop_cpu_seconds", self.cpu_seconds))
-        return cpu / self.done * 1000 if self.done else 0.0
+        return self._per_invoice_ms(cpu)
+
+    @property
+    def main_cpu_ms(self) -> float:
+        """CPU time per invoice of the command's own process: the CLI's coordinator."""
+        return self._per_invoice_ms(self.main_cpu_seconds)
+
+    @property
+    def others_cpu_ms(self) -> float:
+        """CPU time per invoice of every other process: the forkserver and pool workers."""
+        return self._per_invoice_ms(self.cpu_seconds - self.main_cpu_seconds)
+
+    def _per_invoice_ms(self, seconds: float) -> float:
+        return seconds / self.done * 1000 if self.done else 0.0
 
 
 def measure(label: str, command: list[str], work: Path) -> Measured:
@@ -119,7 +133,8 @@ def measure(label: str, command: list[str], work: Path) -> Measured:
                             env=_environment())
     data = json.loads(result.stdout.strip().splitlines()[-1])
     measured = Measured(label, data["seconds"], data["status"], data["max_rss_kib"],
-                        data["cpu_seconds"], data["main_hwm_kib"], data["other_hwm_kib"], log)
+                        data["cpu_seconds"], data["main_cpu_seconds"], data["main_hwm_kib"],
+                        data["other_hwm_kib"], log)
     if not data["subreaper"]:
         print(f"  note: no child subreaper; RSS of orphaned processes may be missing ({label})")
     if measured.status != 0:
