@@ -12,8 +12,9 @@ the coordinator's store rate.
   scheduler's and the Dask workers' (each nanny with the worker process it spawns) from
   psutil right before and right after ``run --cluster``. The coordinator and the scheduler
   are one process each however many workers there are: their CPU per invoice, beyond a
-  run's fixed CPU (measured by a run of one invoice after the others), sets the ceiling of
-  one run, and with the workers' figure the cores a night needs (``sizing``);
+  run's fixed CPU (measured by a run of one invoice after the others) and, for the
+  scheduler, beyond what it spends a second idle (measured during the local run), sets the
+  ceiling of one run, and with the workers' figure the cores a night needs (``sizing``);
 - store rate: what the coordinator absorbs, in process, without rendering: 2,000 new
   invoices' results of 25 KB stored into a fresh output folder (sha256, atomic write
   with fsync, ledger row), once with a commit per row (as before batching) and once with
@@ -104,9 +105,11 @@ def bench_cluster(work: Path, orders: Path, config_file: Path,
           f"(+ {figures['local_coordinator_fixed_s']:.2f} s a run), "
           f"{figures['cluster_coordinator_ms']:.2f} ms cluster "
           f"(+ {figures['cluster_coordinator_fixed_s']:.2f} s);\n"
-          f"  scheduler {figures['scheduler_ms']:.2f} ms (+ {figures['scheduler_fixed_s']:.2f} s);"
-          f" workers, all included, {figures['local_worker_ms']:.0f} ms pool, "
-          f"{figures['cluster_worker_ms']:.0f} ms Dask", flush=True)
+          f"  scheduler {figures['scheduler_ms']:.2f} ms (+ {figures['scheduler_fixed_s']:.2f} s "
+          f"a run, + {figures['scheduler_idle_ms_s']:.0f} ms a second idle or not);\n"
+          f"  workers, all included, {figures['local_worker_ms']:.0f} ms pool, "
+          f"{figures['cluster_worker_ms']:.0f} ms Dask (the two Dask workers spend "
+          f"{figures['workers_idle_ms_s']:.0f} ms a second idle)", flush=True)
     local, cluster = (runs[key].measured for key in ("local", "cluster"))
     manifests = [work / f"out-{key}" / "manifest.csv" for key in ("local", "cluster")]
     figures["cluster_rate"], figures["local_rate"] = cluster.rate, local.rate
@@ -122,20 +125,32 @@ def bench_cluster(work: Path, orders: Path, config_file: Path,
 
 def _cpu_figures(runs: dict[str, _Run], fixed: dict[str, _Run]) -> dict[str, Any]:
     """CPU ms per invoice: the coordinator's and the scheduler's beyond a run's fixed CPU
-    (``*_fixed_s``), the workers' all included (a worker's start-up is part of what a
-    night's invoices cost)."""
+    (``*_fixed_s``), the scheduler's also beyond what it spends a second idle
+    (``scheduler_idle_ms_s``); the workers' all included."""
     def beyond(total: float, one: float, rendered: int) -> float:
         return (total - one) / (rendered - 1) * 1000 if rendered > 1 else 0.0
 
-    figures: dict[str, Any] = {}
+    # While the local run renders, the scheduler and the Dask workers only keep house
+    # (heartbeats, their monitors). The scheduler's share is CPU a second, not an invoice:
+    # ~20 ms/s is over 2 ms an invoice at this machine's ~8 invoices/s and 0.02 ms at a
+    # ceiling of 1,000/s. A worker's is not subtracted: a worker renders so many invoices
+    # a second however large the cluster, so its housekeeping is a cost of each invoice.
+    local = runs["local"]
+    idle: tuple[float, float] = (local.scheduler_seconds / local.measured.seconds,
+            local.workers_seconds / local.measured.seconds)
+
+    def busy(run: _Run) -> float:
+        return run.scheduler_seconds - idle[0] * float(run.measured.seconds)
+
+    figures: dict[str, Any] = {"scheduler_idle_ms_s": idle[0] * 1000,
+                               "workers_idle_ms_s": idle[1] * 1000}
     for key in ("local", "cluster"):
         figures[f"{key}_coordinator_fixed_s"] = fixed[key].measured.main_cpu_seconds
         figures[f"{key}_coordinator_ms"] = beyond(
             runs[key].measured.main_cpu_seconds, fixed[key].measured.main_cpu_seconds,
             runs[key].rendered)
-    figures["scheduler_fixed_s"] = fixed["cluster"].scheduler_seconds
-    figures["scheduler_ms"] = beyond(runs["cluster"].scheduler_seconds,
-                                     fixed["cluster"].scheduler_seconds,
+    figures["scheduler_fixed_s"] = busy(fixed["cluster"])
+    figures["scheduler_ms"] = beyond(busy(runs["cluster"]), busy(fixed["cluster"]),
                                      runs["cluster"].rendered)
     figures["local_worker_ms"] = runs["local"].measured.others_cpu_ms
     figures["cluster_worker_ms"] = (runs["cluster"].workers_seconds / runs["cluster"].rendered
@@ -162,8 +177,8 @@ def cluster_rows(figures: dict[str, Any],
          verdict(0 < coordinator <= TARGET_COORDINATOR_MS, "coordinator CPU, cluster")),
         ("coordinator CPU per invoice, --workers 2     (information)",
          f"{local_coordinator:.2f} ms + {figures['local_coordinator_fixed_s']:.2f} s a run", ""),
-        (f"scheduler CPU per invoice                    <= {TARGET_SCHEDULER_MS} ms",
-         f"{scheduler:.2f} ms + {figures['scheduler_fixed_s']:.2f} s a run",
+        (f"scheduler CPU per invoice, beyond idle       <= {TARGET_SCHEDULER_MS} ms",
+         f"{scheduler:.2f} ms + {figures['scheduler_idle_ms_s']:.0f} ms/s",
          verdict(0 < scheduler <= TARGET_SCHEDULER_MS, "scheduler CPU")),
         (f"worker CPU per invoice, Dask / pool          <= +{TARGET_WORKER:.0%}",
          f"{dask:.0f} / {pool:.0f} ms ({worker_over:+.1%})",
