@@ -132,12 +132,12 @@ def _cpu_figures(runs: dict[str, _Run], fixed: dict[str, _Run]) -> dict[str, Any
 
     # While the local run renders, the scheduler and the Dask workers only keep house
     # (heartbeats, their monitors). The scheduler's share is CPU a second, not an invoice:
-    # ~20 ms/s is over 2 ms an invoice at this machine's ~8 invoices/s and 0.02 ms at a
+    # ~16 ms/s is over 1 ms an invoice at this machine's ~15 invoices/s and 0.016 ms at a
     # ceiling of 1,000/s. A worker's is not subtracted: a worker renders so many invoices
     # a second however large the cluster, so its housekeeping is a cost of each invoice.
     local = runs["local"]
     idle: tuple[float, float] = (local.scheduler_seconds / local.measured.seconds,
-            local.workers_seconds / local.measured.seconds)
+                                 local.workers_seconds / local.measured.seconds)
 
     def busy(run: _Run) -> float:
         return run.scheduler_seconds - idle[0] * float(run.measured.seconds)
