@@ -15,8 +15,9 @@ c. a re-run of 900 unchanged invoices;
 d. ``validate`` of 100,000 CSV rows;
 e. peak RSS for 150 and for 900 invoices with ``--workers 2`` (memory must stay flat);
 f. ``validate`` of 1,000,000 CSV rows and ``read_file`` alone over them (reading.py);
-g. ``run --cluster`` on a Dask scheduler and two workers here against ``--workers 2``, and
-   the coordinator's store rate (cluster_bench.py);
+g. ``run --cluster`` on a Dask scheduler and two workers here against ``--workers 2``, the
+   CPU per invoice of the coordinator, the scheduler and the workers, the ceiling of one
+   run and the sizing it implies, and the coordinator's store rate (cluster_bench.py);
 h. ``validate`` of the 100,000 rows of d. exported as another FSM writes them, through a
    mapping, against d. itself (mapped.py);
 i. ``run`` planning 1,000,000 invoices into an empty folder, stopped where rendering
@@ -35,6 +36,7 @@ FAIL line.
     make bench            # N=2000
     make bench N=900
     .venv/bin/python benchmarks/bench.py --count 300 --naive 50 --keep /tmp/bench
+    .venv/bin/python benchmarks/bench.py --only cluster --count 600   # g. alone
 """
 
 from __future__ import annotations
@@ -49,11 +51,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster_bench import bench_cluster, cluster_rows
+from cluster_bench import bench_cluster, cluster_rows, sizing
 from desk_bench import measure_desk
 from mapped import Compared, measure_mapping
 from planning import measure_planning
@@ -73,6 +76,7 @@ TARGET_VALIDATE_S = 5.0
 RERUN_COUNT = 900
 FLAT_SMALL, FLAT_LARGE = 150, 900
 VALIDATE_ROWS = 100_000
+RULE = "-" * 100
 
 # ---------------------------------------------------------------------------------------
 # The benchmark
@@ -86,6 +90,7 @@ class Measured:
     status: int
     max_rss_kib: int
     cpu_seconds: float
+    main_cpu_seconds: float
     main_hwm_kib: int
     other_hwm_kib: int
     log: Path
@@ -109,7 +114,20 @@ class Measured:
     def cpu_ms(self) -> float:
         """CPU time per invoice, all processes of the command together."""
         cpu = float(self.extra.get("loop_cpu_seconds", self.cpu_seconds))
-        return cpu / self.done * 1000 if self.done else 0.0
+        return self._per_invoice_ms(cpu)
+
+    @property
+    def main_cpu_ms(self) -> float:
+        """CPU time per invoice of the command's own process: the CLI's coordinator."""
+        return self._per_invoice_ms(self.main_cpu_seconds)
+
+    @property
+    def others_cpu_ms(self) -> float:
+        """CPU time per invoice of every other process: the forkserver and pool workers."""
+        return self._per_invoice_ms(self.cpu_seconds - self.main_cpu_seconds)
+
+    def _per_invoice_ms(self, seconds: float) -> float:
+        return seconds / self.done * 1000 if self.done else 0.0
 
 
 def measure(label: str, command: list[str], work: Path) -> Measured:
@@ -119,7 +137,8 @@ def measure(label: str, command: list[str], work: Path) -> Measured:
                             env=_environment())
     data = json.loads(result.stdout.strip().splitlines()[-1])
     measured = Measured(label, data["seconds"], data["status"], data["max_rss_kib"],
-                        data["cpu_seconds"], data["main_hwm_kib"], data["other_hwm_kib"], log)
+                        data["cpu_seconds"], data["main_cpu_seconds"], data["main_hwm_kib"],
+                        data["other_hwm_kib"], log)
     if not data["subreaper"]:
         print(f"  note: no child subreaper; RSS of orphaned processes may be missing ({label})")
     if measured.status != 0:
@@ -215,6 +234,9 @@ def main() -> None:
     parser.add_argument("--templates", type=Path,
                         help="pass --templates DIR to every run (to measure a template)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--only", choices=["cluster"],
+                        help="measure this part alone: cluster = g. (two runs of --count, "
+                             "the store rate)")
     arguments = parser.parse_args()
     count = max(arguments.count, 1)
     naive_count = max(1, min(count, arguments.naive))
@@ -227,7 +249,9 @@ def main() -> None:
     else:
         work = Path(tempfile.mkdtemp(prefix="xoi-bench-"))
     info = machine()
-    print(f"xoi-invoices benchmark: {count:,} work orders, naive loops on {naive_count}"
+    print(f"xoi-invoices benchmark: {count:,} work orders"
+          + (f", {arguments.only} only" if arguments.only else
+             f", naive loops on {naive_count}")
           + (f", templates {templates}" if templates else ""))
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory']}, {info['os']}, "
           f"Python {info['python']}, WeasyPrint {info['weasyprint']}, "
@@ -235,26 +259,40 @@ def main() -> None:
     started, load_before = time.perf_counter(), load()
     print(f"load average before: {load_before}")
     try:
-        results = _bench(work, count, naive_count, templates)
-        at_scale = measure_reading(work, work / "bench.toml")
-        at_scale += measure_planning(work, work / "bench.toml")
-        mapped = measure_mapping(work, work / "bench.toml", VALIDATE_ROWS)
-        desk = measure_desk(work)
+        if arguments.only == "cluster":
+            figures = bench_cluster(work, _inputs(work, [count])[count], work / "bench.toml",
+                                    measure)
+        else:
+            results = _bench(work, count, naive_count, templates)
+            at_scale = measure_reading(work, work / "bench.toml")
+            at_scale += measure_planning(work, work / "bench.toml")
+            mapped = measure_mapping(work, work / "bench.toml", VALIDATE_ROWS)
+            desk = measure_desk(work)
     finally:
         if not arguments.keep:
             shutil.rmtree(work, ignore_errors=True)
-    _print(results, at_scale, mapped, desk, count, naive_count, info, (load_before, load()))
+    if arguments.only == "cluster":
+        _print_cluster(figures, info, (load_before, load()))
+    else:
+        _print(results, at_scale, mapped, desk, count, naive_count, info,
+               (load_before, load()))
     print(f"benchmark took {time.perf_counter() - started:.0f} s")
+
+
+def _inputs(work: Path, sizes: list[int]) -> dict[int, Path]:
+    """The configuration (work/bench.toml) and a synthetic orders file of each size."""
+    (work / "bench.toml").write_text(CONFIG, encoding="utf-8")
+    inputs = {}
+    for size in sorted(set(sizes)):
+        inputs[size] = work / f"orders-{size}.csv"
+        generate_orders(inputs[size], size)
+    return inputs
 
 
 def _bench(work: Path, count: int, naive_count: int,
            templates: Path | None) -> dict[str, Measured]:
     config = work / "bench.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    inputs = {}
-    for size in sorted({count, RERUN_COUNT, FLAT_SMALL, FLAT_LARGE}):
-        inputs[size] = work / f"orders-{size}.csv"
-        generate_orders(inputs[size], size)
+    inputs = _inputs(work, [count, RERUN_COUNT, FLAT_SMALL, FLAT_LARGE])
     rows = work / f"rows-{VALIDATE_ROWS}.csv"
     generate_rows(rows, VALIDATE_ROWS)
     print(f"inputs generated in {work}")
@@ -290,19 +328,12 @@ def _bench(work: Path, count: int, naive_count: int,
 def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compared,
            desk: tuple[list[str], list[str]], count: int, naive_count: int, info: dict[str, str],
            loads: tuple[str, str]) -> None:
-    fails: list[str] = []
-
-    def verdict(ok: bool, what: str) -> str:
-        if not ok:
-            fails.append(what)
-        return "PASS" if ok else "FAIL"
-
-    line = "-" * 100
+    fails, verdict = _verdicts()
     print()
-    print(line)
+    print(RULE)
     print(f"{'':<46}{'invoices':>9}{'seconds':>9}{'inv/s':>8}{'CPU ms':>8}"
           f"{'peak RSS MB: largest':>21}{'parent':>8}{'worker':>8}")
-    print(line)
+    print(RULE)
     rows = (("run1", "xoi-invoices run --workers 1"), ("run2", "xoi-invoices run --workers 2"),
             ("naive_harfbuzz", "naive loop, HarfBuzz subsetter (as installed)"),
             ("naive_stock", "naive loop, stock install (fontTools subset)"),
@@ -315,12 +346,12 @@ def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compare
         print(f"{title:<46}{measured.done:>9,}{measured.busy_seconds:>9.1f}"
               f"{measured.rate:>8.2f}{measured.cpu_ms:>8.0f}"
               f"{_mb(measured.max_rss_kib):>21.0f}{_mb(measured.main_hwm_kib):>8.0f}{worker}")
-    print(line)
+    print(RULE)
     print("seconds: xoi-invoices = the whole command (start-up, read, render, write, ledger);\n"
           "naive = its render loop only (imports and reading excluded). CPU ms: per invoice, "
           "all\nprocesses. RSS in MB of 10^6 bytes: largest = getrusage(RUSAGE_CHILDREN) "
           "ru_maxrss over\nthe whole process tree; parent and worker = highest sampled VmHWM.")
-    print(line)
+    print(RULE)
     hb, stock, ours = (results[k].rate for k in ("naive_harfbuzz", "naive_stock", "run2"))
     ratio_hb = ours / hb if hb else 0.0
     ratio_stock = ours / stock if stock else 0.0
@@ -335,8 +366,6 @@ def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compare
                     ("flat900", FLAT_LARGE), ("naive_harfbuzz", naive_count),
                     ("naive_stock", naive_count)))
     rerun, validate = results["rerun"], results["validate"]
-    print(f"{'target':<62}{'measured':>24}{'result':>10}")
-    print(line)
     table = [
         (f"run --workers 2 vs naive loop with HarfBuzz   >= {TARGET_VS_NAIVE_HB}x",
          f"{ratio_hb:.2f}x", verdict(ratio_hb >= TARGET_VS_NAIVE_HB, "ratio vs naive HarfBuzz")),
@@ -362,21 +391,21 @@ def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compare
                  "failures")),
     ]
     table += cluster_rows(results["run2"].extra["cluster"], verdict)
-    for what, value, result in table:
-        print(f"{what:<62}{value:>24}{result:>10}")
-    print(line)
+    _print_targets(table)
+    print("\n".join(sizing(results["run2"].extra["cluster"])))
+    print(RULE)
     for figure, text in zip(at_scale, report_lines(at_scale), strict=True):
         print(text)
         if figure.verdict() == "FAIL":
             fails.append(figure.label)
-    print(line)
+    print(RULE)
     print("\n".join(mapped.lines()))
     if not mapped.ok():
         fails.append("validate through a mapping vs our format")
-    print(line)
+    print(RULE)
     print("\n".join(desk[0]))
     fails += desk[1]
-    print(line)
+    print(RULE)
     print(f"validate {VALIDATE_ROWS:,} rows: peak RSS {_mb(validate.max_rss_kib):.0f} MB "
           f"(information); re-run peak RSS {_mb(rerun.max_rss_kib):.0f} MB")
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory']}; Python "
@@ -385,6 +414,44 @@ def _print(results: dict[str, Measured], at_scale: list[Figure], mapped: Compare
           "slows every figure)")
     print(f"inputs: {count:,} synthetic work orders (~6 line items, 1 page; a {LONG_ITEMS}-item "
           f"4-page one every {LONG_EVERY}); naive loops on the first {naive_count}")
+    _print_fails(fails)
+
+
+def _print_cluster(figures: dict[str, Any], info: dict[str, str],
+                   loads: tuple[str, str]) -> None:
+    """``--only cluster``: g.'s rows of the target table, and the sizing."""
+    fails, verdict = _verdicts()
+    print()
+    _print_targets(cluster_rows(figures, verdict))
+    print("\n".join(sizing(figures)))
+    print(RULE)
+    print(f"machine: {info['cpu']}, {info['cores']} cores; load average before/after: "
+          f"{loads[0]} / {loads[1]} (other work on the machine slows the rates, hardly the "
+          "CPU per invoice)")
+    _print_fails(fails)
+
+
+def _verdicts() -> tuple[list[str], Callable[[bool, str], str]]:
+    """The list of missed targets, and the function that judges one into it."""
+    fails: list[str] = []
+
+    def verdict(ok: bool, what: str) -> str:
+        if not ok:
+            fails.append(what)
+        return "PASS" if ok else "FAIL"
+
+    return fails, verdict
+
+
+def _print_targets(table: list[tuple[str, str, str]]) -> None:
+    print(f"{'target':<62}{'measured':>24}{'result':>10}")
+    print(RULE)
+    for what, value, result in table:
+        print(f"{what:<62}{value:>24}{result:>10}")
+    print(RULE)
+
+
+def _print_fails(fails: list[str]) -> None:
     for what in fails:
         print(f"FAIL: {what}")
     if not fails:
