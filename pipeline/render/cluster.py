@@ -58,7 +58,7 @@ from .tasks import Done, hand_out
 
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to join
 IN_FLIGHT_PER_THREAD = 2  # tasks handed out per worker thread: busy, yet memory stays flat
-TASK_SECONDS = 1.0  # of a worker's time per task: the scheduler pays a task once a second
+TASK_SECONDS = 2.0  # of a worker's time per task: the scheduler pays for a task once in 2 s
 _RESIZE = 5.0  # seconds between looks at how many worker threads the cluster has
 _LOST = (OSError, CommClosedError, distributed.TimeoutError)
 
