@@ -52,6 +52,24 @@ def test_rows_are_committed_per_batch_and_on_close(tmp_path: Path,
     assert _committed(path) == 4
 
 
+def test_the_pdfs_folder_is_fsynced_once_a_batch_and_before_its_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row must never vouch for a PDF name a power cut could take back; one fsync of the
+    folder serves the whole batch (it was one per PDF)."""
+    monkeypatch.setattr(ledger_module, "SECONDS_PER_COMMIT", 3600.0)
+    path, invoices = tmp_path / "ledger.sqlite3", tmp_path / "invoices"
+    synced: list[tuple[Path, int]] = []
+    monkeypatch.setattr(ledger_module, "fsync_dir",
+                        lambda folder: synced.append((folder, _committed(path))))
+    ledger = Ledger(path)
+    ledger.rows_per_commit = 3
+    for ticket in ("A", "B", "C", "D"):
+        ledger.record(_row(ticket), invoice_of(ticket), unsynced=invoices)
+    assert synced == [(invoices, 0)]  # before the batch of 3 was committed
+    ledger.close()
+    assert synced == [(invoices, 0), (invoices, 3)] and _committed(path) == 4
+
+
 def test_every_read_and_withdrawal_sees_the_pending_rows(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     ledger.record(_row("A"), invoice_of("A"))

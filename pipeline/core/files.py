@@ -129,13 +129,15 @@ def _temporary_beside(path: Path) -> tuple[int, Path]:
             raise OutputError(f"cannot write: {error.strerror}", source=path) from None
 
 
-def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, sync_folder: bool = True) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it into place.
 
     A reader (or a run killed at any moment) sees the old file or the new one, never a
     truncated one; a killed run leaves at most a ``.tmp-`` file that :func:`sweep` removes.
     :class:`OutputError` names ``path`` (not the temporary file) when it cannot be written.
     ``data`` may come in parts (a manifest of a million rows is never one string).
+    Without ``sync_folder`` the new name is durable only once the caller fsyncs the folder
+    (the ledger does, once for a batch of rows, before it commits them).
     """
     descriptor, temporary = _temporary_beside(path)
     try:
@@ -150,7 +152,8 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
         if isinstance(error, OSError):
             raise OutputError(f"cannot write: {error.strerror}", source=path) from None
         raise
-    fsync_dir(path.parent)
+    if sync_folder:
+        fsync_dir(path.parent)
 
 
 def sweep(folder: Path) -> int:

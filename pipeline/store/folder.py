@@ -114,7 +114,7 @@ class OutputFolder:
         versions = own(self.path, HISTORY, is_folder=True)
         try:
             history.keep_previous(versions, earlier, target, pdf)
-            atomic_write(target, pdf)
+            atomic_write(target, pdf, sync_folder=False)
         except OutputError as error:
             raise RenderError(str(error), ticket=invoice.ticket) from None
         if earlier is not None and earlier != target:
@@ -124,7 +124,7 @@ class OutputFolder:
             invoice.ticket, order.invoice_number, order.customer, invoice.share_id,
             invoice.share_url, relative, hashlib.sha256(pdf).hexdigest(), pages, order.total,
             order.currency, fingerprint, timestamp(), invoice.invoice_date.isoformat())
-        ledger.record(rendered, invoice, at_once=replaced)
+        ledger.record(rendered, invoice, at_once=replaced, unsynced=target.parent)
         return rendered
 
     def remember_unchanged(self, kept: list[tuple[Invoice, Rendered]]) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..core.file_names import file_key
+from ..core.files import fsync_dir
 from ..core.models import Invoice, Rendered
 from .database import Database, Row
 from .ledger_upgrade import upgrade
@@ -100,6 +101,9 @@ class Ledger:
         self.db.execute(_REPORTS)  # last: the pages before it are laid out as they were
         # Rows not yet committed, each with its invoice (for the annex).
         self.pending: list[tuple[Rendered, Invoice]] = []
+        # Folders holding new PDF names not fsynced yet: a committed row must never name a
+        # file that a power cut could take back, and one fsync serves a batch of rows.
+        self.unsynced: set[Path] = set()
         self.rows_per_commit = ROWS_PER_COMMIT
         self.committed = time.monotonic()
 
@@ -183,17 +187,24 @@ class Ledger:
             self.db.execute("UPDATE invoices SET withdrawn_at = ? WHERE service_ticket = ?",
                             (when, ticket))
 
-    def record(self, rendered: Rendered, invoice: Invoice, *, at_once: bool = False) -> None:
+    def record(self, rendered: Rendered, invoice: Invoice, *, at_once: bool = False,
+               unsynced: Path | None = None) -> None:
         """Record an invoice whose PDF is on disk, and give it to the annex; committed with
         its batch, or ``at_once`` (a PDF that replaced an issued one: until its row is in,
-        the ledger would vouch for bytes no longer on disk)."""
+        the ledger would vouch for bytes no longer on disk). ``unsynced``: the folder
+        whose new entry for the PDF must be fsynced before the row is committed."""
         self.pending.append((rendered, invoice))
+        if unsynced is not None:
+            self.unsynced.add(unsynced)
         if at_once or len(self.pending) >= self.rows_per_commit or \
                 time.monotonic() - self.committed >= SECONDS_PER_COMMIT:
             self.commit()
 
     def commit(self) -> None:
         """Write the pending rows and the annex's, in one transaction."""
+        for folder in self.unsynced:
+            fsync_dir(folder)
+        self.unsynced.clear()
         if self.pending:
             with self.db.transaction():
                 self.db.executemany(
