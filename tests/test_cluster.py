@@ -241,6 +241,25 @@ def test_the_bundle_travels_once_per_worker_and_warms_it_before_the_run(
     assert sum(held["batches"].get(digest, 0) for held in after.values()) == len(sent.tasks)
 
 
+def test_renderers_pushed_out_by_other_runs_are_built_again(
+        tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
+    """More tenants than a worker keeps warm: the run goes on, its Renderers rebuilt from
+    its plugin, instead of ending with "not prepared"."""
+    remote = replace(settings, cluster=cluster.address)
+    digest = bundle(remote).digest
+
+    def progress(event: str, data: dict[str, object]) -> None:
+        if event == "start":  # prepared, nothing rendered yet: as if other runs evicted it
+            with distributed.Client(cluster.address, timeout=READY) as client:
+                client.run(lambda: cluster_worker._STATE.clear())  # there, not a copy
+
+    source = write_csv(tmp_path / "in.csv", [order(f"WO-{n}") for n in range(4)])
+    outcome = batch.run([source], remote, progress=progress)
+    assert sorted(outcome.rendered) == [f"WO-{n}" for n in range(4)] and not outcome.failed
+    rebuilt = [held for held in cluster.stats().values() if held["batches"].get(digest)]
+    assert rebuilt and all(held["setups"][digest] >= 2 for held in rebuilt), rebuilt
+
+
 def test_a_worker_that_joins_mid_run_is_prepared_before_it_renders(
         tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
     custom = _custom(settings, tmp_path)

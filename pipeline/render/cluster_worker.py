@@ -6,13 +6,15 @@ and builds one :class:`.tasks.Rendering` per worker thread, before the worker ta
 task of the run (a worker that joins mid-run runs it before it accepts any). A task then
 carries only the bundle's digest and its batch of invoices: :func:`render_batch`.
 
-Dask's plugin base class is the only Dask this module uses: the rest is the worker's own
-state, kept per process for the runs (tenants) of a night.
+Dask's plugin base class, and the worker's plugins to build a run's Renderers again when
+more runs than :data:`_RENDERERS_KEPT` pushed them out, are the only Dask this module uses:
+the rest is the worker's own state, kept per process for the runs (tenants) of a night.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import pickle
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import Any
 
+from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..core.errors import ConfigError
@@ -45,7 +48,6 @@ class _Warm:
 _STATE: OrderedDict[str, _Warm | ConfigError] = OrderedDict()  # digest → warm, or refused
 _PREPARING = threading.Lock()  # two runs' setups at once would build the same bundle twice
 _SETUPS: dict[str, int] = {}  # digest → how many times it was built here (for the tests)
-_HERE = ["(never set up)"]  # this worker's address, as its first setup was told
 
 
 @functools.cache
@@ -62,7 +64,6 @@ class Prepare(WorkerPlugin):
         self.package = package
 
     async def setup(self, worker: Any) -> None:
-        _HERE[0] = worker.address
         # Building Renderers takes a second or more: not on the worker's event loop, which
         # must keep answering the scheduler meanwhile.
         await asyncio.get_running_loop().run_in_executor(
@@ -111,11 +112,10 @@ def render_batch(digest: str, payload: bytes) -> Done:
     """A batch of invoices on a worker: the Dask task. The invoices come pickled as bytes,
     so the scheduler passes them on without unpickling them."""
     warm = _STATE.get(digest)
+    if warm is None:  # evicted since its setup, by more runs (tenants) than are kept
+        warm = _rebuilt(digest)
     if isinstance(warm, ConfigError):
         raise warm
-    if warm is None:
-        raise ConfigError(f"worker {_HERE[0]} was not prepared for this run: its setup "
-                          "failed or its Renderers were evicted (see the worker's log)")
     rendering = warm.free.get()
     try:
         # The coordinator's own pickle, as trusted as every task Dask unpickles anyway.
@@ -125,6 +125,21 @@ def render_batch(digest: str, payload: bytes) -> Done:
     with warm.lock:
         warm.batches += 1
     return done
+
+
+def _rebuilt(digest: str) -> _Warm | ConfigError:
+    """The run's Renderers built again from its plugin, which the worker still holds while
+    the run lasts: a night of many tenants on one cluster must not end a run because
+    others pushed its Renderers out."""
+    worker = get_worker()
+    for plugin in list(worker.plugins.values()):
+        if isinstance(plugin, Prepare) and plugin.package.digest == digest:
+            with contextlib.suppress(ConfigError):  # kept in _STATE, returned below
+                _prepare(plugin.package, worker.address, worker.state.nthreads)
+            break
+    return _STATE.get(digest) or ConfigError(
+        f"worker {worker.address} was not prepared for this run: its setup failed "
+        "(see the worker's log)")
 
 
 def stats() -> dict[str, dict[str, int]]:
