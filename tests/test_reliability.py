@@ -429,10 +429,10 @@ def test_a_corrected_pdf_that_cannot_be_written_leaves_the_issued_one_in_place(
     issued = (settings.out / "invoices/INV-WO-1.pdf").read_bytes()
     real_write = folder.atomic_write
 
-    def full_disk(path: Path, data: bytes) -> None:
+    def full_disk(path: Path, data: bytes, **options: bool) -> None:
         if path.suffix == ".pdf" and path.parent.name == "invoices":
             raise OutputError("cannot write: No space left on device", source=path)
-        real_write(path, data)
+        real_write(path, data, **options)
 
     monkeypatch.setattr(folder, "atomic_write", full_disk)
     outcome = _run(write_csv(tmp_path / "in.csv", [order("WO-1", item_unit_price="130.00")]),
