@@ -1,8 +1,10 @@
 """The executors of this machine (see :mod:`.seam`): in this process, or in a pool of
 worker processes, each with its own reusable Renderer (:class:`.tasks.Rendering`).
 
-Results come back as they finish; the caller writes files and records them, so the
-output stays deterministic whatever order the workers finish in.
+A pool task carries a batch of invoices, about :data:`POOL_TASK_SECONDS` of a worker's
+time (:class:`.tasks.Sizer`): measured, that took the run's own CPU from 2.2 to 1.5 ms an
+invoice. Results come back as batches finish; the caller writes files and records them,
+so the output stays deterministic whatever order the workers finish in.
 
 A nightly run must end, whatever one invoice does:
 
