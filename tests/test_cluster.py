@@ -260,6 +260,28 @@ def test_renderers_pushed_out_by_other_runs_are_built_again(
     assert rebuilt and all(held["setups"][digest] >= 2 for held in rebuilt), rebuilt
 
 
+def test_a_worker_keeps_the_renderers_of_every_run_still_going() -> None:
+    """Past the runs a worker keeps warm, only those whose run is over (plugin removed) are
+    dropped: six tenants at once must not rebuild Renderers on every task."""
+    from types import SimpleNamespace
+
+    running = {f"plugin-{n}": cluster_worker.Prepare(SimpleNamespace(digest=f"d{n}"))  # type: ignore[arg-type]
+               for n in range(6)}
+    worker = SimpleNamespace(plugins=running)
+    saved = dict(cluster_worker._STATE)
+    cluster_worker._STATE.clear()
+    try:
+        for n in range(6):
+            cluster_worker._keep(f"d{n}", ConfigError("stand-in"), worker)
+        assert list(cluster_worker._STATE) == [f"d{n}" for n in range(6)]
+        del running["plugin-0"], running["plugin-2"]  # those two runs ended
+        cluster_worker._keep("d6", ConfigError("stand-in"), worker)
+        assert list(cluster_worker._STATE) == ["d1", "d3", "d4", "d5", "d6"]
+    finally:
+        cluster_worker._STATE.clear()
+        cluster_worker._STATE.update(saved)
+
+
 def test_a_worker_that_joins_mid_run_is_prepared_before_it_renders(
         tmp_path: Path, settings: Settings, cluster: Cluster) -> None:
     custom = _custom(settings, tmp_path)

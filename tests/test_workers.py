@@ -210,9 +210,9 @@ def test_a_poison_invoice_in_a_batch_fails_alone() -> None:
     results = list(hand_out(rounds, tickets, threading.Event(), seconds=1.0))
     assert sorted(_outcomes(results)) == sorted(
         (ticket, CRASHED if ticket == "X" else "rendered") for ticket in tickets)
-    # One invoice a task until a batch came back (0.25 s an invoice: 4 make a second),
-    # then the dead batches' invoices one a task, and the tail shared out.
-    assert rounds.sizes()[:4] == [1, 1, 4, 3]  # 6 left for 2 tasks
+    # One invoice a task until a batch came back, then at most twice the last batch (0.25 s
+    # an invoice would make 4 a second); the dead batches' invoices one a task.
+    assert rounds.sizes()[:4] == [1, 1, 2, 2]
     isolating = rounds.handed_out[1:-1]
     assert isolating and all(len(batch) == 1 for batches in isolating
                              for batch in batches.values())
@@ -230,7 +230,7 @@ def test_at_a_stop_a_task_whose_worker_dies_is_dropped_not_failed() -> None:
 def test_at_a_stop_the_waiting_batches_are_given_back_whole_and_in_order() -> None:
     workers, stop = _Workers(set(), window=3), threading.Event()
     queue, sizer = Pending([f"T{n}" for n in range(20)]), Sizer(1.0)
-    sizer.saw(Done((None,) * 4, 1.0))  # type: ignore[arg-type]  # 4 invoices a task
+    sizer.saw(_done(4, 1.0))  # 4 invoices a task
     rendered = []
     loop = _round(workers, queue, stop, sizer)  # type: ignore[arg-type]
     with contextlib.suppress(StopIteration):
@@ -245,18 +245,32 @@ def test_at_a_stop_the_waiting_batches_are_given_back_whole_and_in_order() -> No
     assert queue.take(100) == [f"T{n}" for n in range(8, 20)]
 
 
+def _done(count: int, seconds: float, result: Result | None = None) -> Done:
+    return Done((result or RenderedPdf("T", b"", 1),) * count, seconds)  # type: ignore[arg-type]
+
+
 def test_a_task_carries_a_second_of_work_and_the_tail_is_shared_out() -> None:
     sizer, plenty = Sizer(1.0), Pending([f"T{n}" for n in range(1000)])
     assert sizer.size(4, plenty) == 1  # nothing known yet
-    sizer.saw(Done((None,) * 10, 1.0))  # type: ignore[arg-type]
+    sizer.saw(_done(10, 1.0))
     assert sizer.size(4, plenty) == 10
     assert sizer.size(4, Pending([f"T{n}" for n in range(7)])) == 2
-    sizer.saw(Done((None,) * 10, 0.01))  # type: ignore[arg-type]
-    assert sizer.each == pytest.approx(0.1 * 0.8 + 0.001 * 0.2)
+    sizer.saw(_done(10, 0.01))  # older batches fade: (1.0 * 0.8 + 0.01) / (10 * 0.8 + 10)
+    assert sizer.each == pytest.approx(0.81 / 18)
     assert Sizer(0).size(4, plenty) == 1
     fast = Sizer(60.0)
-    fast.saw(Done((None,), 0.1))  # type: ignore[arg-type]
+    fast.saw(_done(1, 0.1))
+    assert fast.size(4, plenty) == 2  # at most twice the last batch: it grows, not leaps
+    fast.saw(_done(64, 6.4))
     assert fast.size(4, plenty) == MOST_PER_TASK
+
+
+def test_invoices_that_fail_fast_do_not_make_the_next_batches_huge() -> None:
+    sizer, plenty = Sizer(0.25), Pending([f"T{n}" for n in range(1000)])
+    sizer.saw(_done(2, 0.4))  # 0.2 s a PDF: one task a PDF or two
+    for _ in range(10):  # a stretch of broken records, each failing in a millisecond
+        sizer.saw(_done(4, 0.004, RenderFailure("T", "cannot render")))  # type: ignore[arg-type]
+    assert sizer.size(2, plenty) == 1 and sizer.each == pytest.approx(0.2)
 
 
 # The alarm may land in a gc callback (hypothesis installs one in this process), where

@@ -37,7 +37,6 @@ import pickle
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from queue import Empty, SimpleQueue
-from uuid import uuid4
 
 import distributed
 from distributed import Client, Future, KilledWorker
@@ -93,7 +92,10 @@ def connected(settings: Settings) -> Iterator[ExecutorFor]:
             # After the connection: an unreachable scheduler is told first.
             Renderer(settings)  # a broken template or logo fails here, before any task is sent
             package = bundle(settings)
-            plugin = f"xoi-invoices-{package.digest[:16]}-{uuid4().hex[:8]}"  # this run's
+            # One name per bundle, not per run: a run killed before it could remove its
+            # plugin leaves one behind (the scheduler keeps it), which the same tenant's next
+            # run replaces, instead of one more every night for each joining worker to set up.
+            plugin = f"xoi-invoices-{package.digest[:16]}"
             try:
                 with _checking(address):
                     _check(client, package, address)
@@ -229,14 +231,14 @@ class _OnCluster:
             if self.stopping:
                 return None  # dropped, as everything still out at a stop may be
             raise CommClosedError("the client was closed")  # it gave up on the scheduler
-        try:
-            result: Done = task.result()
-        except KilledWorker:  # the scheduler gave up on it: its workers died with it
-            return None
-        except (ConfigError, *_LOST):
-            raise  # a worker that would render other bytes; the scheduler gone
-        except Exception as error:
-            raise _TaskRaised(error) from error
+        if task.status == "error":  # raised on a worker: an OSError there is no lost scheduler
+            failed = task.exception()
+            if isinstance(failed, KilledWorker):  # the scheduler gave up: its workers died
+                return None
+            if isinstance(failed, ConfigError):
+                raise failed  # a worker that would render other bytes
+            raise _TaskRaised(failed)
+        result: Done = task.result()  # what fails here is fetching it: the scheduler gone
         return result
 
     def cancel_waiting(self, out: Collection[Future[Done]]) -> list[Future[Done]]:

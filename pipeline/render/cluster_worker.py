@@ -20,7 +20,7 @@ import gc
 import pickle
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any
 
@@ -42,11 +42,12 @@ class _Warm:
     free: SimpleQueue[Rendering]
     renderings: int
     batches: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _STATE: OrderedDict[str, _Warm | ConfigError] = OrderedDict()  # digest → warm, or refused
 _PREPARING = threading.Lock()  # two runs' setups at once would build the same bundle twice
+_RENDERING = [0]  # batches being rendered now, by any thread
+_COUNTING = threading.Lock()
 _SETUPS: dict[str, int] = {}  # digest → how many times it was built here (for the tests)
 
 
@@ -66,22 +67,26 @@ class Prepare(WorkerPlugin):
     async def setup(self, worker: Any) -> None:
         # Building Renderers takes a second or more: not on the worker's event loop, which
         # must keep answering the scheduler meanwhile.
-        await asyncio.get_running_loop().run_in_executor(
-            None, _prepare, self.package, worker.address, worker.state.nthreads)
+        await asyncio.get_running_loop().run_in_executor(None, _prepare, self.package, worker)
 
 
-def _prepare(package: Bundle, address: str, threads: int) -> None:
+def _prepare(package: Bundle, worker: Any) -> None:
+    address, threads = worker.address, worker.state.nthreads
     with _PREPARING:
         mismatch = differences(dict(package.fingerprint), worker_fingerprint(package.families))
         if mismatch:
             refusal = refused(address, mismatch)
             if not isinstance(_STATE.get(package.digest), _Warm):  # another run's, sound
-                _keep(package.digest, refusal)
+                _keep(package.digest, refusal, worker)
             raise refusal
         if isinstance(_STATE.get(package.digest), _Warm):
             _STATE.move_to_end(package.digest)
             return
-        gc.unfreeze()  # what was frozen before may be garbage now (an evicted Renderer)
+        # Only while no thread renders: a freeze would keep their half-built documents
+        # for good, and a full collection would stall them.
+        idle = _RENDERING[0] == 0
+        if idle:
+            gc.unfreeze()  # what was frozen before may be garbage now (an evicted Renderer)
         free: SimpleQueue[Rendering] = SimpleQueue()
         try:
             settings = materialise(package)
@@ -90,22 +95,29 @@ def _prepare(package: Bundle, address: str, threads: int) -> None:
         except Exception as error:  # kept, so a worker that joined mid-run says it on a task
             failed = ConfigError(f"worker {address} cannot build its Renderers: "
                                  f"{type(error).__name__}: {error}")
-            _keep(package.digest, failed)
+            _keep(package.digest, failed, worker)
             raise failed from error
-        _keep(package.digest, _Warm(free, max(1, threads)))
+        _keep(package.digest, _Warm(free, max(1, threads)), worker)
         _SETUPS[package.digest] = _SETUPS.get(package.digest, 0) + 1
         # A Dask worker's own heap (distributed, tornado, the Renderer's caches) is large and
         # long-lived; WeasyPrint's cycles make the collector scan it again and again:
         # measured, freezing it saves ~12% of a worker's CPU per invoice.
-        gc.collect()
-        gc.freeze()
+        if idle:
+            gc.collect()
+            gc.freeze()
 
 
-def _keep(digest: str, state: _Warm | ConfigError) -> None:
+def _keep(digest: str, state: _Warm | ConfigError, worker: Any) -> None:
+    """Keep ``state``; past :data:`_RENDERERS_KEPT`, drop the oldest bundles whose run is
+    over (its plugin removed). Never one whose run goes on: with more tenants at once than
+    that, each task would build its Renderers again."""
     _STATE[digest] = state
     _STATE.move_to_end(digest)
-    while len(_STATE) > _RENDERERS_KEPT:  # a long-lived worker serves many runs
-        _STATE.popitem(last=False)
+    running = {plugin.package.digest for plugin in list(worker.plugins.values())
+               if isinstance(plugin, Prepare)}
+    over = [kept for kept in _STATE if kept not in running and kept != digest]
+    for kept in over[:max(0, len(_STATE) - _RENDERERS_KEPT)]:
+        del _STATE[kept]
 
 
 def render_batch(digest: str, payload: bytes) -> Done:
@@ -117,13 +129,16 @@ def render_batch(digest: str, payload: bytes) -> Done:
     if isinstance(warm, ConfigError):
         raise warm
     rendering = warm.free.get()
+    with _COUNTING:
+        _RENDERING[0] += 1
     try:
         # The coordinator's own pickle, as trusted as every task Dask unpickles anyway.
         done = rendering.batch(pickle.loads(payload))  # noqa: S301
     finally:
         warm.free.put(rendering)
-    with warm.lock:
-        warm.batches += 1
+        with _COUNTING:
+            _RENDERING[0] -= 1
+            warm.batches += 1
     return done
 
 
@@ -135,7 +150,7 @@ def _rebuilt(digest: str) -> _Warm | ConfigError:
     for plugin in list(worker.plugins.values()):
         if isinstance(plugin, Prepare) and plugin.package.digest == digest:
             with contextlib.suppress(ConfigError):  # kept in _STATE, returned below
-                _prepare(plugin.package, worker.address, worker.state.nthreads)
+                _prepare(plugin.package, worker)
             break
     return _STATE.get(digest) or ConfigError(
         f"worker {worker.address} was not prepared for this run: its setup failed "

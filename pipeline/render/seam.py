@@ -14,9 +14,10 @@ Invoices come as an iterable, pulled as the executor hands them out (a run of a 
 reads them from a spool on disk, see :mod:`pipeline.plan.spool`); the executor is told
 how many. An executor keeps a bounded number taken and not yet finished (:class:`Pending`).
 
-An executor watches ``stop`` (see :mod:`pipeline.cli.signals`): once it is set, no task starts;
-those in flight (a task is a batch of about a second's work) finish within :data:`GRACE`
-seconds or are dropped, and are then simply not in the results (the next run renders them).
+An executor watches ``stop`` (see :mod:`pipeline.cli.signals`): once it is set, no task
+starts; those in flight (a task is a batch of 0.25 s of work on the pool, 2 s on a
+cluster) finish within :data:`GRACE` seconds or are dropped, and are then simply not in
+the results (the next run renders them).
 """
 
 from __future__ import annotations

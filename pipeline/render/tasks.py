@@ -37,8 +37,8 @@ from .seam import GRACE, Pending, RenderedPdf, RenderFailure, Result
 
 CRASHED = "its render process died while rendering it (killed, out of memory or crashed)"
 POLL = 0.2  # seconds between looks at ``stop`` while waiting for results
-MOST_PER_TASK = 64  # invoices: a batch this big is already ~10 s of work, and as much to redo
-_SMOOTHING = 0.2  # weight of the latest batch in the running cost of an invoice
+MOST_PER_TASK = 64  # invoices: a batch this big is already 6-13 s of work, and as much to redo
+_SMOOTHING = 0.2  # how fast older batches fade from the cost of an invoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,25 +116,40 @@ Rounds = Callable[[Pending], AbstractContextManager[Workers[Task]]]
 
 class Sizer:
     """How many invoices the next task carries: ``seconds`` of a worker's time at the cost
-    of an invoice seen so far (a running average of the batches done), at most
-    :data:`MOST_PER_TASK`. One until a batch has come back, and one when ``seconds`` is 0.
+    of an invoice seen so far, at most :data:`MOST_PER_TASK`, and at most twice the last
+    batch that came back. One until a batch has come back, and one when ``seconds`` is 0.
     Near the end of the queue batches shrink so that every task out gets a share of what
-    is left: the workers finish together instead of one rendering the last big batch."""
+    is left: the workers finish together instead of one rendering the last big batch.
+
+    The cost of an invoice is the seconds over the invoices of the recent batches (older
+    ones fade), so a batch of 20 weighs 20 times a batch of one; a batch that rendered no
+    invoice at all (each failed fast) says nothing about what a PDF costs and is left out:
+    a run of broken records would otherwise make the next batches minutes long, past a
+    stop's grace."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.each: float | None = None  # seconds an invoice takes a worker
+        self.spent = self.counted = 0.0  # faded sums: worker seconds, invoices
+        self.last = 0  # invoices in the batch that came back last
+
+    @property
+    def each(self) -> float | None:
+        """Seconds an invoice takes a worker, as far as is known."""
+        return self.spent / self.counted if self.counted else None
 
     def saw(self, done: Done) -> None:
-        if not done.results:
+        if not any(isinstance(result, RenderedPdf) for result in done.results):
             return
-        each = done.seconds / len(done.results)
-        self.each = each if self.each is None else self.each + _SMOOTHING * (each - self.each)
+        fade = 1 - _SMOOTHING
+        self.spent = self.spent * fade + done.seconds
+        self.counted = self.counted * fade + len(done.results)
+        self.last = len(done.results)
 
     def size(self, room: int, queue: Pending) -> int:
-        if self.each is None or self.seconds <= 0:
+        each = self.each
+        if each is None or self.seconds <= 0:
             return 1
-        wanted = min(MOST_PER_TASK, max(1, round(self.seconds / max(self.each, 1e-6))))
+        wanted = min(MOST_PER_TASK, 2 * self.last, max(1, round(self.seconds / max(each, 1e-6))))
         left = queue.ahead(room * wanted)
         return max(1, min(wanted, math.ceil(left / room)))
 
