@@ -260,6 +260,15 @@ def test_renderers_pushed_out_by_other_runs_are_built_again(
     assert rebuilt and all(held["setups"][digest] >= 2 for held in rebuilt), rebuilt
 
 
+def test_a_run_s_plugin_is_named_by_its_bundle_and_its_folder(tmp_path: Path,
+                                                               settings: Settings) -> None:
+    package = bundle(settings)
+    names = {on_cluster.plugin_name(replace(settings, out=tmp_path / folder), package)
+             for folder in ("a", "a/../a", "b")}
+    assert len(names) == 2 and all(name.startswith(f"xoi-invoices-{package.digest[:16]}-")
+                                   for name in names)
+
+
 def test_a_worker_keeps_the_renderers_of_every_run_still_going() -> None:
     """Past the runs a worker keeps warm, only those whose run is over (plugin removed) are
     dropped: six tenants at once must not rebuild Renderers on every task."""

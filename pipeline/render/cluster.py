@@ -32,8 +32,10 @@ machine's memory stays flat whatever the batch's size.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import pickle
+import socket
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from queue import Empty, SimpleQueue
@@ -92,10 +94,7 @@ def connected(settings: Settings) -> Iterator[ExecutorFor]:
             # After the connection: an unreachable scheduler is told first.
             Renderer(settings)  # a broken template or logo fails here, before any task is sent
             package = bundle(settings)
-            # One name per bundle, not per run: a run killed before it could remove its
-            # plugin leaves one behind (the scheduler keeps it), which the same tenant's next
-            # run replaces, instead of one more every night for each joining worker to set up.
-            plugin = f"xoi-invoices-{package.digest[:16]}"
+            plugin = plugin_name(settings, package)
             try:
                 with _checking(address):
                     _check(client, package, address)
@@ -111,6 +110,16 @@ def connected(settings: Settings) -> Iterator[ExecutorFor]:
         finally:
             with contextlib.suppress(*_LOST):
                 client.close(timeout=GRACE)
+
+
+def plugin_name(settings: Settings, package: Bundle) -> str:
+    """The run's worker plugin, named by its bundle and its output folder, not by the run:
+    a run killed before it could remove its plugin leaves one behind (the scheduler keeps
+    it), which that folder's next run replaces, instead of one more every night for each
+    joining worker to set up; and two runs of one bundle into two folders (the lock keeps
+    two out of one) never remove each other's."""
+    folder = f"{socket.gethostname()}:{settings.out.resolve()}"
+    return f"xoi-invoices-{package.digest[:16]}-{hashlib.sha256(folder.encode()).hexdigest()[:8]}"
 
 
 class Cluster:
