@@ -33,7 +33,8 @@ from pipeline import batch
 from pipeline.cli import main
 from pipeline.core.config import Company, Settings
 from pipeline.core.template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET
-from pipeline.render.pdf import EMBEDDED_DATA, AssetFetcher
+from pipeline.render.container import EMBEDDED_DATA
+from pipeline.render.pdf import AssetFetcher
 
 from .conftest import link_uris, manifest, order, pdf_text, qr_codes, report, write_csv
 

@@ -242,7 +242,7 @@ def test_closest_over_a_big_ledger_is_quick(tmp_path: Path) -> None:
     with ledger.db.transaction():
         ledger.db.executemany(
             "INSERT INTO invoices VALUES (?, ?, 'c', ?, 'u', 'p', 's', 1, '1', 'USD', '', '', "
-            "'', NULL, ?)", ((f"WO-{n}", f"INV-{n}", f"s{n}", f"inv-{n}")
+            "'', NULL, ?, NULL)", ((f"WO-{n}", f"INV-{n}", f"s{n}", f"inv-{n}")
                              for n in range(200_000)))
     assert isinstance(next(ledger.each()), Rendered)
     started = monotonic()

@@ -102,8 +102,10 @@ def test_each_reads_a_page_at_a_time_and_lets_the_reader_write_between(
 def test_a_ledger_from_an_older_version_is_upgraded_once(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     schema = ledger_module._SCHEMA.replace(",\n    withdrawn_at   TEXT,\n"
-                                           "    file_key       TEXT", "")
+                                           "    file_key       TEXT,\n"
+                                           "    xml_sha256     TEXT", "")
     assert "withdrawn_at" not in schema and "file_key" not in schema
+    assert "xml_sha256" not in schema
     with sqlite3.connect(path) as old:  # the schema before withdrawals and file keys
         old.execute(schema)
         old.execute("INSERT INTO invoices VALUES ('A', 'INV-a', 'C', 'sA', 'https://x/sA', "
@@ -117,7 +119,8 @@ def test_a_ledger_from_an_older_version_is_upgraded_once(tmp_path: Path) -> None
         with sqlite3.connect(path) as old:  # an older version, run since, wrote a row
             old.execute("INSERT OR REPLACE INTO invoices SELECT service_ticket, 'INV-a', "
                         "customer, share_id, share_url, pdf, sha256, pages, total, currency, "
-                        "invoice_date, fingerprint, rendered_at, NULL, NULL FROM invoices")
+                        "invoice_date, fingerprint, rendered_at, NULL, NULL, NULL "
+                        "FROM invoices")
 
 
 def _tables(path: Path) -> list[tuple[str, str, int]]:

@@ -264,7 +264,8 @@ def _render_and_store(out: OutputFolder, todo: Spool, *, run_salt: str,
             continue
         try:
             stored = out.store(item.invoice, result.pdf, result.pages,
-                               fingerprint(item.invoice, run_salt), item.previous)
+                               fingerprint(item.invoice, run_salt), item.previous,
+                               xml_sha256=result.xml_sha256)
         except RenderError as error:  # this PDF could not be written (a full disk)
             failed.append(_failed(progress, item.invoice.ticket, error.message))
             continue

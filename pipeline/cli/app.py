@@ -30,6 +30,7 @@ from .mapping import mapping as mapping_group
 from .options import (
     batch_options,
     config_option,
+    einvoice_option,
     errors_shown,
     finish,
     inputs_argument,
@@ -91,6 +92,7 @@ def run(inputs: tuple[Path, ...], config_file: Path | None, force: bool,
     \b
     Example:
         xoi-invoices run fixtures/work_orders.csv fixtures/work_orders.json --out output/
+        xoi-invoices run examples/einvoice-de/work_orders.csv --einvoice factur-x
     """
     not_files(only, "--only takes a ticket; the input files come first")
     _batch(inputs, settings_from(config_file, **options), force=force, only=only)
@@ -132,9 +134,11 @@ def _batch(inputs: tuple[Path, ...], settings: config.Settings, *, force: bool,
 @main.command()
 @inputs_argument
 @mapping_option
+@einvoice_option
 @config_option
 @maps_errors
-def validate(inputs: tuple[Path, ...], mapping: Path | None, config_file: Path | None) -> None:
+def validate(inputs: tuple[Path, ...], mapping: Path | None, einvoice: str | None,
+             config_file: Path | None) -> None:
     """Read and check INPUT files only; print each problem with file and line.
 
     Nothing is rendered or written. Exit status 0 when every record is valid, 1 when
@@ -144,8 +148,9 @@ def validate(inputs: tuple[Path, ...], mapping: Path | None, config_file: Path |
     Example:
         xoi-invoices validate exports/work_orders.csv
         xoi-invoices validate exports/invoices.csv --mapping our-fsm.toml
+        xoi-invoices validate exports/work_orders.csv --einvoice factur-x
     """
-    settings = settings_from(config_file, mapping=mapping)
+    settings = settings_from(config_file, mapping=mapping, einvoice=einvoice)
     console = Console()
     with _without_cycle_collector():
         outcome = batch.check_all(inputs, settings, progress=console)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..core import config
+from ..core import config, einvoice
 from ..core.errors import EXIT_OK, EXIT_PROBLEMS, OutputError, XoiError
 from ..core.models import Delivered, Outcome
 from ..core.terminal import shown
@@ -108,6 +108,14 @@ def mapping_option(command: F) -> F:
         "`xoi-invoices mapping draft`)")(command)
 
 
+def einvoice_option(command: F) -> F:
+    return click.option(
+        "--einvoice", type=click.Choice(einvoice.FORMATS),
+        help="factur-x: each invoice also an EN 16931 e-invoice (ZUGFeRD), PDF/A-3b with "
+        "factur-x.xml embedded; needs the seller's and buyer's tax data (README, "
+        "\"E-invoices\")")(command)
+
+
 def batch_options(command: F) -> F:
     """Options shared by ``run`` and ``regenerate``."""
     for option in reversed((
@@ -136,6 +144,7 @@ def batch_options(command: F) -> F:
         click.option("--pdf-variant", type=click.Choice(config.PDF_VARIANTS),
                      help="pdf/a-3b: archival, with invoice.json embedded; pdf/ua-1: tagged, "
                      "accessible"),
+        einvoice_option,
         click.option("--send", is_flag=True, default=None,
                      help="then email the invoices not yet sent (see `xoi-invoices send`)"),
         config_option,

@@ -23,7 +23,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from tinycss2.color3 import parse_color  # type: ignore[import-untyped]
 
-from . import logo, toml_file
+from . import einvoice, logo, toml_file
 from .company import Company as Company  # where the invoice and others import it from
 from .errors import ConfigError
 from .money import currencies
@@ -65,6 +65,8 @@ class Settings:
     log_format: str = "text"
     locale: str = "en_US"
     pdf_variant: str | None = None
+    # "factur-x": every invoice also an EN 16931 e-invoice, PDF/A-3b implied (core/einvoice.py)
+    einvoice: str | None = None
     templates: Path | None = None
     merge: Path | None = None
     cluster: str | None = None  # a Dask scheduler's address: render there (see cluster.py)
@@ -283,9 +285,13 @@ def resolve(
     if settings.get("pdf_variant") not in (None, *PDF_VARIANTS):
         raise ConfigError(f"pdf_variant: {settings['pdf_variant']!r} is not one of "
                           f"{', '.join(PDF_VARIANTS)}")
+    if settings.get("einvoice") not in (None, *einvoice.FORMATS):
+        raise ConfigError(f"einvoice: {settings['einvoice']!r} is not one of "
+                          f"{', '.join(einvoice.FORMATS)}")
     settings["locale"] = _locale(settings.get("locale", DEFAULTS.locale))
     if settings.get("templates") is not None and not settings["templates"].is_dir():
         raise ConfigError(f"templates: {settings['templates']} is not a folder")
     result = replace(DEFAULTS, **settings)
-    return replace(result, company=replace(result.company, **company),
-                   smtp=checked_smtp(replace(DEFAULTS.smtp, **smtp)))
+    issuer = replace(result.company, **company)
+    (einvoice.check_company if result.einvoice else einvoice.check_formats)(issuer)
+    return replace(result, company=issuer, smtp=checked_smtp(replace(DEFAULTS.smtp, **smtp)))

@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from .fields import EINVOICE_TEXT
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
@@ -28,6 +30,7 @@ class LineItem:
     quantity: Decimal
     unit_price: Decimal
     amount: Decimal
+    unit: str = "C62"  # UN/ECE Rec 20 (core/units.py): C62 is "one", a plain count
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,16 @@ class WorkOrder:
     subtotal: Decimal
     tax: Decimal
     total: Decimal
+    # What an e-invoice states besides the above (SPEC, "E-invoices"); blank: not given.
+    bill_to_street: str = ""
+    bill_to_postcode: str = ""
+    bill_to_city: str = ""
+    bill_to_country: str = ""
+    buyer_vat_id: str = ""
+    buyer_reference: str = ""
+    service_date: date | None = None
+    tax_category: str = ""
+    tax_exemption_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +105,8 @@ class Invoice:
             "currency": order.currency,
             "line_items": [
                 {"description": item.description, "quantity": f"{item.quantity:f}",
-                 "unit_price": f"{item.unit_price:f}", "amount": f"{item.amount:f}"}
+                 "unit_price": f"{item.unit_price:f}", "amount": f"{item.amount:f}",
+                 **({"unit": item.unit} if item.unit != "C62" else {})}
                 for item in order.line_items
             ],
             "subtotal": f"{order.subtotal:f}",
@@ -101,6 +115,10 @@ class Invoice:
             "total": f"{order.total:f}",
             "share_id": self.share_id,
             "share_url": self.share_url,
+            # Only what was given: an invoice without these keeps its data, and its
+            # fingerprint, as before they existed.
+            **{name: getattr(order, name) for name in EINVOICE_TEXT if getattr(order, name)},
+            **({"service_date": order.service_date.isoformat()} if order.service_date else {}),
         }
 
 
@@ -161,6 +179,7 @@ class Rendered:
     rendered_at: str = ""
     invoice_date: str = ""  # ISO; an issued invoice keeps its date on re-render
     withdrawn: bool = False  # its work order became unconfirmed; out of the manifest
+    xml_sha256: str = ""  # of the e-invoice XML the PDF embeds ("": it is no e-invoice)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,17 +27,18 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-from ..core import models, money
+from ..core import einvoice, models, money, units
 from ..core.config import Settings
 from ..core.template_files import BUILT_IN, EMAIL_FILES, STYLESHEET, TEMPLATE_FILES, contained
 from . import labels, layout
 
 # The modules whose code draws every PDF. The PDF module is named, not imported: it loads
 # WeasyPrint (half a second), which ``validate`` and a re-run with nothing to render skip.
-RENDER_CODE = (f"{__package__}.pdf", layout.__name__, labels.__name__, money.__name__,
-               models.__name__)
+RENDER_CODE = (f"{__package__}.pdf", f"{__package__}.container", f"{__package__}.factur_x",
+               layout.__name__, labels.__name__, money.__name__, models.__name__,
+               einvoice.__name__, units.__name__)
 
-LIBRARIES = ("xoi-invoices", "weasyprint", "pydyf", "qrcode", "babel")
+LIBRARIES = ("xoi-invoices", "weasyprint", "pydyf", "qrcode", "babel", "factur-x", "lxml")
 
 
 def library_versions() -> dict[str, str]:
@@ -83,7 +84,7 @@ def salt(settings: Settings) -> str:
     for name, path in files:
         digest.update(name.encode() + b"\0" + path.read_bytes())
     digest.update(repr((replace(company, logo=None), settings.locale,
-                        settings.pdf_variant)).encode())
+                        settings.pdf_variant, settings.einvoice)).encode())
     return digest.hexdigest()
 
 

@@ -32,6 +32,15 @@ ENGLISH = {
     "thanks": "Thank you for your business.",
     "page": "Page",
     "of": "of",
+    "vat_id": "VAT ID",
+    "service_date": "Service date",
+    "buyer_reference": "Your reference",
+    "xoi_document": "Photos, videos and notes of the work (XOi Vision)",
+    "vat_AE": "Reverse charge: the customer accounts for the VAT",
+    "vat_K": "Intra-community supply, exempt from VAT",
+    "vat_G": "Export outside the EU, exempt from VAT",
+    "vat_O": "Not subject to VAT",
+    "registration_id": "Company reg. no.",
 }
 
 SPANISH = {
@@ -64,6 +73,15 @@ SPANISH = {
     "thanks": "Gracias por su confianza.",
     "page": "Página",
     "of": "de",
+    "vat_id": "NIF-IVA",
+    "service_date": "Fecha del servicio",
+    "buyer_reference": "Su referencia",
+    "xoi_document": "Fotos, vídeos y notas del trabajo (XOi Vision)",
+    "vat_AE": "Inversión del sujeto pasivo",
+    "vat_K": "Entrega intracomunitaria exenta de IVA",
+    "vat_G": "Exportación fuera de la UE, exenta de IVA",
+    "vat_O": "No sujeto a IVA",
+    "registration_id": "N.º de registro",
 }
 
 FRENCH = {
@@ -96,6 +114,15 @@ FRENCH = {
     "thanks": "Merci de votre confiance.",
     "page": "Page",
     "of": "sur",
+    "vat_id": "N° TVA",
+    "service_date": "Date de prestation",
+    "buyer_reference": "Votre référence",
+    "xoi_document": "Photos, vidéos et notes de l'intervention (XOi Vision)",
+    "vat_AE": "Autoliquidation",
+    "vat_K": "Livraison intracommunautaire exonérée de TVA",
+    "vat_G": "Exportation hors UE, exonérée de TVA",
+    "vat_O": "Non soumis à la TVA",
+    "registration_id": "N° d'immatriculation",
 }
 
 GERMAN = {
@@ -128,6 +155,15 @@ GERMAN = {
     "thanks": "Vielen Dank für Ihren Auftrag.",
     "page": "Seite",
     "of": "von",
+    "vat_id": "USt-IdNr.",
+    "service_date": "Leistungsdatum",
+    "buyer_reference": "Ihr Zeichen",
+    "xoi_document": "Fotos, Videos und Notizen des Einsatzes (XOi Vision)",
+    "vat_AE": "Steuerschuldnerschaft des Leistungsempfängers",
+    "vat_K": "Steuerfreie innergemeinschaftliche Lieferung",
+    "vat_G": "Steuerfreie Ausfuhr",
+    "vat_O": "Nicht steuerbar",
+    "registration_id": "Handelsregister",
 }
 
 LABELS = {"en": ENGLISH, "es": SPANISH, "fr": FRENCH, "de": GERMAN}

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import mimetypes
 import re
-from datetime import UTC, date, datetime, time
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,21 +22,22 @@ from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 import jinja2
-import pydyf  # type: ignore[import-untyped]
 from babel.dates import format_date, get_date_format
 from babel.numbers import format_decimal
 from jinja2.exceptions import SecurityError
 from PIL import Image
-from weasyprint import CSS, HTML, Attachment
+from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from ..core import money
+from ..core import money, units
 from ..core.config import Company, Settings
 from ..core.errors import ConfigError, RenderError
 from ..core.models import Invoice
 from ..core.sandbox import config_error, environment, template_error
 from ..core.template_files import BUILT_IN, INVOICE_TEMPLATE, STYLESHEET, TEMPLATE_FILES
+from .container import write_options
+from .factur_x import exemption
 from .labels import labels_for
 from .layout import (
     address_lines,
@@ -48,7 +48,6 @@ from .layout import (
     share_url_size,
 )
 
-EMBEDDED_DATA = "invoice.json"
 LETTER_TERRITORIES = ("_US", "_CA", "_MX", "_PH", "_CL", "_CO", "_VE")
 
 
@@ -130,12 +129,6 @@ def css_string(value: str) -> str:
                    for ch in value)
 
 
-def _single_associated_file(document: Any, pdf: Any) -> None:
-    """WeasyPrint 70 lists the embedded file twice in the catalog's /AF; once is right."""
-    if "AF" in pdf.catalog:
-        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
-
-
 def numeric_date_pattern(locale: str) -> str:
     """The locale's short date with four-digit years: 12/05/2026, 05.12.2026, 05/12/2026."""
     pattern = str(get_date_format("short", locale=locale).pattern)
@@ -182,6 +175,10 @@ class Renderer:
     def _company(self, company: Company) -> dict[str, Any]:
         values = {name: getattr(company, name) for name in company.__dataclass_fields__}
         values["logo"] = data_uri(company.logo) if company.logo else None
+        # An e-invoice states the structured address: the PDF prints it when no other.
+        values["address"] = company.address or "\n".join(line for line in (
+            company.street, f"{company.postcode} {company.city}".strip(), company.country)
+            if line)
         return values
 
     def money(self, amount: Decimal, currency: str, *, exact: bool = False) -> str:
@@ -200,7 +197,8 @@ class Renderer:
         items = [
             {
                 "description": item.description,
-                "quantity": self.number(item.quantity),
+                "quantity": units.quantity_words(self.number(item.quantity), item.unit,
+                                                 self.locale, item.quantity),
                 "unit_price": self.money(item.unit_price, currency, exact=True),
                 "amount": self.money(item.amount, currency),
             }
@@ -229,6 +227,13 @@ class Renderer:
                 "currency": currency,
                 "line_items": items,
                 "tax_rate": self.number(order.tax_rate),
+                # What an e-invoice states, printed too (SPEC, "E-invoices").
+                "service_date": self.date(order.service_date or invoice.invoice_date)
+                if order.service_date or self.settings.einvoice else "",
+                "buyer_vat_id": order.buyer_vat_id,
+                "buyer_reference": "" if order.buyer_reference == order.po_number
+                else order.buyer_reference,
+                "tax_note": exemption(invoice, self.labels),
                 "taxed": bool(order.tax_rate),
                 "subtotal": self.money(order.subtotal, currency),
                 "tax": self.money(order.tax, currency),
@@ -259,23 +264,12 @@ class Renderer:
             raise RenderError(f"template {where}{f':{line}' if line else ''}: {message}",
                               ticket=invoice.ticket) from None
 
-    def pdf(self, invoice: Invoice) -> tuple[bytes, int]:
-        """The PDF's bytes and its page count."""
+    def pdf(self, invoice: Invoice) -> tuple[bytes, int, bytes | None]:
+        """The PDF's bytes, its page count and the e-invoice XML it embeds (or ``None``)."""
         html = self.html(invoice)
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
             stylesheets=[self.css], font_config=self.font_config)
         _check_contract(document, invoice)
-        variant = self.settings.pdf_variant
-        options: dict[str, Any] = {"pdf_variant": variant} if variant else {}
-        if variant == "pdf/a-3b":
-            # Dated by the invoice, not the clock: the same input gives the same bytes.
-            issued = datetime.combine(invoice.invoice_date, time(), tzinfo=UTC)
-            options["attachments"] = [Attachment(
-                string=json.dumps(invoice.as_data(), indent=2, ensure_ascii=False),
-                name=EMBEDDED_DATA, description=f"Invoice {invoice.order.invoice_number} "
-                "as machine-readable data", created=issued, modified=issued,
-                relationship="Data",
-            )]
-            options["finisher"] = _single_associated_file
+        options, xml = write_options(invoice, self.settings, self.labels, self.fetcher)
         pdf: bytes = document.write_pdf(**options)
-        return pdf, len(document.pages)
+        return pdf, len(document.pages), xml

@@ -38,6 +38,7 @@ class RenderedPdf:
     invoice: Invoice
     pdf: bytes
     pages: int
+    xml_sha256: str = ""  # of the e-invoice XML it embeds; "" when it is no e-invoice
 
 
 @dataclass(frozen=True, slots=True)

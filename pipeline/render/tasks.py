@@ -20,6 +20,7 @@ cancels, and shows a worker that died:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
@@ -61,7 +62,7 @@ class Rendering:
         timeout = self.settings.render_timeout
         try:
             with deadline(timeout):
-                pdf, pages = self.renderer.pdf(invoice)
+                pdf, pages, xml = self.renderer.pdf(invoice)
         except TimedOut:
             # The interrupted render may have left caches half-built.
             self.renderer = Renderer(self.settings)
@@ -73,7 +74,8 @@ class Rendering:
             return RenderFailure(invoice, error.message)
         except Exception as error:
             return RenderFailure(invoice, f"cannot render: {type(error).__name__}: {error}")
-        return RenderedPdf(invoice, pdf, pages)
+        return RenderedPdf(invoice, pdf, pages,
+                           hashlib.sha256(xml).hexdigest() if xml is not None else "")
 
     def batch(self, invoices: Sequence[Invoice]) -> Done:
         """A task's batch, each invoice under its own deadline."""

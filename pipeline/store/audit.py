@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from ..core.einvoice import FILE_NAME
 from ..core.errors import InputError, OutputError
 from ..core.files import own_entry, sha256_file
 from . import folder as output
@@ -60,6 +62,20 @@ def _interrupted(opened: output.OutputFolder, path: Path, digest: str | None, is
            "to finish it"
 
 
+def _einvoice(reader: PdfReader, recorded: str, where: str, pdf: str) -> Iterator[str]:
+    """The problem with an e-invoice's embedded XML: missing, or not the one issued."""
+    try:
+        embedded = reader.attachments.get(FILE_NAME) or []
+    except (PyPdfError, ValueError) as error:
+        yield f"{where}: {pdf}: its embedded files cannot be read: {error}"
+        return
+    if not embedded:
+        yield f"{where}: {pdf} lacks {FILE_NAME}, the e-invoice it was issued with"
+    elif hashlib.sha256(embedded[0]).hexdigest() != recorded:
+        yield f"{where}: {pdf}: its {FILE_NAME} is not the one issued (its sha256 differs " \
+              "from the ledger's)"
+
+
 def verify(folder: Path) -> Iterator[str]:
     """Yield one line per problem; nothing when every invoice checks out.
 
@@ -92,6 +108,7 @@ def _problems(opened: output.OutputFolder) -> Iterator[str]:
         yield f"{manifest}:1: not a manifest (wrong header); run again to rewrite it"
         return
     recorded: dict[str, str] | None = None  # the ledger's digests, read at the first need
+    einvoices: dict[str, str] | None = None  # likewise, of the e-invoice XML each embeds
     for line, row in enumerate(rows, start=2):
         values = {key: unneutralized(value or "") for key, value in row.items()}
         ticket = values["service_ticket"]
@@ -127,3 +144,8 @@ def _problems(opened: output.OutputFolder) -> Iterator[str]:
                   f"{values['pages']}"
         if values["share_url"] not in uris:
             yield f"{where}: {values['pdf']} does not link to {values['share_url']}"
+        if einvoices is None:
+            einvoices = {rendered.service_ticket: rendered.xml_sha256
+                         for rendered in opened.issued() if rendered.xml_sha256}
+        if ticket in einvoices:
+            yield from _einvoice(reader, einvoices[ticket], where, values["pdf"])

@@ -99,7 +99,7 @@ class OutputFolder:
         return folder_entries.issued_pdf(self.path, rendered)
 
     def store(self, invoice: Invoice, pdf: bytes, pages: int, fingerprint: str,
-              previous: Rendered | None) -> Rendered:
+              previous: Rendered | None, *, xml_sha256: str = "") -> Rendered:
         """Write one invoice and record it.
 
         A PDF that cannot be written (most likely a full disk) is :class:`RenderError`,
@@ -123,7 +123,8 @@ class OutputFolder:
         rendered = Rendered(
             invoice.ticket, order.invoice_number, order.customer, invoice.share_id,
             invoice.share_url, relative, hashlib.sha256(pdf).hexdigest(), pages, order.total,
-            order.currency, fingerprint, timestamp(), invoice.invoice_date.isoformat())
+            order.currency, fingerprint, timestamp(), invoice.invoice_date.isoformat(),
+            xml_sha256=xml_sha256)
         ledger.record(rendered, invoice, at_once=replaced, unsynced=target.parent)
         return rendered
 

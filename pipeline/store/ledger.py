@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS invoices (
     fingerprint    TEXT NOT NULL,
     rendered_at    TEXT NOT NULL,
     withdrawn_at   TEXT,
-    file_key       TEXT
+    file_key       TEXT,
+    xml_sha256     TEXT
 )
 """
 # The last report of each command (``run``, ``regenerate``): report.json holds only the
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS reports (
 _COLUMNS = ("service_ticket", "invoice_number", "customer", "share_id", "share_url", "pdf",
             "sha256", "pages", "total", "currency", "fingerprint", "rendered_at")
 _SELECT = (f"SELECT {', '.join(_COLUMNS)}, invoice_date, "  # noqa: S608
-           "withdrawn_at IS NOT NULL FROM invoices")
+           "withdrawn_at IS NOT NULL, COALESCE(xml_sha256, '') FROM invoices")
 _PER_PAGE = 1000
 
 
@@ -154,7 +155,8 @@ class Ledger:
         while True:
             self.commit()
             rows = list(self.db.rows(
-                f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0 FROM invoices "  # noqa: S608
+                f"SELECT {', '.join(_COLUMNS)}, invoice_date, 0, "  # noqa: S608
+                "COALESCE(xml_sha256, '') FROM invoices "
                 f"WHERE withdrawn_at IS NULL {'AND service_ticket > ?' if after else ''} "
                 "ORDER BY service_ticket LIMIT ?", (*after, _PER_PAGE)))
             yield from (_rendered(row) for row in rows)
@@ -210,12 +212,12 @@ class Ledger:
                 self.db.executemany(
                     "INSERT OR REPLACE INTO invoices (service_ticket, invoice_number, "
                     "customer, share_id, share_url, pdf, sha256, pages, total, currency, "
-                    "invoice_date, fingerprint, rendered_at, withdrawn_at, file_key) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                    "invoice_date, fingerprint, rendered_at, withdrawn_at, file_key, "
+                    "xml_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
                     [(row.service_ticket, row.invoice_number, row.customer, row.share_id,
                       row.share_url, row.pdf, row.sha256, row.pages, f"{row.total:f}",
                       row.currency, row.invoice_date, row.fingerprint, row.rendered_at,
-                      file_key(row.invoice_number))
+                      file_key(row.invoice_number), row.xml_sha256 or None)
                      for row, _ in self.pending],
                 )
                 if self.annex is not None:
@@ -233,7 +235,8 @@ class Ledger:
 
 
 def _rendered(row: Row) -> Rendered:
-    values = dict(zip((*_COLUMNS, "invoice_date", "withdrawn"), row, strict=True))
+    values = dict(zip((*_COLUMNS, "invoice_date", "withdrawn", "xml_sha256"), row,
+                      strict=True))
     values["total"] = Decimal(str(values["total"]))
     values["withdrawn"] = bool(values["withdrawn"])
     return Rendered(**values)

@@ -1,10 +1,11 @@
 """A ledger written by an older version, brought up to this one's schema and keys once.
 
-Older ledgers lack ``withdrawn_at`` (from before withdrawals) or ``file_key`` and its
-index (from before claims were looked up in SQL); an older version run since may have
-written rows without a key; and keys written before Windows device names got their hash
-in :func:`pipeline.core.file_names.safe_name` (``con``, ``nul.2024``) no longer match
-the key a claim of the same number asks for, so another ticket could claim that number unseen.
+Older ledgers lack ``withdrawn_at`` (from before withdrawals), ``file_key`` and its
+index (from before claims were looked up in SQL) or ``xml_sha256`` (from before
+e-invoices); an older version run since may have written rows without a key; and keys
+written before Windows device names got their hash in
+:func:`pipeline.core.file_names.safe_name` (``con``, ``nul.2024``) no longer match the key
+a claim of the same number asks for, so another ticket could claim that number unseen.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def upgrade(db: Database) -> None:
             db.execute("ALTER TABLE invoices ADD COLUMN withdrawn_at TEXT")
         if "file_key" not in columns:
             db.execute("ALTER TABLE invoices ADD COLUMN file_key TEXT")
+        if "xml_sha256" not in columns:
+            db.execute("ALTER TABLE invoices ADD COLUMN xml_sha256 TEXT")
         db.execute("CREATE INDEX IF NOT EXISTS invoices_by_file_key ON invoices (file_key)")
         # A page at a time (rows that have their key no longer match): a million rows
         # are not all held at once.
@@ -45,7 +48,7 @@ def upgrade(db: Database) -> None:
 
 def _up_to_date(db: Database) -> bool:
     columns = {row[1] for row in db.rows("PRAGMA table_info(invoices)")}
-    if not {"withdrawn_at", "file_key"} <= columns or db.one(
+    if not {"withdrawn_at", "file_key", "xml_sha256"} <= columns or db.one(
             "SELECT 1 FROM sqlite_master WHERE name = 'invoices_by_file_key'") is None:
         return False
     # A row without its key (written by an older version since the upgrade) or with an

@@ -87,7 +87,9 @@ class Checking:
                     yield self._once(item, item.service_ticket)
                     continue
                 result = validate(item, self.settings.currency, for_launch=self.for_launch,
-                                  formats=self.formats)
+                                  formats=self.formats,
+                                  einvoice=self.settings.company
+                                  if self.settings.einvoice else None)
                 yield self._once(result, result.service_ticket if isinstance(
                     result, WorkOrder) else result.service_ticket or _raw_ticket(item))
 

@@ -4,17 +4,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from ..core import money
+from ..core import money, units
 from ..core.fields import ITEM_COLUMNS
 from ..core.formats import OURS, Formats
 from ..core.models import LineItem, RawRecord
 from ..core.text import MAX_OTHER_TEXT, TextError, TooLong, clean_text
 
-Fail = Callable[[str, str, "int | None"], None]  # field, reason, line (None: the record's)
+
+class Fail(Protocol):
+    def __call__(self, field: str, reason: str, line: int | None = None, *,
+                 term: str = "") -> None:
+        """``line`` None: the record's; ``term``: the EN 16931 business term it states."""
 
 
 def number(fail: Fail, field: str, value: Any, line: int | None = None, *,
@@ -61,7 +64,7 @@ def _line_item(index: int, line: int, row: dict[str, Any], currency: str, listed
         return None
     # Named as the input names them: CSV columns, or the JSON item's own fields.
     name = {field: f"line_items[{index}].{field}" if listed else f"item_{field}"
-            for field in ("description", "quantity", "unit_price")}
+            for field in ("description", "quantity", "unit_price", "unit")}
     where = "" if listed else f"line item {index} "
     raw = cells["item_description"]
     if type(raw) in (int, Decimal) and not raw:  # 0: no description, like a blank cell
@@ -94,6 +97,14 @@ def _line_item(index: int, line: int, row: dict[str, Any], currency: str, listed
             except ValueError as error:
                 fail(name["unit_price"], f"{where}{error}", line)
                 price = None
+    unit = units.DEFAULT_UNIT
+    if cells["item_unit"] is not None:
+        try:
+            unit = units.unit_code(str(cells["item_unit"]))
+        except ValueError as error:
+            fail(name["unit"], f"{where.strip()}: {error}" if where else str(error), line,
+                 term="BT-130")
+            return None
     if quantity is None or price is None or not description:
         return None
     if quantity <= 0:
@@ -104,4 +115,4 @@ def _line_item(index: int, line: int, row: dict[str, Any], currency: str, listed
     except ValueError as error:
         fail(name["unit_price"], f"{where}{error}", line)
         return None
-    return LineItem(description, quantity, price, amount)
+    return LineItem(description, quantity, price, amount, unit)

@@ -11,13 +11,16 @@ import json
 import re
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ..core import money
+from ..core.company import Company
 from ..core.errors import ConfigError
 from ..core.fields import NO, REQUIRED, SHARED_FIELDS, TEXT_FIELDS, YES
 from ..core.formats import OURS, Formats
 from ..core.models import LineItem, Problem, RawRecord, WorkOrder
 from ..core.text import CONTROL, MAX_OTHER_TEXT, TextError, clean_text, utf8
+from .einvoice_fields import einvoice_facts
 from .line_items import line_items, number
 from .rows_agree import rows_agree
 
@@ -42,10 +45,14 @@ class _Record:
         self.problems: list[tuple[int, str]] = []
         self.failed: set[str] = set()
 
-    def fail(self, field: str, reason: str, line: int | None = None) -> None:
+    def fail(self, field: str, reason: str, line: int | None = None, *,
+             term: str = "") -> None:
+        """``term``: the EN 16931 business term the field states, named after it."""
         self.failed.add(field)
-        self.problems.append((line or self.record.line,
-                              f"{self.formats.label(field)}: {reason}"))
+        named = self.formats.label(field)
+        if term:  # a mapped field reads "Land (bill_to_country)": "Land (bill_to_country, BT-55)"
+            named = f"{named[:-1]}, {term})" if named.endswith(")") else f"{named} ({term})"
+        self.problems.append((line or self.record.line, f"{named}: {reason}"))
 
     def texts(self, names: tuple[str, ...]) -> dict[str, str]:
         """These text fields, the others blank; the loop inlines the common case (a fifth
@@ -173,14 +180,15 @@ class _Record:
 
 
 def validate(record: RawRecord, default_currency: str, *, for_launch: bool = False,
-             formats: Formats = OURS) -> WorkOrder | Problem:
+             formats: Formats = OURS, einvoice: Company | None = None) -> WorkOrder | Problem:
     """The work order, or the one problem report that names every bad field.
 
     ``for_launch`` checks only what a launch page carries (ticket, customer, location,
     tags, share ID): it is written before the work, when the technician's answer, the
     dates and the amounts may not exist yet, and their problems are the invoice's.
     ``formats``: how the export writes dates, numbers and yes/no, and names its fields
-    (see :mod:`.mapping_file`).
+    (see :mod:`.mapping_file`). ``einvoice``: the seller, when the run makes e-invoices,
+    which require more facts (:mod:`.einvoice_fields`).
     """
     check = _Record(record, formats)
     text = check.texts(LAUNCH_TEXT if for_launch else TEXT_FIELDS)
@@ -192,6 +200,7 @@ def validate(record: RawRecord, default_currency: str, *, for_launch: bool = Fal
     tags = check.tags()
     invoice_date = due_date = None
     currency, tax_rate, items = default_currency, Decimal(0), tuple[LineItem, ...]()
+    facts: dict[str, Any] = {}
     if not for_launch:
         invoice_date, due_date = check.day("invoice_date"), check.day("due_date")
         if invoice_date and due_date and due_date < invoice_date:
@@ -199,6 +208,8 @@ def validate(record: RawRecord, default_currency: str, *, for_launch: bool = Fal
         currency = check.currency(default_currency)
         tax_rate = check.tax_rate()
         items = line_items(record, check.fields, currency, check.fail, formats)
+        facts = einvoice_facts(text, tax_rate, check.day("service_date"), check.fail,
+                               seller=einvoice)
     subtotal = sum((item.amount for item in items), Decimal(0))
     subtotal = money.round_money(subtotal, currency)
     if abs(subtotal) >= money.LARGEST:  # many lines each below the bound can still add up
@@ -222,7 +233,7 @@ def validate(record: RawRecord, default_currency: str, *, for_launch: bool = Fal
         due_date=due_date,
         bill_to_name=text["bill_to_name"] or text["customer"],
         bill_to_email=text["bill_to_email"],
-        bill_to_address=text["bill_to_address"] or text["location"],
+        bill_to_address=text["bill_to_address"] or _postal(text) or text["location"],
         technician=text["technician"],
         notes=text["notes"],
         po_number=text["po_number"],
@@ -232,7 +243,17 @@ def validate(record: RawRecord, default_currency: str, *, for_launch: bool = Fal
         subtotal=subtotal,
         tax=tax,
         total=subtotal + tax,
+        **facts,
     )
+
+
+def _postal(text: dict[str, str]) -> str:
+    """The buyer's structured address as printed lines, for the PDF to state what the
+    e-invoice states when no ``bill_to_address`` is given."""
+    lines = (text["bill_to_street"],
+             f"{text['bill_to_postcode']} {text['bill_to_city']}".strip(),
+             text["bill_to_country"].upper())
+    return "\n".join(line for line in lines if line) if any(lines[:2]) else ""
 
 
 def canonical_ticket(value: str) -> str:
