@@ -89,3 +89,4 @@ clean:
 # Throughput, memory, re-run, validate and cluster figures against the naive loop (docs/performance.md).
 bench: install
 	$(BIN)/python benchmarks/bench.py $(if $(N),--count $(N))
+	$(BIN)/python benchmarks/einvoice_cost.py
