@@ -37,7 +37,7 @@ def german(source: Path, target: Path) -> None:
     with source.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, [*rows[0], *BUYER])
+        writer = csv.DictWriter(handle, list(dict.fromkeys([*rows[0], *BUYER])))
         writer.writeheader()
         writer.writerows({**row, **BUYER} for row in rows)
 
