@@ -207,6 +207,12 @@ def test_a_negative_total_is_a_credit_note_with_positive_amounts(
     assert text(xml, "//ram:SpecifiedTradeSettlementLineMonetarySummation/"
                 "ram:LineTotalAmount") == ["285.00"]
     assert text(xml, "//ram:NetPriceProductTradePrice/ram:ChargeAmount") == ["95.00"]
+    # Not due, as the PDF says ("Guthaben zu Ihren Gunsten", no due date): terms, no date.
+    assert not text(xml, "//ram:DueDateDateTime/udt:DateTimeString")
+    assert text(xml, "//ram:SpecifiedTradePaymentTerms/ram:Description") == \
+        ["Guthaben zu Ihren Gunsten"]
+    printed = " ".join(pdf_text(tmp_path / "output" / row["pdf"]).split())
+    assert "RECHNUNGSKORREKTUR" in printed.upper() and "Fällig" not in printed
 
 
 def test_pdf_ua_and_factur_x_in_one_packet(runner: CliRunner, tmp_path: Path) -> None:
@@ -327,6 +333,8 @@ def test_malformed_seller_fields_are_named(runner: CliRunner, tmp_path: Path) ->
     ({"tax_category": "O", "tax_rate": "0", "tax_exemption_reason": "nicht steuerbar",
       "buyer_vat_id": "DE136695976"}, "buyer_vat_id (BT-48): not allowed with tax_category O "
      "(not subject to VAT)"),
+    ({"currency": "KWD"},
+     "currency (BT-5): KWD has 3 decimals, an e-invoice (EN 16931) at most 2"),
     ({"item_unit": "hours"},
      "item_unit (BT-130): line item 1: 'hours' is not a UN/ECE Rec 20 unit code: use HUR "
      "(hour)"),
@@ -408,3 +416,64 @@ delimiter = ";"
         ["DE136695976"]
     assert text(xml, "//ram:ActualDeliverySupplyChainEvent//udt:DateTimeString") == \
         ["20261128"]
+
+
+def test_seller_fields_are_stated_in_one_form(runner: CliRunner, tmp_path: Path) -> None:
+    config = seller(tmp_path)
+    text_ = config.read_text(encoding="utf-8")
+    for given, spelled in (('"DE"', '" de "'), ('"DE811907980"', '"de-811.907.980"'),
+                           ('"DE89 3704 0044 0532 0130 00"', '"DE89-3704-0044-0532-0130-00"'),
+                           ('"COBADEFFXXX"', '"coba de ff xxx"')):
+        text_ = text_.replace(given, spelled)
+    config.write_text(text_, encoding="utf-8")
+    source = write_csv(tmp_path / "in.csv", [buyer("WO-1")])
+    result = cli(runner, "run", source, "--config", config, "--einvoice", "factur-x",
+                 "--workers", "1")
+    assert result.exit_code == 0, result.output
+    pdf = tmp_path / "output/invoices/INV-WO-1.pdf"
+    xml = xml_of(pdf)
+    assert text(xml, "//ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID") == ["DE"]
+    assert text(xml, "//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID") == \
+        ["DE811907980"]
+    assert text(xml, "//ram:IBANID") == ["DE89370400440532013000"]
+    assert text(xml, "//ram:BICID") == ["COBADEFFXXX"]
+    printed = " ".join(pdf_text(pdf).split())
+    assert "IBAN DE89 3704 0044 0532 0130 00 · BIC COBADEFFXXX" in printed
+
+
+def test_cash_needs_no_account_and_a_code_may_be_a_number(
+        runner: CliRunner, tmp_path: Path) -> None:
+    config = seller(tmp_path, drop="iban")
+    config.write_text(config.read_text(encoding="utf-8") + "payment_means = 10\n",
+                      encoding="utf-8")
+    source = write_csv(tmp_path / "in.csv", [buyer("WO-1")])
+    result = cli(runner, "run", source, "--config", config, "--einvoice", "factur-x",
+                 "--workers", "1")
+    assert result.exit_code == 0, result.output
+    xml = xml_of(tmp_path / "output/invoices/INV-WO-1.pdf")
+    assert text(xml, "//ram:SpecifiedTradeSettlementPaymentMeans/ram:TypeCode") == ["10"]
+    assert not text(xml, "//ram:IBANID")
+
+
+def test_a_default_currency_an_e_invoice_cannot_state_stops_the_run(
+        runner: CliRunner, tmp_path: Path) -> None:
+    config = seller(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8").replace('"EUR"', '"BHD"'),
+                      encoding="utf-8")
+    source = write_csv(tmp_path / "in.csv", [buyer("WO-1")])
+    result = cli(runner, "run", source, "--config", config, "--einvoice", "factur-x")
+    assert result.exit_code == 2
+    assert result.output.strip() == \
+        "Error: currency (BT-5): BHD has 3 decimals, an e-invoice (EN 16931) at most 2"
+
+
+def test_not_subject_to_vat_prints_no_vat_identifier(runner: CliRunner, tmp_path: Path) -> None:
+    rows = [buyer("7", tax_category="O", tax_rate="0", tax_exemption_reason="nicht steuerbar")]
+    source = write_csv(tmp_path / "t.csv", rows)
+    result = cli(runner, "run", source, "--config", seller(tmp_path), "--einvoice",
+                 "factur-x", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    pdf = tmp_path / "output/invoices/INV-7.pdf"
+    assert "DE811907980" not in pdf_text(pdf)
+    assert not text(xml_of(pdf), "//ram:SpecifiedTaxRegistration/ram:ID")
+    assert "Handelsregister HRB 123456" in " ".join(pdf_text(pdf).split())

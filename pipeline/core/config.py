@@ -158,6 +158,8 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             return number
     except (TypeError, ValueError):
         raise ConfigError(f"{name}: {value!r} is not a valid value", source=source) from None
+    if name == "payment_means" and type(value) is int:  # `payment_means = 58` is a code
+        value = str(value)
     if not isinstance(value, str):
         raise ConfigError(f"{name}: expected text, got {value!r}", source=source)
     return value
@@ -293,5 +295,6 @@ def resolve(
         raise ConfigError(f"templates: {settings['templates']} is not a folder")
     result = replace(DEFAULTS, **settings)
     issuer = replace(result.company, **company)
-    (einvoice.check_company if result.einvoice else einvoice.check_formats)(issuer)
+    issuer = einvoice.check_company(issuer, result.currency) if result.einvoice else \
+        einvoice.checked(issuer)
     return replace(result, company=issuer, smtp=checked_smtp(replace(DEFAULTS.smtp, **smtp)))

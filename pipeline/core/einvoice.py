@@ -12,14 +12,16 @@ the seller's fields (:func:`check_company`). Messages name the field and its bus
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from stdnum import bic as bics
 from stdnum import iban as ibans
 
 from .company import Company
 from .errors import ConfigError
+from .money import minor_unit
 
 FORMATS = ("factur-x",)
 FILE_NAME = "factur-x.xml"  # the embedded XML's name, which Factur-X fixes
@@ -47,6 +49,7 @@ _PAYMENT_MEANS = """
     60 61 62 63 64 65 66 67 68 69 70 74 75 76 77 78 91 92 93 94 95 96 97 98 ZZZ
 """
 PAYMENT_MEANS = frozenset(_PAYMENT_MEANS.split())
+TRANSFERS = frozenset({"30", "58"})  # credit transfer, SEPA credit transfer
 _VAT_ID = re.compile(r"[A-Z0-9]{2,14}")
 
 
@@ -93,37 +96,60 @@ def vat_id(value: str) -> str:
     return compact
 
 
-def check_company(company: Company) -> None:
-    """:class:`ConfigError` naming the first ``[company]`` field an e-invoice lacks or
-    that is malformed (what BR-06, BR-08, BR-09, BR-CO-09, BR-61 and BR-CL-16 ask)."""
-    for name, term in (("name", "BT-27"), ("vat_id", "BT-31"), ("street", "BT-35"),
-                       ("postcode", "BT-38"), ("city", "BT-37"), ("country", "BT-40"),
-                       ("iban", "BT-84")):
+def check_company(company: Company, currency: str) -> Company:
+    """The seller with its fields as the rules compare them (:func:`checked`), or
+    :class:`ConfigError` naming the first ``[company]`` field an e-invoice lacks (what BR-06,
+    BR-08, BR-09, BR-61 ask), and a default ``currency`` it cannot state."""
+    needed = [("name", "BT-27"), ("vat_id", "BT-31"), ("street", "BT-35"),
+              ("postcode", "BT-38"), ("city", "BT-37"), ("country", "BT-40")]
+    if company.payment_means in TRANSFERS:  # BR-61: a transfer names its account
+        needed.append(("iban", "BT-84"))
+    for name, term in needed:
         if not str(getattr(company, name)).strip():
             raise ConfigError(f"[company] {name} ({term}): {REQUIRED}")
-    check_formats(company)
+    try:
+        check_currency(currency)
+    except ValueError as error:
+        raise ConfigError(f"currency (BT-5): {error}") from None
+    return checked(company)
 
 
-def check_formats(company: Company) -> None:
-    """:class:`ConfigError` for a seller field given but malformed, e-invoice or not: the
-    invoice prints them."""
-    checks = (("vat_id", "BT-31", vat_id), ("country", "BT-40", country),
-              ("iban", "BT-84", _iban), ("bic", "BT-86", _bic))
-    for name, term, check in checks:
+def checked(company: Company) -> Company:
+    """The seller with ``vat_id``, ``country``, ``iban`` and ``bic`` in the one form the
+    rules (and banks) compare, or :class:`ConfigError` for one given but malformed, e-invoice
+    or not: the invoice prints them."""
+    normal: dict[str, Any] = {}
+    for name, term, check in (("vat_id", "BT-31", vat_id), ("country", "BT-40", country),
+                              ("iban", "BT-84", _iban), ("bic", "BT-86", _bic)):
         value = getattr(company, name)
         if value.strip():
             try:
-                check(value)
+                normal[name] = check(value)
             except ValueError as error:
                 raise ConfigError(f"[company] {name} ({term}): {error}") from None
     if company.payment_means not in PAYMENT_MEANS:
         raise ConfigError(f"[company] payment_means (BT-81): {company.payment_means!r} is "
                           "not a UNTDID 4461 code like 58 (SEPA credit transfer)")
+    return replace(company, **normal)
+
+
+def check_currency(code: str) -> None:
+    """:class:`ValueError` for a currency whose amounts EN 16931 cannot state: it allows at
+    most 2 decimals (BR-DEC-*), and KWD or BHD have 3."""
+    exponent = minor_unit(code).as_tuple().exponent
+    decimals = -exponent if isinstance(exponent, int) else 0
+    if decimals > 2:
+        raise ValueError(f"{code} has {decimals} decimals, an e-invoice (EN 16931) at most 2")
+
+
+def printed_iban(iban: str) -> str:
+    """The IBAN as people read it, in groups of four."""
+    return str(ibans.format(iban))
 
 
 def _iban(value: str) -> str:
     try:
-        return str(ibans.validate(value))
+        return str(ibans.validate(value))  # the compact form: DE89370400440532013000
     except ValueError:
         raise ValueError(f"{value.strip()[:40]!r} is not a valid IBAN") from None
 

@@ -49,13 +49,13 @@ def terms(invoice: Invoice, company: Company, labels: dict[str, str]) -> dict[st
     rate = {"BT-152": _amount(order.tax_rate)} if rule.vat_ids else {}
     seller: dict[str, Any] = {
         "name": company.name, "addr_l1": company.street, "postcode": company.postcode,
-        "city": company.city, "country_code": company.country.upper()}
+        "city": company.city, "country_code": company.country}
     buyer: dict[str, Any] = {
         "name": order.bill_to_name, "addr_l1": order.bill_to_street or None,
         "postcode": order.bill_to_postcode or None, "city": order.bill_to_city or None,
         "country_code": order.bill_to_country}
     if rule.vat_ids:  # BR-O-02: "not subject to VAT" names no VAT identifier at all
-        seller["vat_identifier"] = company.vat_id.replace(" ", "").upper()
+        seller["vat_identifier"] = company.vat_id  # config.resolve normalised all four
         if order.buyer_vat_id:
             buyer["vat_identifier"] = order.buyer_vat_id
     if company.registration_id:  # BT-30, which BR-CO-26 asks for when BT-31 may not be
@@ -81,17 +81,22 @@ def terms(invoice: Invoice, company: Company, labels: dict[str, str]) -> dict[st
     data: dict[str, Any] = {
         "BT-1": order.invoice_number, "BT-2": invoice.invoice_date,
         "BT-3": CREDIT_NOTE if sign < 0 else INVOICE, "BT-5": order.currency,
-        "BT-9": invoice.due_date, "BT-72": order.service_date or invoice.invoice_date,
+        "BT-72": order.service_date or invoice.invoice_date,
         "BG-4": seller, "BG-7": buyer, "BG-1": notes, "BG-25": lines, "BG-23": [breakdown],
         "BG-24": [{"BT-122": invoice.share_id, "BT-123": labels["xoi_document"],
                    "BT-124": invoice.share_url}],
         "BT-81": company.payment_means, "BT-83": order.invoice_number,
-        "BT-84": company.iban.replace(" ", "").upper(),
         "BT-106": _amount(order.subtotal * sign), "BT-109": _amount(order.subtotal * sign),
         "BT-110": _amount(order.tax * sign), "BT-112": _amount(order.total * sign),
         "BT-115": _amount(order.total * sign)}
+    if sign > 0:
+        data["BT-9"] = invoice.due_date
+    else:  # a credit is not due: the PDF says so, and BR-CO-25 asks for terms or a date
+        data["BT-20"] = labels["credit"]
+    if company.iban:
+        data["BT-84"] = company.iban
     if company.bic:
-        data["BT-86"] = company.bic.replace(" ", "").upper()
+        data["BT-86"] = company.bic
     if order.buyer_reference or order.po_number:  # SPEC: BT-10 falls back to the PO
         data["BT-10"] = order.buyer_reference or order.po_number
     if order.po_number:

@@ -41,6 +41,7 @@ ENGLISH = {
     "vat_G": "Export outside the EU, exempt from VAT",
     "vat_O": "Not subject to VAT",
     "registration_id": "Company reg. no.",
+    "credit_note": "Credit note",
 }
 
 SPANISH = {
@@ -82,6 +83,7 @@ SPANISH = {
     "vat_G": "Exportación fuera de la UE, exenta de IVA",
     "vat_O": "No sujeto a IVA",
     "registration_id": "N.º de registro",
+    "credit_note": "Nota de crédito",
 }
 
 FRENCH = {
@@ -123,6 +125,7 @@ FRENCH = {
     "vat_G": "Exportation hors UE, exonérée de TVA",
     "vat_O": "Non soumis à la TVA",
     "registration_id": "N° d'immatriculation",
+    "credit_note": "Avoir",
 }
 
 GERMAN = {
@@ -164,6 +167,7 @@ GERMAN = {
     "vat_G": "Steuerfreie Ausfuhr",
     "vat_O": "Nicht steuerbar",
     "registration_id": "Handelsregister",
+    "credit_note": "Rechnungskorrektur",
 }
 
 LABELS = {"en": ENGLISH, "es": SPANISH, "fr": FRENCH, "de": GERMAN}

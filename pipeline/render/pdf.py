@@ -30,7 +30,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from ..core import money, units
+from ..core import einvoice, money, units
 from ..core.config import Company, Settings
 from ..core.errors import ConfigError, RenderError
 from ..core.models import Invoice
@@ -175,6 +175,7 @@ class Renderer:
     def _company(self, company: Company) -> dict[str, Any]:
         values = {name: getattr(company, name) for name in company.__dataclass_fields__}
         values["logo"] = data_uri(company.logo) if company.logo else None
+        values["iban"] = einvoice.printed_iban(company.iban) if company.iban else ""
         # An e-invoice states the structured address: the PDF prints it when no other.
         values["address"] = company.address or "\n".join(line for line in (
             company.street, f"{company.postcode} {company.city}".strip(), company.country)
@@ -234,6 +235,10 @@ class Renderer:
                 "buyer_reference": "" if order.buyer_reference == order.po_number
                 else order.buyer_reference,
                 "tax_note": exemption(invoice, self.labels),
+                # BR-O-02: "not subject to VAT" names no VAT identifier, in print either.
+                "seller_vat_id": "" if einvoice.category(order.tax_category, order.tax_rate)
+                == "O" else self.settings.company.vat_id,
+                "title": self.labels["credit_note" if order.total < 0 else "invoice"],
                 "taxed": bool(order.tax_rate),
                 "subtotal": self.money(order.subtotal, currency),
                 "tax": self.money(order.tax, currency),

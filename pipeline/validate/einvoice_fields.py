@@ -3,7 +3,7 @@
 Each is checked whenever it is given (a malformed country code is wrong on any invoice),
 and, when the run makes e-invoices, what EN 16931 requires is required by name: the
 messages carry the business term, ``bill_to_country (BT-55): required for an e-invoice``.
-What each VAT category asks is :data:`pipeline.core.einvoice.CATEGORIES`'; this module only
+What each VAT category asks is :data:`pipeline.core.einvoice.CATEGORIES`; this module only
 applies it to a record.
 """
 
@@ -21,13 +21,15 @@ from ..core.einvoice import CATEGORIES, REQUIRED
 # The business term each input field states (EN 16931), named in every message about it.
 TERMS = {"bill_to_street": "BT-50", "bill_to_postcode": "BT-53", "bill_to_city": "BT-52",
          "bill_to_country": "BT-55", "buyer_vat_id": "BT-48", "buyer_reference": "BT-10",
-         "tax_category": "BT-118", "tax_exemption_reason": "BT-120", "tax_rate": "BT-119"}
+         "tax_category": "BT-118", "tax_exemption_reason": "BT-120", "tax_rate": "BT-119",
+         "currency": "BT-5"}
 
 Fail = Callable[[str, str], None]  # field, reason
 
 
 def einvoice_facts(text: dict[str, str], tax_rate: Decimal, service_date: date | None,
-                   fail: Callable[..., None], *, seller: Company | None) -> dict[str, Any]:
+                   fail: Callable[..., None], *, seller: Company | None,
+                   currency: str) -> dict[str, Any]:
     """The WorkOrder's e-invoice fields from the record's cleaned ``text``; each problem goes
     to ``fail(field, reason, term=...)``. ``seller``: the run makes e-invoices from it."""
 
@@ -53,6 +55,10 @@ def einvoice_facts(text: dict[str, str], tax_rate: Decimal, service_date: date |
         category = ""
     facts["tax_category"] = category
     if seller is not None:
+        try:
+            einvoice.check_currency(currency)
+        except ValueError as error:
+            problem("currency", str(error))
         _required(facts, text, tax_rate, seller, problem)
     return facts
 

@@ -209,7 +209,7 @@ def validate(record: RawRecord, default_currency: str, *, for_launch: bool = Fal
         tax_rate = check.tax_rate()
         items = line_items(record, check.fields, currency, check.fail, formats)
         facts = einvoice_facts(text, tax_rate, check.day("service_date"), check.fail,
-                               seller=einvoice)
+                               seller=einvoice, currency=currency)
     subtotal = sum((item.amount for item in items), Decimal(0))
     subtotal = money.round_money(subtotal, currency)
     if abs(subtotal) >= money.LARGEST:  # many lines each below the bound can still add up
